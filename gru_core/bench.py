@@ -1,0 +1,130 @@
+"""Benchmarks that print ratios measured side by side in one run (machines here are noisy).
+
+- trace vs native forward for a 500-token review;
+- a training epoch of our loop (batches grouped by length) vs the plain loop
+  over full 500-step pre-padded batches of 64 (the Keras way);
+- evaluation throughput in reviews/s.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import load_imdb
+from .experiment import hardware
+from .predictor import load_model
+from .train import TrainConfig, batch_tensor, build_module, encode, length_batches
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in alternation so drift hits all alike."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for f in fns.values():
+        f()  # warm-up
+    for _ in range(repeats):
+        for k, f in fns.items():
+            times[k].append(_timed(f))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_trace(model_path: str, repeats: int = 30) -> dict:
+    model = load_model(model_path)
+    words = [model.vocab.word(i) for i in range(2, len(model.vocab))]
+    rng = np.random.default_rng(0)
+    text = " ".join(rng.choice(words, size=model.maxlen))
+    t = interleaved({"native": lambda: model.predict_proba([text]), "trace": lambda: model.trace(text)}, repeats)
+    return {"tokens": model.maxlen, "native_s": t["native"], "trace_s": t["trace"], "ratio": t["trace"] / t["native"]}
+
+
+def plain_step_fn(module: nn.Module, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """One step of the plain loop: every review pre-padded to maxlen, all steps run (no masking)."""
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        out, _ = module.rnn(module.embedding(x))
+        loss = loss_fn(module.dense(out[:, -1]).squeeze(-1), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def ours_step_fn(module: nn.Module, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        loss = loss_fn(module(x), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+        opt.step()
+    return step
+
+
+def bench_training(data_path: str | None, steps: int, arch: str = "gru") -> dict:
+    """Estimated epoch seconds of both loops from ``steps`` random batches each, interleaved."""
+    from .text import Vocab
+
+    cfg = TrainConfig(arch=arch)
+    split = load_imdb("train", data_path)
+    vocab = Vocab.build(split.tokens, cfg.vocab_size)
+    data = encode(split, vocab, cfg.maxlen)
+    labels = torch.from_numpy(data.labels.astype(np.float32))
+    rng = np.random.default_rng(0)
+    ours_batches = length_batches(data.lengths, cfg.batch_size, rng)
+    perm = rng.permutation(len(data))
+    plain_batches = [perm[i:i + cfg.batch_size] for i in range(0, len(data), cfg.batch_size)]
+    m1, m2 = build_module(cfg), build_module(cfg)
+    ours = ours_step_fn(m1, torch.optim.Adam(m1.parameters()))
+    plain = plain_step_fn(m2, torch.optim.Adam(m2.parameters()))
+    pick_ours = rng.choice(len(ours_batches), steps, replace=False)
+    pick_plain = rng.choice(len(plain_batches), steps, replace=False)
+    t_ours, t_plain = [], []
+    for k in range(steps + 1):  # the first pair warms up
+        a, b = ours_batches[pick_ours[k % steps]], plain_batches[pick_plain[k % steps]]
+        xa = batch_tensor(data.ids, a, data.lengths, torch.device("cpu"))
+        xb = torch.from_numpy(data.ids[b])
+        ta = _timed(lambda: ours(xa, labels[a]))
+        tb = _timed(lambda: plain(xb, labels[b]))
+        if k:
+            t_ours.append(ta)
+            t_plain.append(tb)
+    ours_epoch = float(np.mean(t_ours)) * len(ours_batches)
+    plain_epoch = float(np.mean(t_plain)) * len(plain_batches)
+    return {"arch": arch, "steps_timed": steps, "ours_epoch_s": ours_epoch, "plain_epoch_s": plain_epoch,
+            "ratio": ours_epoch / plain_epoch,
+            "real_word_fraction": float(data.lengths.sum() / (len(data) * cfg.maxlen))}
+
+
+def bench_eval(model_path: str, data_path: str | None, n: int = 2000) -> dict:
+    model = load_model(model_path)
+    texts = load_imdb("test", data_path).texts[:n]
+    t = _timed(lambda: model.predict_proba(texts))
+    return {"reviews": len(texts), "seconds": t, "reviews_per_s": len(texts) / t}
+
+
+def run_bench(model_path: str, data_path: str | None, steps: int) -> dict:
+    print(f"machine: {hardware()}")
+    tr = bench_trace(model_path)
+    print(f"trace vs native forward, {tr['tokens']}-token review: {tr['trace_s'] * 1e3:.2f} ms vs "
+          f"{tr['native_s'] * 1e3:.2f} ms -> ratio {tr['ratio']:.2f}x (target <= 1.3x)")
+    results = {"trace": tr}
+    tb = bench_training(data_path, steps)
+    print(f"training epoch (GRU, batch 64), estimated from {steps} random steps each: ours "
+          f"{tb['ours_epoch_s']:.1f} s vs plain full-padding loop {tb['plain_epoch_s']:.1f} s -> ratio "
+          f"{tb['ratio']:.2f}x (target <= 0.5x); real words are {tb['real_word_fraction']:.0%} of padded steps")
+    ev = bench_eval(model_path, data_path)
+    print(f"evaluation: {ev['reviews']:,} test reviews in {ev['seconds']:.2f} s -> {ev['reviews_per_s']:.0f} reviews/s")
+    results.update(training=tb, eval=ev)
+    return results

@@ -1,0 +1,155 @@
+"""Checkpoints: a folder of ``model.safetensors`` + JSON. Nothing is ever unpickled.
+
+- ``config.json``: architecture, sizes, tokenizer, maxlen, padding, and the
+  SHA-256 of the weights (checked on load).
+- ``vocab.json``: the vocabulary.
+- ``metrics.json``: how the model was made and how well it does.
+
+A folder is written under a temporary name and renamed into place, so a crash
+or a stopped run never leaves a half-written checkpoint under a real name.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .atomic import write_json_atomic
+from .model import SentimentRNN
+from .text import TOKENIZER_VERSION, Vocab
+
+FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
+REQUIRED = ("model.safetensors", "config.json", "vocab.json")
+
+
+class CheckpointError(Exception):
+    """A checkpoint file is missing, truncated or does not match; says which and how to restore."""
+
+    def __init__(self, file: Path | str, problem: str):
+        self.file = Path(file)
+        folder = self.file.parent
+        super().__init__(
+            f"{self.file}: {problem}. Restore it with `git checkout {folder.as_posix()}` "
+            f"(shipped models) or retrain it with `python -m gru_core train --out {folder.as_posix()}`."
+        )
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_config(module: SentimentRNN, maxlen: int) -> dict:
+    return {
+        "arch": module.arch,
+        "vocab_size": module.embedding.num_embeddings,
+        "embed_dim": module.embedding.embedding_dim,
+        "hidden": module.rnn.hidden_size,
+        "maxlen": maxlen,
+        "padding": "pre",
+        "truncating": "pre",
+        "tokenizer": TOKENIZER_VERSION,
+    }
+
+
+def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Vocab, maxlen: int,
+                    metrics: dict | None = None) -> Path:
+    """Write a checkpoint folder atomically (replacing any previous one); return its path."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    os.chmod(tmp, 0o755)
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        os.chmod(tmp / "model.safetensors", 0o644)
+        config = make_config(module, maxlen)
+        config["weights_sha256"] = sha256_file(tmp / "model.safetensors")
+        write_json_atomic(tmp / "config.json", config)
+        write_json_atomic(tmp / "vocab.json", vocab.to_json())
+        metrics = dict(metrics or {})
+        metrics["weights_sha256"] = config["weights_sha256"]
+        write_json_atomic(tmp / "metrics.json", metrics)
+        # Swap in: the old folder (if any) moves aside first, then is removed.
+        old = None
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+            os.replace(folder, old / "ckpt")
+        os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(path, "file is missing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(path, f"not readable JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise CheckpointError(path, "expected a JSON object")
+    return data
+
+
+def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dict, dict]:
+    """(module in eval mode, vocab, config, metrics); CheckpointError names any bad file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(folder / "config.json", f"model folder {folder} does not exist")
+    config = _read_json(folder / "config.json")
+    try:
+        vocab = Vocab.from_json(_read_json(folder / "vocab.json"))
+    except ValueError as e:
+        raise CheckpointError(folder / "vocab.json", str(e)) from e
+    metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").exists() else {}
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(weights, "file is missing")
+    expected = config.get("weights_sha256")
+    if expected and sha256_file(weights) != expected:
+        raise CheckpointError(weights, "SHA-256 does not match config.json (truncated or changed file)")
+    try:
+        module = SentimentRNN(config["arch"], int(config["vocab_size"]), int(config["embed_dim"]),
+                              int(config["hidden"]))
+        maxlen = int(config["maxlen"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(folder / "config.json", f"invalid or incomplete config ({e})") from e
+    if maxlen < 1 or config.get("tokenizer") != TOKENIZER_VERSION:
+        raise CheckpointError(folder / "config.json", "maxlen or tokenizer version not supported")
+    if len(vocab) != module.embedding.num_embeddings:
+        raise CheckpointError(folder / "vocab.json",
+                              f"{len(vocab)} entries but config.json says vocab_size {config['vocab_size']}")
+    try:
+        state = load_file(str(weights))
+        module.load_state_dict(state, strict=True)
+    except (SafetensorError, OSError, RuntimeError, ValueError) as e:
+        raise CheckpointError(weights, f"weights do not load into the configured model ({e})") from e
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)  # shared, cached and read-only
+    return module, vocab, config, metrics
+
+
+def list_checkpoints(root: str | os.PathLike) -> list[Path]:
+    """Model folders under ``root`` that hold a config.json; gru, lstm, rnn first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()]
+    order = {"gru": 0, "lstm": 1, "rnn": 2}
+    return sorted(found, key=lambda p: (order.get(p.name, 3), p.name))

@@ -1,0 +1,90 @@
+"""Train, evaluate and save a checkpoint: the one pipeline behind the CLI and the Train page."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import save_checkpoint
+from .data import DataNotFoundError, Split, load_imdb, load_rt_polarity
+from .evaluate import classification_metrics
+from .model import parameter_counts
+from .predictor import SentimentModel
+from .train import TrainConfig, TrainEvent, build_module, config_dict, fit, prepare, resolve_device
+
+
+def hardware() -> str:
+    """A one-line description of the machine that ran a measurement."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
+
+
+def evaluate_split(model: SentimentModel, split: Split) -> dict:
+    """Metrics of ``model`` on a labelled split, through the public predict path."""
+    keep = [i for i, toks in enumerate(split.tokens) if toks]
+    proba = model.predict_proba([split.texts[i] for i in keep])
+    metrics = classification_metrics(split.labels[keep], proba)
+    metrics["skipped_without_words"] = len(split) - len(keep)
+    return metrics
+
+
+def train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | None = None,
+                   rt_path: str | None = None, command: str = "",
+                   callback: Callable[[TrainEvent], bool | None] | None = None,
+                   evaluate_test: bool = True) -> tuple[Path, dict]:
+    """Train with ``cfg``, keep the best epoch by validation accuracy, evaluate, save atomically.
+
+    Returns (checkpoint folder, metrics). A stopped run still saves its best
+    epoch so far; nothing is written when no epoch finished a validation pass.
+    """
+    device = resolve_device(cfg.device)
+    started = time.perf_counter()
+    data = prepare(cfg, data_path)
+    module = build_module(cfg).to(device)
+    history, best_state = fit(module, data, cfg, callback)
+    if not history:
+        raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
+    module.load_state_dict(best_state)
+    module = module.cpu().eval()
+    model = SentimentModel(module, data.vocab, {"maxlen": cfg.maxlen})
+    best = max(history, key=lambda h: h["val_acc"])
+    metrics: dict = {
+        "command": command,
+        "seed": cfg.seed,
+        "train_config": config_dict(cfg),
+        "train_reviews": len(data.train),
+        "val_reviews": len(data.val),
+        "history": history,
+        "best_epoch": best["epoch"],
+        "val_acc": best["val_acc"],
+        "epoch_seconds_mean": float(np.mean([h["seconds"] for h in history if h["complete"]] or [history[0]["seconds"]])),
+        "stopped_early": not all(h["complete"] for h in history) or len(history) < cfg.epochs,
+        "parameters": parameter_counts(module),
+        "torch": torch.__version__,
+        "device": str(device) if device.type != "cuda" else f"cuda ({torch.cuda.get_device_name(device)})",
+        "hardware": hardware(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if evaluate_test:
+        metrics["imdb_test"] = evaluate_split(model, load_imdb("test", data_path))
+        try:
+            metrics["rt_polarity"] = evaluate_split(model, load_rt_polarity(rt_path))
+        except DataNotFoundError as e:
+            metrics["rt_polarity"] = {"error": str(e)}
+    metrics["total_seconds"] = time.perf_counter() - started
+    folder = save_checkpoint(out, module, data.vocab, cfg.maxlen, metrics)
+    return folder, metrics

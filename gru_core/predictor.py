@@ -1,0 +1,97 @@
+"""``load_model``: a trained checkpoint as an object that predicts and explains."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint
+from .model import SentimentRNN
+from .text import Vocab, pad_sequences, tokenize_with_spans
+from .trace import Trace, trace_ids
+
+
+class SentimentModel:
+    """A loaded checkpoint. ``module`` is shared and never changed (no gradients)."""
+
+    def __init__(self, module: SentimentRNN, vocab: Vocab, config: dict, metrics: dict | None = None,
+                 path: Path | None = None):
+        self.module = module
+        self.vocab = vocab
+        self.config = config
+        self.metrics = metrics or {}
+        self.path = path
+        self.maxlen = int(config["maxlen"])
+
+    @property
+    def arch(self) -> str:
+        return self.module.arch
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else self.arch
+
+    def encode(self, text: str):
+        """(tokens with spans that will be read, their ids, total token count)."""
+        if not isinstance(text, str):
+            raise ValueError("a review must be text")
+        tokens = tokenize_with_spans(text)
+        if not tokens:
+            raise ValueError("the review contains no words")
+        used = tokens[-self.maxlen:]
+        return used, np.asarray(self.vocab.encode([t.text for t in used]), dtype=np.int64), len(tokens)
+
+    @torch.no_grad()
+    def predict_proba(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """P(positive) for each text. ValueError when a text holds no words."""
+        seqs = []
+        for i, text in enumerate(texts):
+            try:
+                seqs.append(self.encode(text)[1])
+            except ValueError as e:
+                raise ValueError(f"review {i + 1}: {e}" if len(texts) > 1 else str(e)) from None
+        out = np.empty(len(seqs), dtype=np.float64)
+        order = np.argsort([len(s) for s in seqs], kind="stable")  # similar lengths together
+        for a in range(0, len(seqs), batch_size):
+            idx = order[a:a + batch_size]
+            batch = [seqs[i] for i in idx]
+            ids = torch.from_numpy(pad_sequences(batch, max(len(s) for s in batch)))
+            out[idx] = torch.sigmoid(self.module(ids)).double().numpy()
+        return out
+
+    def trace(self, text: str | list[str]) -> Trace | list[Trace]:
+        """Gates, hidden states and running verdict for a text (or a list of texts)."""
+        if isinstance(text, list):
+            return self._trace_many(text)
+        return self._trace_many([text])[0]
+
+    def _trace_many(self, texts: list[str], batch_size: int = 128) -> list[Trace]:
+        encoded = [self.encode(t) for t in texts]
+        results = []
+        for a in range(0, len(encoded), batch_size):
+            results += trace_ids(self.module, [e[1] for e in encoded[a:a + batch_size]])
+        traces = []
+        for text, (tokens, ids, total), r in zip(texts, encoded, results):
+            traces.append(Trace(
+                text=text,
+                tokens=[text[t.start:t.end] for t in tokens],
+                spans=[(t.start, t.end) for t in tokens],
+                ids=ids,
+                gates=r["gates"],
+                hidden=r["hidden"],
+                step_proba=r["step_proba"],
+                proba=float(r["step_proba"][-1]),
+                truncated=total > len(tokens),
+                total_tokens=total,
+                arch=self.arch,
+                words=[t.text for t in tokens],
+            ))
+        return traces
+
+
+def load_model(path: str | os.PathLike) -> SentimentModel:
+    """Load a checkpoint folder (``models/gru``...). Raises CheckpointError naming a bad file."""
+    module, vocab, config, metrics = load_checkpoint(path)
+    return SentimentModel(module, vocab, config, metrics, Path(path))

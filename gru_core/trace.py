@@ -1,0 +1,128 @@
+"""Every gate at every word, computed from the model's own weights.
+
+The native ``nn.GRU``/``nn.LSTM``/``nn.RNN`` pass gives the hidden states h_t.
+Each gate depends only on the input x_t and the previous state h_{t-1}, so all
+gates of all steps follow in one batched step from those states: tracing costs
+little more than the forward pass, and needs no hooks on (and no copy of) the
+shared module.
+
+GRU, as PyTorch computes it (reset applied after the recurrent matrix product,
+as in cuDNN and Keras ``reset_after=True``)::
+
+    r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)          reset gate
+    z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)          update gate
+    n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))  candidate
+    h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+LSTM::
+
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)          input gate
+    f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)          forget gate
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)       cell candidate
+    o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)          output gate
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t                          cell
+    h_t = o_t ⊙ tanh(c_t)
+
+Plain RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (no gates).
+The verdict after word t is σ(w · h_t + b), the output layer applied to h_t.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .model import SentimentRNN, left_align
+from .text import PAD_ID, UNK_ID
+
+GATE_NAMES = {
+    "gru": ("update", "reset", "candidate"),
+    "lstm": ("input", "forget", "cell_candidate", "output", "cell"),
+    "rnn": (),
+}
+
+
+@dataclass
+class Trace:
+    """What the model did with one review, one row per word it read."""
+
+    text: str
+    tokens: list[str]  # the words as the user typed them
+    spans: list[tuple[int, int]]  # character offsets of each token in ``text``
+    ids: np.ndarray  # [T] vocabulary ids (1 = unknown word)
+    gates: dict[str, np.ndarray]  # name -> [T, H]
+    hidden: np.ndarray  # [T, H]
+    step_proba: np.ndarray  # [T] P(positive) after each word
+    proba: float  # the prediction: step_proba[-1]
+    truncated: bool  # True when only the last maxlen words were read
+    total_tokens: int  # words in the whole text (>= len(tokens))
+    arch: str = ""
+    words: list[str] = field(default_factory=list)  # normalised tokens (vocabulary form)
+
+    @property
+    def known(self) -> np.ndarray:
+        return self.ids != UNK_ID
+
+    @property
+    def used_from(self) -> int:
+        """Character offset where the part of the text that was read begins."""
+        return self.spans[0][0] if self.spans else 0
+
+
+@torch.no_grad()
+def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Hidden states, gates and per-step verdicts for each id sequence (all non-empty).
+
+    The hidden states come from the native recurrent layer run exactly as in
+    ``SentimentRNN.final_hidden``, so the last step's verdict is the model's
+    prediction; the gates are recomputed from those states in one batched step.
+    """
+    if any(len(ids) == 0 for ids in id_lists):
+        raise ValueError("every review needs at least one token")
+    lengths = torch.tensor([len(ids) for ids in id_lists])
+    t_max = int(lengths.max())
+    padded = torch.full((len(id_lists), t_max), PAD_ID, dtype=torch.long)
+    for i, ids in enumerate(id_lists):
+        padded[i, t_max - len(ids):] = torch.as_tensor(ids, dtype=torch.long)
+    rnn = module.rnn
+    device = rnn.weight_ih_l0.device
+    x = module.embedding(left_align(padded, lengths).to(device))  # [B, T, E]
+    hidden, _ = rnn(x)  # [B, T, H]
+    h_prev = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
+    gi = torch.nn.functional.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0)
+    gh = torch.nn.functional.linear(h_prev, rnn.weight_hh_l0, rnn.bias_hh_l0)
+    gates: dict[str, torch.Tensor] = {}
+    if module.arch == "gru":
+        i_r, i_z, i_n = gi.chunk(3, -1)
+        h_r, h_z, h_n = gh.chunk(3, -1)
+        r = torch.sigmoid(i_r + h_r)
+        gates = {"update": torch.sigmoid(i_z + h_z), "reset": r, "candidate": torch.tanh(i_n + r * h_n)}
+    elif module.arch == "lstm":
+        i, f, g, o = (gi + gh).chunk(4, -1)
+        gates = {"input": torch.sigmoid(i), "forget": torch.sigmoid(f),
+                 "cell_candidate": torch.tanh(g), "output": torch.sigmoid(o)}
+    step_logits = module.dense(hidden).squeeze(-1)  # [B, T]
+    step_proba = torch.sigmoid(step_logits).cpu().numpy().astype(np.float64)
+    hidden_np = hidden.cpu().numpy()
+    gates_np = {k: v.cpu().numpy() for k, v in gates.items()}
+    if module.arch == "lstm":
+        gates_np["cell"] = _cell_states(gates_np["forget"], gates_np["input"] * gates_np["cell_candidate"])
+    out = []
+    for b, n in enumerate(lengths.tolist()):
+        out.append({
+            "hidden": hidden_np[b, :n],
+            "gates": {k: v[b, :n] for k, v in gates_np.items()},
+            "step_proba": step_proba[b, :n],
+        })
+    return out
+
+
+def _cell_states(forget: np.ndarray, update: np.ndarray) -> np.ndarray:
+    """c_t = f_t ⊙ c_{t-1} + (i_t ⊙ g_t), c_0 = 0, over axis 1 of [B, T, H] arrays."""
+    cell = np.empty_like(update)
+    cell[:, 0] = update[:, 0]
+    for t in range(1, update.shape[1]):
+        np.multiply(forget[:, t], cell[:, t - 1], out=cell[:, t])
+        cell[:, t] += update[:, t]
+    return cell
