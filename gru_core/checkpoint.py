@@ -124,13 +124,15 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
     if expected and sha256_file(weights) != expected:
         raise CheckpointError(weights, "SHA-256 does not match config.json (truncated or changed file)")
     try:
-        module = SentimentRNN(config["arch"], int(config["vocab_size"]), int(config["embed_dim"]),
-                              int(config["hidden"]))
-        maxlen = int(config["maxlen"])
-    except (KeyError, TypeError, ValueError) as e:
+        sizes = [config[k] for k in ("vocab_size", "embed_dim", "hidden", "maxlen")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
+            raise ValueError("vocab_size, embed_dim, hidden and maxlen must be positive integers")
+        module = SentimentRNN(config["arch"], *sizes[:3])
+        maxlen = sizes[3]
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(folder / "config.json", f"invalid or incomplete config ({e})") from e
-    if maxlen < 1 or config.get("tokenizer") != TOKENIZER_VERSION:
-        raise CheckpointError(folder / "config.json", "maxlen or tokenizer version not supported")
+    if config.get("tokenizer") != TOKENIZER_VERSION:
+        raise CheckpointError(folder / "config.json", f"tokenizer {config.get('tokenizer')!r} is not supported")
     if len(vocab) != module.embedding.num_embeddings:
         raise CheckpointError(folder / "vocab.json",
                               f"{len(vocab)} entries but config.json says vocab_size {config['vocab_size']}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -34,7 +35,7 @@ def download(url: str, dest: str | os.PathLike, md5: str | None = None,
         with os.fdopen(fd, "wb") as out:
             try:
                 resp = urllib.request.urlopen(url, timeout=timeout)
-            except (urllib.error.URLError, OSError) as e:
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
                 reason = getattr(e, "reason", e)
                 raise DownloadError(f"Could not reach {url} ({reason}). Check the network connection, "
                                     "or download the file elsewhere and pass its path with --data.") from e
@@ -48,7 +49,7 @@ def download(url: str, dest: str | os.PathLike, md5: str | None = None,
                         done += len(block)
                         if progress:
                             progress(done, total)
-                except (OSError, urllib.error.URLError) as e:
+                except (OSError, urllib.error.URLError, http.client.HTTPException) as e:
                     raise DownloadError(f"The download from {url} broke off after {done:,} bytes ({e}); "
                                         "nothing was saved. Run the command again.") from e
         if total is not None and done != total:

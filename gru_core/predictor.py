@@ -58,7 +58,8 @@ class SentimentModel:
             idx = order[a:a + batch_size]
             batch = [seqs[i] for i in idx]
             ids = torch.from_numpy(pad_sequences(batch, max(len(s) for s in batch)))
-            out[idx] = torch.sigmoid(self.module(ids)).double().numpy()
+            ids = ids.to(self.module.embedding.weight.device)
+            out[idx] = torch.sigmoid(self.module(ids)).double().cpu().numpy()
         return out
 
     def trace(self, text: str | list[str]) -> Trace | list[Trace]:

@@ -92,7 +92,7 @@ class Vocab:
 
     @classmethod
     def from_json(cls, data: dict) -> "Vocab":
-        if data.get("pad_id") != PAD_ID or data.get("unk_id") != UNK_ID:
+        if not isinstance(data, dict) or data.get("pad_id") != PAD_ID or data.get("unk_id") != UNK_ID:
             raise ValueError("vocab.json uses different pad/unknown ids")
         words = data.get("words")
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):

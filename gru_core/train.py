@@ -26,7 +26,7 @@ from .text import PAD_ID, Vocab, pad_sequences
 @dataclass
 class TrainConfig:
     arch: str = "gru"
-    epochs: int = 8
+    epochs: int = 6
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
@@ -34,7 +34,7 @@ class TrainConfig:
     vocab_size: int = 5000
     embed_dim: int = 100
     hidden: int = 100
-    embed_dropout: float = 0.3
+    embed_dropout: float = 0.5
     dropout: float = 0.3
     weight_decay: float = 0.0
     clip: float = 1.0
