@@ -25,6 +25,9 @@ from .atomic import write_json_atomic
 from .model import SentimentRNN
 from .text import TOKENIZER_VERSION, Vocab
 
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+ENV_MODELS = "GRU_EXPLORER_MODELS"
+
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
 REQUIRED = ("model.safetensors", "config.json", "vocab.json")
 
@@ -147,9 +150,17 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
     return module, vocab, config, metrics
 
 
-def list_checkpoints(root: str | os.PathLike) -> list[Path]:
-    """Model folders under ``root`` that hold a config.json; gru, lstm, rnn first."""
-    root = Path(root)
+def models_dir() -> Path:
+    """Where checkpoints live: ``$GRU_EXPLORER_MODELS`` or the repo's ``models/``."""
+    return Path(os.environ.get(ENV_MODELS) or MODELS_DIR)
+
+
+def list_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:
+    """Model folders under ``root`` that hold a config.json; gru, lstm, rnn first.
+
+    Folders whose names start with '.' are temporary (a save in progress) and skipped.
+    """
+    root = Path(root) if root is not None else models_dir()
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()]

@@ -87,9 +87,9 @@ def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 def parameter_counts(module: SentimentRNN) -> dict[str, int]:
-    """Trainable parameters by layer, and the total."""
+    """Parameters by layer, and the total (all are trained; a loaded model freezes them)."""
     counts = {
-        name: sum(p.numel() for p in getattr(module, name).parameters() if p.requires_grad)
+        name: sum(p.numel() for p in getattr(module, name).parameters())
         for name in ("embedding", "rnn", "dense")
     }
     counts["total"] = sum(counts.values())

@@ -43,7 +43,6 @@ class SentimentModel:
         used = tokens[-self.maxlen:]
         return used, np.asarray(self.vocab.encode([t.text for t in used]), dtype=np.int64), len(tokens)
 
-    @torch.no_grad()
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
         """P(positive) for each text. ValueError when a text holds no words."""
         seqs = []
@@ -52,6 +51,11 @@ class SentimentModel:
                 seqs.append(self.encode(text)[1])
             except ValueError as e:
                 raise ValueError(f"review {i + 1}: {e}" if len(texts) > 1 else str(e)) from None
+        return self.predict_ids(seqs, batch_size)
+
+    @torch.no_grad()
+    def predict_ids(self, seqs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
+        """P(positive) for non-empty id sequences, batched by length."""
         out = np.empty(len(seqs), dtype=np.float64)
         order = np.argsort([len(s) for s in seqs], kind="stable")  # similar lengths together
         for a in range(0, len(seqs), batch_size):

@@ -1,0 +1,126 @@
+"""Chart builders: pure functions, data frame in, Altair chart (or escaped HTML) out.
+
+Colour scales are colour-blind-safe: red–blue for the verdict (red negative,
+blue positive), viridis for gates in [0, 1], purple–orange centred on 0 for
+signed quantities (candidate, cell, hidden state).
+"""
+from __future__ import annotations
+
+import html
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .explain import GATE_LABELS, UNIT_INTERVAL
+
+VERDICT_SCHEME = "redblue"
+NEG_RGB = (202, 0, 32)  # ends of Vega's redblue scheme
+POS_RGB = (5, 113, 176)
+
+
+def quantity_scale(quantity: str) -> alt.Scale:
+    if quantity in UNIT_INTERVAL:
+        return alt.Scale(scheme="viridis", domain=[0, 1])
+    if quantity == "cell":  # unbounded: centre on 0, let the data set the range
+        return alt.Scale(scheme="purpleorange", domainMid=0)
+    return alt.Scale(scheme="purpleorange", domain=[-1, 1])
+
+
+def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: bool = False) -> alt.Chart:
+    """Units × words (from ``explain.gate_frame``); tooltip: word, unit, value.
+
+    With ``select``, clicking a cell selects its unit (for the unit inspector).
+    """
+    n_units = int(df["rank"].max()) + 1 if len(df) else 1
+    order = list(dict.fromkeys(df["label"]))
+    chart = alt.Chart(df, title=GATE_LABELS.get(quantity, quantity)).mark_rect().encode(
+        x=alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        y=alt.Y("rank:O", title="unit (in chosen order)", axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("value:Q", scale=quantity_scale(quantity), title=quantity),
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("unit:Q"),
+                 alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=max(120, n_units * height_per_unit))
+    if select:
+        pick = alt.selection_point(name="cell", fields=["unit"], on="click")
+        chart = chart.add_params(pick).encode(
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.55)))
+    return chart
+
+
+def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:
+    """P(positive) after each word (from ``explain.words_frame``), with the 0.5 line.
+
+    With ``series`` (a column naming the review or model), one line per series.
+    """
+    order = list(dict.fromkeys(df["label"])) if series is None else None
+    x = (alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90))
+         if series is None else alt.X("step:Q", title="word position"))
+    tooltip = [alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("p_positive:Q", format=".4f", title="P(positive)")]
+    enc = {"x": x, "y": alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)"),
+           "tooltip": tooltip + ([alt.Tooltip(f"{series}:N")] if series else [])}
+    if series:
+        enc["color"] = alt.Color(f"{series}:N", title=None, scale=alt.Scale(scheme="tableau10"))
+    line = alt.Chart(df).mark_line(point=True, interpolate="linear").encode(**enc)
+    mid = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
+    return (mid + line).properties(height=260)
+
+
+def word_summary_chart(df: pd.DataFrame) -> alt.Chart:
+    """Per-word gate means and ‖h_t − h_{t−1}‖ (from ``explain.word_summaries``), one row each."""
+    order = list(dict.fromkeys(df["label"]))
+    cols = [c for c in df.columns if c.startswith("mean_") or c == "h_change"]
+    long = df.melt(id_vars=["step", "label", "word"], value_vars=cols, var_name="measure", value_name="value")
+    names = {c: (GATE_LABELS.get(c[5:], c[5:]) if c.startswith("mean_") else "‖h_t − h_{t−1}‖") for c in cols}
+    long["measure"] = long["measure"].map(lambda c: ("mean " + names[c]) if c.startswith("mean_") else names[c])
+    return alt.Chart(long).mark_bar().encode(
+        x=alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        y=alt.Y("value:Q", title=None),
+        color=alt.Color("measure:N", legend=None, scale=alt.Scale(scheme="tableau10")),
+        row=alt.Row("measure:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+        tooltip=["word:N", "step:Q", "measure:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=90).resolve_scale(y="independent")
+
+
+def unit_lines(df: pd.DataFrame) -> alt.Chart:
+    """One unit's quantities over the words: columns step, label, word, quantity, value."""
+    order = list(dict.fromkeys(df["label"]))
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        y=alt.Y("value:Q", title=None),
+        color=alt.Color("quantity:N", title=None, scale=alt.Scale(scheme="tableau10")),
+        tooltip=["word:N", "step:Q", "quantity:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=240)
+
+
+def _mix(value: float) -> str:
+    """Background colour for a value in [-1, 1]: red (−1) – white (0) – blue (+1)."""
+    v = float(np.clip(value, -1, 1))
+    end = POS_RGB if v >= 0 else NEG_RGB
+    a = abs(v)
+    r, g, b = (round(255 + (c - 255) * a) for c in end)
+    return f"rgb({r},{g},{b})"
+
+
+def coloured_text_html(text: str, spans: list[tuple[int, int]], values: np.ndarray, tips: list[str],
+                       unknown: np.ndarray | None = None, start: int | None = None) -> str:
+    """The user's own text with each word's background coloured by a value in [-1, 1].
+
+    Every piece of user text is HTML-escaped, so markup in a review shows as
+    text. ``tips`` become hover titles. Text before ``start`` (the part the
+    model did not read) is left out and marked with an ellipsis.
+    """
+    out = []
+    pos = spans[0][0] if start is None and spans else (start or 0)
+    if pos > 0:
+        out.append('<span style="color:#888">… </span>')
+    for (a, b), v, tip, unk in zip(spans, values, tips, unknown if unknown is not None else [False] * len(spans)):
+        out.append(html.escape(text[pos:a]))
+        style = f"background:{_mix(v)};color:{'#fff' if abs(v) > 0.6 else '#111'};padding:1px 2px;border-radius:3px"
+        if unk:
+            style += ";text-decoration:underline dotted;font-style:italic"
+        out.append(f'<span style="{style}" title="{html.escape(tip, quote=True)}">{html.escape(text[a:b])}</span>')
+        pos = b
+    out.append(html.escape(text[pos:]))
+    body = "".join(out).replace("\n", "<br>")
+    return f'<div style="line-height:1.9;font-size:1.05rem">{body}</div>'

@@ -1,0 +1,142 @@
+"""Tables and attributions built from traces: what the Gate Explorer shows.
+
+All functions are pure: they read a ``Trace`` or a ``SentimentModel`` and
+return NumPy arrays or pandas frames. Nothing here changes the (shared) model.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .predictor import SentimentModel
+from .text import UNK_ID
+from .trace import Trace
+
+GATE_LABELS = {
+    "update": "update gate z",
+    "reset": "reset gate r",
+    "candidate": "candidate n",
+    "input": "input gate i",
+    "forget": "forget gate f",
+    "cell_candidate": "cell candidate g",
+    "output": "output gate o",
+    "cell": "cell state c",
+    "hidden": "hidden state h",
+}
+# Quantities in [0, 1] (gates) vs signed ones (tanh outputs, cell state).
+UNIT_INTERVAL = {"update", "reset", "input", "forget", "output"}
+
+
+def quantities(trace: Trace) -> dict[str, np.ndarray]:
+    """Every per-unit quantity of the trace, hidden state last: name -> [T, H]."""
+    return {**trace.gates, "hidden": trace.hidden}
+
+
+def step_labels(trace: Trace) -> list[str]:
+    """Unique axis labels, one per word: '3 · good'."""
+    return [f"{i + 1} · {w}" for i, w in enumerate(trace.tokens)]
+
+
+def words_frame(trace: Trace) -> pd.DataFrame:
+    """One row per word read: position, word, known, running P(positive) and its change."""
+    prev = np.concatenate([[np.nan], trace.step_proba[:-1]])
+    return pd.DataFrame({
+        "step": np.arange(1, len(trace.tokens) + 1),
+        "label": step_labels(trace),
+        "word": trace.tokens,
+        "known": trace.ids != UNK_ID,
+        "p_positive": trace.step_proba,
+        "change": trace.step_proba - prev,
+    })
+
+
+def unit_order(model: SentimentModel, trace: Trace, quantity: str, by: str) -> np.ndarray:
+    """Unit indices ordered by ``index``, ``weight`` (output-layer weight, most positive
+    first: the units that push the verdict towards positive) or ``mean`` activation."""
+    h = trace.hidden.shape[1]
+    if by == "index":
+        return np.arange(h)
+    if by == "weight":
+        return np.argsort(-output_weights(model), kind="stable")
+    if by == "mean":
+        return np.argsort(-quantities(trace)[quantity].mean(0), kind="stable")
+    raise ValueError(f"unknown unit order {by!r}")
+
+
+def output_weights(model: SentimentModel) -> np.ndarray:
+    """[H] weight of each hidden unit in the output layer."""
+    return model.module.dense.weight.detach().cpu().numpy()[0].astype(np.float64)
+
+
+def gate_frame(trace: Trace, quantity: str, order: np.ndarray | None = None,
+               window: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Long table for a heatmap: one row per (unit, word) in the window.
+
+    Columns: step, label, word, unit, rank (row in the chosen order), value.
+    """
+    values = quantities(trace)[quantity]
+    t, h = values.shape
+    a, b = window if window else (0, t)
+    order = np.arange(h) if order is None else np.asarray(order)
+    labels = step_labels(trace)[a:b]
+    block = values[a:b][:, order]  # [w, H] in display order
+    w = b - a
+    return pd.DataFrame({
+        "step": np.repeat(np.arange(a + 1, b + 1), h),
+        "label": np.repeat(labels, h),
+        "word": np.repeat(trace.tokens[a:b], h),
+        "unit": np.tile(order, w),
+        "rank": np.tile(np.arange(h), w),
+        "value": block.reshape(-1).astype(np.float64),
+    })
+
+
+def word_summaries(trace: Trace) -> pd.DataFrame:
+    """Per word: mean of each gate over units and the size of the hidden-state change.
+
+    ``h_change`` = ‖h_t − h_{t−1}‖ (h_0 = 0): which words made the network rewrite
+    its memory. For a GRU, mean update gate near 1 = memory kept, near 0 = overwritten.
+    """
+    df = words_frame(trace)[["step", "label", "word"]].copy()
+    for name, v in trace.gates.items():
+        df[f"mean_{name}"] = v.mean(1)
+    prev = np.vstack([np.zeros_like(trace.hidden[:1]), trace.hidden[:-1]])
+    df["h_change"] = np.linalg.norm(trace.hidden - prev, axis=1)
+    return df
+
+
+def trace_csv(trace: Trace) -> str:
+    """The whole trace as CSV: step, word, unit, quantity, value (plus the running verdict)."""
+    frames = [gate_frame(trace, q).assign(quantity=q) for q in quantities(trace)]
+    long = pd.concat(frames, ignore_index=True)[["step", "word", "unit", "quantity", "value"]]
+    verdict = words_frame(trace)[["step", "word", "p_positive"]].rename(columns={"p_positive": "value"})
+    verdict = verdict.assign(unit=-1, quantity="p_positive")[["step", "word", "unit", "quantity", "value"]]
+    return pd.concat([long, verdict], ignore_index=True).to_csv(index=False)
+
+
+def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:
+    """[T] verdict change when each word is removed: proba − proba(without that word).
+
+    Positive: the word pushed the verdict towards positive.
+    """
+    ids = trace.ids
+    if len(ids) == 1:
+        return np.array([trace.proba - 0.5])  # nothing left to read: compare with no opinion
+    variants = [np.delete(ids, i) for i in range(len(ids))]
+    return trace.proba - model.predict_ids(variants, batch_size=64)
+
+
+def grad_x_input(model: SentimentModel, trace: Trace) -> np.ndarray:
+    """[T] gradient × input saliency of the verdict's logit, summed over embedding dims.
+
+    Gradients flow to a fresh embedding tensor, not to the model's weights
+    (which stay frozen and untouched).
+    """
+    module = model.module
+    with torch.enable_grad():
+        x = module.embedding(torch.as_tensor(trace.ids)[None]).detach().requires_grad_(True)
+        out, _ = module.rnn(x)
+        logit = module.dense(out[0, -1]).sum()
+        (grad,) = torch.autograd.grad(logit, x)
+    return (grad * x).sum(-1)[0].detach().numpy().astype(np.float64)

@@ -1,0 +1,112 @@
+"""Streamlit glue shared by the pages: cached model loading, the model picker, cached traces.
+
+Models are loaded once per checkpoint version with ``st.cache_resource`` and
+never mutated; traces and attributions are cached with bounded
+``st.cache_data``, so changing a display option never recomputes them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
+from gru_core.checkpoint import REQUIRED, models_dir
+from gru_core.explain import grad_x_input, occlusion
+
+ARCH_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "plain RNN"}
+
+
+def _stamp(path: Path) -> tuple:
+    """Identity of a checkpoint's files: a retrained or restored model is reloaded."""
+    stamp = []
+    for name in REQUIRED:
+        f = path / name
+        if not f.is_file():
+            raise CheckpointError(f, "file is missing")
+        st_ = f.stat()
+        stamp.append((name, st_.st_size, st_.st_mtime_ns))
+    return tuple(stamp)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Loading model…")
+def _load(path: str, stamp: tuple) -> SentimentModel:
+    return load_model(path)
+
+
+def get_model(path: str | Path) -> SentimentModel:
+    """The cached model for a checkpoint folder; CheckpointError when a file is bad."""
+    path = Path(path)
+    return _load(str(path), _stamp(path))
+
+
+
+def model_picker() -> None:
+    """Sidebar selectbox over every checkpoint in models/ (GRU first); kept in the URL."""
+    found = list_checkpoints()
+    st.session_state["model_paths"] = {p.name: p for p in found}
+    if not found:
+        st.session_state["model_name"] = None
+        return
+    names = [p.name for p in found]
+    wanted = st.session_state.get("model_name") or st.query_params.get("model")
+    if wanted not in names:
+        wanted = names[0]
+    st.session_state["model_name"] = wanted
+    st.sidebar.selectbox("Model", names, key="model_name",
+                         help="Every checkpoint in the models/ folder, including ones you train yourself.")
+    st.query_params["model"] = st.session_state["model_name"]
+
+
+def current_model() -> SentimentModel:
+    """The model picked in the sidebar, or a clear message and a stopped page."""
+    name = st.session_state.get("model_name")
+    if not name:
+        st.error(f"No trained model found in `{models_dir()}`. Restore the shipped ones with "
+                 "`git checkout models/` or train one with `python -m gru_core train --arch gru --out models/gru`.")
+        st.stop()
+    try:
+        return get_model(st.session_state["model_paths"][name])
+    except CheckpointError as e:
+        st.error(f"Model **{name}** cannot be loaded.\n\n{e}")
+        st.stop()
+
+
+def cache_key(model: SentimentModel) -> tuple:
+    return (str(model.path), _stamp(model.path) if model.path else model.arch)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _trace(path: str, stamp: tuple, text: str) -> Trace:
+    return _load(path, stamp).trace(text)
+
+
+def get_trace(model: SentimentModel, text: str) -> Trace:
+    """Cached trace of ``text``; ValueError when it holds no words."""
+    return _trace(*cache_key(model), text)
+
+
+@st.cache_data(max_entries=32, show_spinner="Measuring each word's influence…")
+def _influence(path: str, stamp: tuple, text: str) -> tuple[np.ndarray, np.ndarray]:
+    model = _load(path, stamp)
+    trace = model.trace(text)
+    return occlusion(model, trace), grad_x_input(model, trace)
+
+
+def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(occlusion, gradient × input) per word, cached."""
+    return _influence(*cache_key(model), text)
+
+
+@st.cache_resource(show_spinner="Loading IMDB test reviews…")
+def _imdb_test():
+    return load_imdb("test")
+
+
+def imdb_test():
+    """The IMDB test split, or None when the dataset is not available."""
+    try:
+        return _imdb_test()
+    except DataNotFoundError:
+        return None

@@ -1,0 +1,238 @@
+"""Gate Explorer: type a review, see every gate at every word."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gru_core.charts import coloured_text_html, heatmap, trajectory, unit_lines, word_summary_chart
+from gru_core.examples import EXAMPLES
+from gru_core.explain import (GATE_LABELS, gate_frame, output_weights, quantities, trace_csv, unit_order,
+                              word_summaries, words_frame)
+from pages.common import ARCH_NAMES, current_model, get_influence, get_trace, imdb_test
+
+MAX_CHARS = 200_000
+URL_MAX_CHARS = 2_000  # longer reviews are not put in the shareable link
+OWN, RANDOM = "(your own review)", "A random IMDB test review"
+WINDOW = 60  # words per heatmap window
+
+st.title("Gate Explorer")
+st.caption("Type a movie review and watch, word by word, what the recurrent network trained on IMDB does with it.")
+model = current_model()
+
+# --- Input -----------------------------------------------------------------
+if "review" not in st.session_state:
+    st.session_state["review"] = st.query_params.get("review", EXAMPLES["Slow start, brilliant ending"])
+    st.session_state["truth"] = None
+
+
+def _pick_example() -> None:
+    choice = st.session_state["example"]
+    st.session_state["truth"] = None
+    if choice == RANDOM:
+        test = imdb_test()
+        i = int(np.random.default_rng().integers(len(test)))
+        st.session_state["review"] = test.texts[i]
+        st.session_state["truth"] = (int(test.labels[i]), int(test.ratings[i]), test.ids[i])
+    elif choice in EXAMPLES:
+        st.session_state["review"] = EXAMPLES[choice]
+
+
+options = [OWN, *EXAMPLES] + ([RANDOM] if imdb_test() is not None else [])
+st.selectbox("Example", options, key="example", on_change=_pick_example,
+             help="Short reviews that show the gates at work" +
+                  ("; a random test review shows its true label and star rating." if RANDOM in options
+                   else ". Set GRU_EXPLORER_IMDB to the IMDB archive for random test reviews."))
+with st.form("review_form", border=False):
+    st.text_area("Review", key="review", height=140, max_chars=MAX_CHARS,
+                 help="Press Ctrl+Enter or the button to apply.")
+    submitted = st.form_submit_button("Explore", type="primary")
+if submitted:
+    st.session_state["truth"] = None if st.session_state.get("example") != RANDOM else st.session_state["truth"]
+text: str = st.session_state["review"]
+
+if len(text) <= URL_MAX_CHARS:
+    st.query_params["review"] = text
+elif "review" in st.query_params:
+    del st.query_params["review"]
+
+if not text.strip():
+    st.info("Type a review above (or pick an example) to see how the model reads it.")
+    st.stop()
+try:
+    trace = get_trace(model, text)
+except ValueError:
+    st.info("This review contains no words the model can read (only spaces, punctuation or symbols). "
+            "Type a few words to see how the model reads them.")
+    st.stop()
+
+# --- Verdict ---------------------------------------------------------------
+label = "positive" if trace.proba > 0.5 else "negative"
+cols = st.columns(4)
+cols[0].metric("P(positive)", f"{trace.proba:.3f}", help="The output layer applied to the last hidden state.")
+cols[1].metric("Verdict", label)
+cols[2].metric("Model", f"{model.name} ({ARCH_NAMES[model.arch]})")
+truth = st.session_state.get("truth")
+if truth is not None and st.session_state.get("example") == RANDOM:
+    true_label = "positive" if truth[0] else "negative"
+    cols[3].metric("True label", f"{true_label} ({truth[1]}★)",
+                   delta="model is right" if true_label == label else "model is wrong",
+                   delta_color="normal" if true_label == label else "inverse")
+if len(text) > URL_MAX_CHARS:
+    st.caption("This review is too long to keep in the page's link; shorter reviews are shareable by URL.")
+
+n_unknown = int((~trace.known).sum())
+if trace.truncated:
+    st.warning(f"The review has {trace.total_tokens:,} words; the model reads only the last {model.maxlen} "
+               f"(from character {trace.used_from:,}: “{text[trace.used_from:trace.used_from + 40]}…”), "
+               "as it was trained.")
+if n_unknown == len(trace.tokens):
+    st.warning("None of these words is in the model's vocabulary: it reads every one as the same "
+               "unknown word, so its verdict says nothing about this text.")
+elif n_unknown:
+    st.caption(f"{n_unknown} of {len(trace.tokens)} words are not in the model's {len(model.vocab) - 2:,}-word "
+               "vocabulary (shown in italics, dotted): the model reads them all as one 'unknown' word.")
+
+# --- Words coloured by the running verdict ----------------------------------
+st.subheader("How the verdict forms")
+frame = words_frame(trace)
+tips = [f"{w}: P(positive) after this word = {p:.4f}" + ("" if k else " (unknown word)")
+        for w, p, k in zip(frame["word"], frame["p_positive"], frame["known"])]
+st.markdown(coloured_text_html(text, trace.spans, 2 * trace.step_proba - 1, tips, ~trace.known),
+            unsafe_allow_html=True)  # every piece of user text in it is HTML-escaped
+st.caption("Each word is coloured by the model's verdict after reading it (blue positive, red negative); hover for the value.")
+
+# --- Display options (do not recompute the trace) ----------------------------
+T = len(trace.tokens)
+if T > WINDOW:
+    start = st.slider("Words shown in the charts (window start)", 1, T - WINDOW + 1, T - WINDOW + 1,
+                      help=f"Charts show {WINDOW} words at a time; slide to move through the review.")
+    window = (start - 1, start - 1 + WINDOW)
+else:
+    window = (0, T)
+shown = frame.iloc[window[0]:window[1]]
+st.altair_chart(trajectory(shown), width="stretch")
+
+st.subheader("Gates at every word")
+order_by = st.radio("Order units by", ["index", "weight", "mean"], horizontal=True,
+                    format_func={"index": "index", "weight": "output-layer weight",
+                                 "mean": "mean activation"}.get,
+                    help="Output-layer weight: units that push the verdict towards positive at the top, "
+                         "towards negative at the bottom.")
+names = list(quantities(trace))
+tabs = st.tabs([GATE_LABELS[n] for n in names])
+picked_unit = None
+for tab, name in zip(tabs, names):
+    with tab:
+        order = unit_order(model, trace, name, order_by)
+        df = gate_frame(trace, name, order, window)
+        event = st.altair_chart(heatmap(df, name, select=True), width="stretch",
+                                on_select="rerun", key=f"heat_{name}")
+        sel = (event or {}).get("selection", {}).get("cell") or []
+        if sel and "unit" in sel[0]:
+            picked_unit = int(sel[0]["unit"])
+
+# --- Per-word summaries ------------------------------------------------------
+st.subheader("Which words made the network rewrite its memory")
+summary = word_summaries(trace).iloc[window[0]:window[1]]
+st.altair_chart(word_summary_chart(summary), width="stretch")
+if model.arch == "gru":
+    st.caption("Mean update gate near 1: the GRU kept its memory at this word; near 0: it overwrote it with the "
+               "candidate. ‖h_t − h_{t−1}‖ is how far the hidden state moved.")
+
+# --- Unit inspector -----------------------------------------------------------
+st.subheader("Unit inspector")
+weights = output_weights(model)
+if picked_unit is not None:
+    st.session_state["unit"] = picked_unit
+elif "unit" not in st.session_state:  # start with the unit that sways the verdict most
+    st.session_state["unit"] = int(np.argmax(np.abs(weights)))
+unit = st.number_input("Unit", 0, len(weights) - 1, key="unit", help="Or click a cell in a heatmap.")
+rows = []
+for name, values in quantities(trace).items():
+    rows.append(pd.DataFrame({"step": shown["step"], "label": shown["label"], "word": shown["word"],
+                              "quantity": GATE_LABELS[name], "value": values[window[0]:window[1], unit]}))
+st.altair_chart(unit_lines(pd.concat(rows, ignore_index=True)), width="stretch")
+st.caption(f"Unit {unit} has output-layer weight {weights[unit]:+.4f}: "
+           + ("a high hidden value pushes the verdict towards positive." if weights[unit] > 0
+              else "a high hidden value pushes the verdict towards negative."))
+
+# --- Word influence ------------------------------------------------------------
+st.subheader("Word influence")
+occ, gxi = get_influence(model, text)
+scale_occ = max(float(np.abs(occ).max()), 1e-9)
+scale_gxi = max(float(np.abs(gxi).max()), 1e-9)
+left, right = st.columns(2)
+with left:
+    st.markdown("**Occlusion**: verdict change when the word is removed")
+    st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
+                                   [f"{w}: removing it changes P(positive) by {-d:+.4f}" for w, d in zip(trace.tokens, occ)],
+                                   ~trace.known), unsafe_allow_html=True)
+with right:
+    st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
+    st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
+                                   [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
+                                   ~trace.known), unsafe_allow_html=True)
+st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each method's largest value.")
+
+# --- Compare with an edited review -----------------------------------------------
+with st.expander("Compare with an edited review"):
+    edited = st.text_area("Edited review", value=text if len(text) <= 5_000 else text[-5_000:],
+                          key="edited", max_chars=MAX_CHARS, help="Change a word or two and compare.")
+    try:
+        other = get_trace(model, edited)
+    except ValueError:
+        st.info("The edited review contains no words.")
+    else:
+        a, b = st.columns(2)
+        a.metric("Original P(positive)", f"{trace.proba:.3f}")
+        b.metric("Edited P(positive)", f"{other.proba:.3f}", delta=f"{other.proba - trace.proba:+.3f}")
+        both = pd.concat([words_frame(trace).assign(review="original"), words_frame(other).assign(review="edited")])
+        st.altair_chart(trajectory(both, series="review"), width="stretch")
+        gate = names[0]
+        c1, c2 = st.columns(2)
+        for col, tr, title in ((c1, trace, "original"), (c2, other, "edited")):
+            with col:
+                st.caption(f"{GATE_LABELS[gate]} — {title}")
+                win = (max(0, len(tr.tokens) - WINDOW), len(tr.tokens))
+                st.altair_chart(heatmap(gate_frame(tr, gate, unit_order(model, tr, gate, order_by), win), gate),
+                                width="stretch")
+        diff = {n: float(np.abs(quantities(other)[n][-1] - quantities(trace)[n][-1]).mean()) for n in names}
+        st.dataframe(pd.DataFrame({"quantity": [GATE_LABELS[n] for n in diff],
+                                   "mean |edited − original| at the last word": list(diff.values())}),
+                     hide_index=True)
+
+# --- Equations ---------------------------------------------------------------------
+with st.expander("The equations this page computes", expanded=False):
+    if model.arch == "gru":
+        st.latex(r"r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})")
+        st.latex(r"z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})")
+        st.latex(r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))")
+        st.latex(r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}")
+        st.markdown(
+            "- **Update gate z**: how much of the old memory to keep. z = 1 keeps the old state, "
+            "z = 0 replaces it with the candidate.\n"
+            "- **Reset gate r**: how much of the old memory to use when proposing new content.\n"
+            "- **Candidate n**: the new content proposed from this word and the (reset) memory.\n\n"
+            "This is PyTorch's form: the reset gate multiplies the recurrent product *after* the matrix "
+            "(W_hn h + b_hn), as in cuDNN and Keras `reset_after=True`. Cho et al. (2014) apply it before: "
+            "n = tanh(W_in x + W_hn (r ⊙ h) + b). The two are different models; the weights here were "
+            "trained with PyTorch's form.")
+    elif model.arch == "lstm":
+        for eq in (r"i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi})",
+                   r"f_t = \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf})",
+                   r"g_t = \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg})",
+                   r"o_t = \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho})",
+                   r"c_t = f_t \odot c_{t-1} + i_t \odot g_t", r"h_t = o_t \odot \tanh(c_t)"):
+            st.latex(eq)
+        st.markdown("- **Input gate i**: how much of the cell candidate g to write.\n"
+                    "- **Forget gate f**: how much of the old cell state to keep.\n"
+                    "- **Output gate o**: how much of the cell to expose as the hidden state.")
+    else:
+        st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})")
+        st.markdown("A plain RNN has no gates: every word rewrites the whole state.")
+    st.latex(r"P(\text{positive after word } t) = \sigma(w^\top h_t + b)")
+
+# --- Downloads ------------------------------------------------------------------------
+st.download_button("Download the trace as CSV", trace_csv(trace), file_name=f"trace-{model.name}.csv",
+                   mime="text/csv", help="One row per word, unit and quantity. Charts: use each chart's ⋯ menu for PNG/SVG.")

@@ -1,0 +1,36 @@
+"""Helpers for AppTest: run the app with chosen inputs and read chart data back."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app(timeout: float = 120) -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+
+
+def charts(at: AppTest) -> list[tuple[dict, "pa.Table | None"]]:
+    """(Vega-Lite spec, data table) for every Altair chart on the page."""
+    out = []
+    for el in at.get("vega_lite_chart"):
+        spec = json.loads(el.proto.spec)
+        table = pa.ipc.open_stream(el.proto.datasets[0].data.data).read_all() if el.proto.datasets else None
+        out.append((spec, table))
+    return out
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for spec, _ in charts(at):
+        t = spec.get("title")
+        titles.append(t if isinstance(t, str) else (t or {}).get("text", ""))
+    return titles
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]

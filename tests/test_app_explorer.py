@@ -1,0 +1,134 @@
+"""AppTest for the Gate Explorer page, with every shipped model."""
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pytest
+
+from gru_core import list_checkpoints, load_model
+from gru_core.examples import EXAMPLES
+from gru_core.explain import GATE_LABELS
+
+from .apphelpers import app, charts, chart_titles, no_exception
+
+MODELS = [p.name for p in list_checkpoints()]
+HOSTILE = 'Great film <img src=x onerror=alert(1)> and <script>alert("x")</script> **bold** [link](http://x)'
+WORDS = list(EXAMPLES.values())
+
+
+def run_with(model: str, review: str | None = None, example: str | None = None):
+    at = app()
+    at.session_state["model_name"] = model
+    if review is not None:
+        at.session_state["review"] = review
+    at.run()
+    if example is not None:
+        at.selectbox(key="example").select(example).run()
+    no_exception(at)
+    return at
+
+
+def heatmaps(at):
+    names = set(GATE_LABELS.values())
+    return [(spec, table) for spec, table in charts(at) if spec.get("title") in names]
+
+
+def test_models_are_shipped():
+    assert MODELS[:3] == ["gru", "lstm", "rnn"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_default_review_shows_verdict_and_one_row_per_unit_and_word(model):
+    at = run_with(model)
+    m = load_model(f"models/{model}") if model in ("gru", "lstm", "rnn") else None
+    metrics = {x.label: x.value for x in at.metric}
+    trace = m.trace(at.session_state["review"])
+    assert metrics["P(positive)"] == f"{trace.proba:.3f}"
+    assert metrics["Verdict"] == ("positive" if trace.proba > 0.5 else "negative")
+    maps = heatmaps(at)
+    expected = {"gru": 4, "lstm": 6, "rnn": 1}[m.arch]
+    assert len(maps) >= expected  # + the two in the comparison expander
+    for spec, table in maps[:expected]:
+        assert table.num_rows == len(trace.tokens) * m.module.rnn.hidden_size
+        assert set(table.column("word").to_pylist()) == set(trace.tokens)
+    assert "How the verdict forms" in [s.value for s in at.subheader]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("example", list(EXAMPLES))
+def test_every_example_runs(model, example):
+    at = run_with(model, example=example)
+    assert at.session_state["review"] == EXAMPLES[example]
+    assert at.metric
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_empty_and_wordless_reviews_get_a_friendly_prompt(model):
+    at = run_with(model, review="   ")
+    assert any("Type a review" in i.value for i in at.info) and not charts(at)
+    at = run_with(model, review="!!! ... 😀😀")
+    assert any("no words" in i.value for i in at.info) and not charts(at)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_hostile_html_is_shown_as_text(model):
+    at = run_with(model, review=HOSTILE)
+    page = "".join(m.value for m in at.markdown)
+    assert "<img" not in page and "<script" not in page
+    # Remove the page's own colouring markup: what is left, unescaped, is the review itself.
+    coloured = next(m.value for m in at.markdown if "onerror" in m.value)
+    plain = html.unescape(re.sub(r"</?(span|div)[^>]*>", "", coloured))
+    assert HOSTILE in plain
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_long_review_uses_a_window_and_says_what_was_read(model):
+    rng = np.random.default_rng(0)
+    text = " ".join(rng.choice(" ".join(WORDS).split(), size=5000))
+    at = run_with(model, review=text)
+    assert any("reads only the last" in w.value for w in at.warning)
+    assert at.slider  # window over the words instead of silent truncation
+    for spec, table in heatmaps(at)[:1]:
+        assert table.num_rows == 60 * 100
+
+
+def test_only_unknown_words_are_said_plainly():
+    at = run_with(MODELS[0], review="zxqv blorft snarfle")
+    assert any("None of these words" in w.value for w in at.warning)
+
+
+def test_switching_model_changes_the_gates():
+    at = run_with("gru")
+    assert "update gate z" in chart_titles(at)
+    at.selectbox(key="model_name").select("lstm").run()
+    no_exception(at)
+    titles = chart_titles(at)
+    assert "forget gate f" in titles and "update gate z" not in titles
+
+
+def test_display_option_does_not_change_values():
+    at = run_with("gru")
+    before = sorted(heatmaps(at)[0][1].column("value").to_pylist())
+    at.radio[0].set_value("weight").run()
+    no_exception(at)
+    after = sorted(heatmaps(at)[0][1].column("value").to_pylist())
+    assert before == after  # same numbers, another order
+
+
+def test_review_is_kept_in_the_url():
+    at = run_with("gru", review="A lovely little film.")
+    assert at.query_params["review"] == "A lovely little film."
+    assert at.query_params["model"] == "gru"
+
+
+def test_a_shared_link_reopens_the_same_view():
+    at = app()
+    at.query_params["review"] = "Dreadful acting, a total waste of time."
+    at.query_params["model"] = "lstm"
+    at.run()
+    no_exception(at)
+    assert at.session_state["review"] == "Dreadful acting, a total waste of time."
+    assert at.session_state["model_name"] == "lstm"
+    assert "forget gate f" in chart_titles(at)

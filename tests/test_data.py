@@ -1,0 +1,137 @@
+"""IMDB/Rotten Tomatoes loading: small archives made here, then the real data."""
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+
+import numpy as np
+import pytest
+
+from gru_core.data import (DataNotFoundError, load_imdb, load_labelled_file, load_rt_polarity, resolve_imdb_path,
+                           validation_split)
+from gru_core.text import tokenize
+
+REVIEWS = {
+    "train/pos/0_9.txt": "Great film.<br /><br />Loved it!",
+    "train/pos/1_7.txt": "Good fun, don't miss it.",
+    "train/neg/2_1.txt": "Awful.<br/>Just awful.",
+    "test/pos/3_10.txt": "A masterpiece.",
+    "test/neg/4_2.txt": "Boring <BR />and long.",
+}
+
+
+def _write_tree(root):
+    for name, text in REVIEWS.items():
+        f = root / "aclImdb" / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text, encoding="utf-8")
+
+
+def _write_tar(path, members=REVIEWS, prefix="aclImdb/"):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(prefix + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("form", ["tar", "folder", "parent-folder"])
+def test_reads_tarball_and_folders(tmp_path, form):
+    if form == "tar":
+        src = tmp_path / "imdb.tar.gz"
+        _write_tar(src)
+    else:
+        _write_tree(tmp_path)
+        src = tmp_path / "aclImdb" if form == "folder" else tmp_path
+    train = load_imdb("train", src, cache_dir=tmp_path / "cache")
+    assert len(train) == 3
+    by_id = dict(zip(train.ids, zip(train.texts, train.labels, train.ratings, train.tokens)))
+    text, label, rating, tokens = by_id["train/pos/0_9"]
+    assert (label, rating) == (1, 9)
+    assert "<br" not in text.lower() and text == "Great film.\n\nLoved it!"
+    assert tokens == ["great", "film", "loved", "it"]
+    assert by_id["train/neg/2_1"][1:3] == (0, 1)
+    test = load_imdb("test", src, cache_dir=tmp_path / "cache")
+    assert sorted(test.ids) == ["test/neg/4_2", "test/pos/3_10"]
+    assert test.tokens[test.ids.index("test/neg/4_2")] == ["boring", "and", "long"]
+
+
+def test_cache_is_used_and_a_damaged_cache_is_rebuilt(tmp_path):
+    src = tmp_path / "imdb.tar.gz"
+    _write_tar(src)
+    first = load_imdb("train", src, cache_dir=tmp_path / "cache")
+    (folder,) = (tmp_path / "cache").iterdir()
+    assert (folder / "arrays.npz").is_file()
+    (folder / "arrays.npz").write_bytes(b"garbage")
+    again = load_imdb("train", src, cache_dir=tmp_path / "cache")
+    assert again.tokens == first.tokens and again.texts == first.texts
+
+
+def test_missing_and_corrupt_data_give_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRU_EXPLORER_IMDB", raising=False)
+    with pytest.raises(DataNotFoundError, match="download-imdb"):
+        load_imdb("train", tmp_path / "nowhere.tar.gz")
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not a tarball at all")
+    with pytest.raises(DataNotFoundError, match="Could not read"):
+        load_imdb("train", bad, cache_dir=tmp_path / "cache")
+    empty = tmp_path / "empty.tar.gz"
+    _write_tar(empty, {"README": "nothing"}, prefix="")
+    with pytest.raises(DataNotFoundError, match="No aclImdb/train"):
+        load_imdb("train", empty, cache_dir=tmp_path / "cache")
+
+
+def test_env_variable_names_the_data(tmp_path, monkeypatch):
+    src = tmp_path / "x.tar.gz"
+    _write_tar(src)
+    monkeypatch.setenv("GRU_EXPLORER_IMDB", str(src))
+    assert resolve_imdb_path() == src
+
+
+def test_labelled_file(tmp_path):
+    f = tmp_path / "mine.tsv"
+    f.write_text("pos\tLovely.\n0\tDreadful.\n\n1\tFine film\n", encoding="utf-8")
+    s = load_labelled_file(f)
+    assert s.texts == ["Lovely.", "Dreadful.", "Fine film"] and s.labels.tolist() == [1, 0, 1]
+    f.write_text("maybe\tHmm\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="label<TAB>text"):
+        load_labelled_file(f)
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    a_tr, a_va = validation_split(1000, 0.1, 3)
+    b_tr, b_va = validation_split(1000, 0.1, 3)
+    assert np.array_equal(a_va, b_va) and len(a_va) == 100
+    assert not set(a_tr) & set(a_va) and len(a_tr) + len(a_va) == 1000
+
+
+# --- the real data (fail under CI when missing) ------------------------------------
+
+def test_real_imdb_layout(imdb_train, imdb_test):
+    for split in (imdb_train, imdb_test):
+        assert len(split) == 25_000
+        assert int(split.labels.sum()) == 12_500
+        pos = split.ratings[split.labels == 1]
+        neg = split.ratings[split.labels == 0]
+        assert pos.min() >= 7 and pos.max() <= 10 and neg.min() >= 1 and neg.max() <= 4
+    assert int((imdb_train.ratings[imdb_train.labels == 0] == 1).sum()) == 5100
+    assert not any("<br" in t.lower() for t in imdb_train.texts[:2000])
+    i = 123
+    assert imdb_train.tokens[i] == tokenize(imdb_train.texts[i])
+    lengths = np.array([len(t) for t in imdb_train.tokens])
+    assert 150 <= np.median(lengths) <= 200
+
+
+def test_second_load_is_served_from_the_cache(imdb_path, imdb_train):
+    t = time.perf_counter()
+    again = load_imdb("train", imdb_path)
+    seconds = time.perf_counter() - t
+    print(f"cached load of 25,000 reviews: {seconds:.2f} s")
+    assert again.ids == imdb_train.ids
+
+
+def test_real_rt_polarity(rt_path):
+    s = load_rt_polarity(rt_path)
+    assert len(s) == 10_662 and int(s.labels.sum()) == 5_331

@@ -1,0 +1,72 @@
+"""The shipped models: exact traces with the real weights, and their measured accuracy."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gru_core import load_model
+from gru_core.experiment import evaluate_split
+from gru_core.model import parameter_counts
+
+from .apphelpers import ROOT
+
+SHIPPED = ["gru", "lstm", "rnn"]
+
+
+@pytest.fixture(scope="module", params=SHIPPED)
+def model(request):
+    return load_model(ROOT / "models" / request.param)
+
+
+def _random_review(model, n: int, seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    words = [model.vocab.word(i) for i in range(2, 2000)]
+    return " ".join(rng.choice(words, size=n))
+
+
+@pytest.mark.parametrize("n", [5, 500])
+def test_trace_matches_native_layer_with_shipped_weights(model, n):
+    text = _random_review(model, n)
+    t = model.trace(text)
+    with torch.no_grad():
+        x = model.module.embedding(torch.as_tensor(t.ids)[None])
+        out, state = model.module.rnn(x)
+    assert np.abs(t.hidden - out[0].numpy()).max() < 1e-5
+    if model.arch == "lstm":
+        assert np.abs(t.gates["cell"][-1] - state[1][0, 0].numpy()).max() < 1e-5
+    if model.arch == "gru":
+        z, n_ = t.gates["update"], t.gates["candidate"]
+        prev = np.vstack([np.zeros((1, t.hidden.shape[1])), t.hidden[:-1]])
+        assert np.abs((1 - z) * n_ + z * prev - t.hidden).max() < 1e-5
+    assert abs(t.proba - model.predict_proba([text])[0]) < 1e-6 and t.step_proba[-1] == t.proba
+
+
+def test_metrics_files_describe_the_models(model):
+    m = model.metrics
+    assert m["parameters"] == parameter_counts(model.module)
+    assert m["command"].startswith(f"python -m gru_core train --arch {model.arch} --out models/{model.arch}")
+    assert m["train_reviews"] + m["val_reviews"] == 25_000 and m["imdb_test"]["n"] == 25_000
+    assert len(m["history"]) >= 1 and all("seconds" in h for h in m["history"])
+    assert m["weights_sha256"] == model.config["weights_sha256"]
+
+
+def test_gru_has_the_seeds_parameter_count():
+    m = load_model(ROOT / "models" / "gru")
+    assert parameter_counts(m.module) == {"embedding": 500_000, "rnn": 60_600, "dense": 101, "total": 560_701}
+
+
+def test_accuracy_targets_as_recorded():
+    acc = {a: json.loads((ROOT / "models" / a / "metrics.json").read_text())["imdb_test"]["accuracy"] for a in SHIPPED}
+    assert acc["gru"] >= 0.89 and acc["lstm"] >= 0.885
+
+
+def test_shipped_gru_on_all_25000_test_reviews(imdb_test):
+    model = load_model(ROOT / "models" / "gru")
+    measured = evaluate_split(model, imdb_test)
+    print(f"shipped GRU: test accuracy {measured['accuracy']:.4f}")
+    assert measured["n"] == 25_000
+    assert measured["accuracy"] >= 0.89
+    assert abs(measured["accuracy"] - model.metrics["imdb_test"]["accuracy"]) <= 2e-4  # same code path
