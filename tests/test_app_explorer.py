@@ -132,3 +132,49 @@ def test_a_shared_link_reopens_the_same_view():
     assert at.session_state["review"] == "Dreadful acting, a total waste of time."
     assert at.session_state["model_name"] == "lstm"
     assert "forget gate f" in chart_titles(at)
+
+
+def test_random_test_review_shows_true_label_and_rating(imdb_path):
+    at = run_with("gru", example="A random IMDB test review")
+    truth = at.session_state["truth"]
+    metrics = {m.label: m.value for m in at.metric}
+    label = "positive" if truth[0] else "negative"
+    assert metrics["True label"] == f"{label} ({truth[1]}★)"
+    assert (truth[0] == 1) == (truth[1] >= 7)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "config"])
+def test_damaged_model_files_get_a_clear_message(tmp_path, monkeypatch, damage):
+    import shutil
+
+    from .apphelpers import ROOT
+
+    root = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "gru", root / "gru")
+    target = {"truncate": "model.safetensors", "delete": "model.safetensors", "config": "config.json"}[damage]
+    f = root / "gru" / target
+    if damage == "truncate":
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    elif damage == "delete":
+        f.unlink()
+    else:
+        f.write_text("{ not json", encoding="utf-8")
+    monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
+    at = app()
+    at.run()
+    no_exception(at)
+    msg = " ".join(e.value for e in at.error)
+    assert target in msg and "git checkout" in msg and "python -m gru_core train" in msg
+    assert not charts(at)
+    shutil.copy(ROOT / "models" / "gru" / target, f)  # restored: the app works again
+    at.run()
+    no_exception(at)
+    assert not at.error and charts(at)
+
+
+def test_no_models_at_all(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRU_EXPLORER_MODELS", str(tmp_path))
+    at = app()
+    at.run()
+    no_exception(at)
+    assert any("No trained model" in e.value for e in at.error)

@@ -1,0 +1,64 @@
+"""Server-side run time of the Gate Explorer page for a 200-word review (AppTest, no browser).
+
+    python benchmarks/page_bench.py [--model gru] [--repeats 5]
+
+Cold: a review not seen before (trace and word influence computed). Warm: the
+same review again (served from the caches). Option: a display option changed
+(unit order), which must not recompute the trace.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gru_core import load_model  # noqa: E402
+
+
+def review(model, n: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    words = [model.vocab.word(i) for i in range(2, 3000)]
+    return " ".join(rng.choice(words, size=n))
+
+
+def run_once(at: AppTest) -> float:
+    t = time.perf_counter()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", default="gru")
+    p.add_argument("--words", type=int, default=200)
+    p.add_argument("--repeats", type=int, default=5)
+    a = p.parse_args()
+    model = load_model(ROOT / "models" / a.model)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["model_name"] = a.model
+    at.session_state["review"] = review(model, a.words, 999)
+    run_once(at)  # imports, model load, first page build
+    cold, warm, option = [], [], []
+    for k in range(a.repeats):
+        at.session_state["review"] = review(model, a.words, k)
+        cold.append(run_once(at))
+        warm.append(run_once(at))
+        at.radio[0].set_value(["weight", "mean", "index"][k % 3])
+        option.append(run_once(at))
+    print(f"Gate Explorer, {a.words}-word review, model {a.model}, median of {a.repeats}: "
+          f"cold {statistics.median(cold):.2f} s, warm {statistics.median(warm):.2f} s, "
+          f"display option changed {statistics.median(option):.2f} s "
+          f"(warm/cold {statistics.median(warm) / statistics.median(cold):.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
