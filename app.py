@@ -1,12 +1,18 @@
 """GRU Explorer: `streamlit run app.py`."""
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from pages.common import model_picker
+
+# Our pages/ folder holds st.navigation pages, not Streamlit's older auto-discovered
+# pages: without this, a link straight to /compare would run that page without app.py.
+PagesManager.uses_pages_directory = False
 
 st.set_page_config(page_title="GRU Explorer", page_icon="docs/icon.png", layout="wide")
 
 page = st.navigation([
     st.Page("pages/explorer.py", title="Gate Explorer", icon=":material/tune:", default=True),
+    st.Page("pages/compare.py", title="GRU vs LSTM", icon=":material/compare_arrows:"),
 ])
 model_picker()  # shared control, drawn once in the sidebar
 page.run()

@@ -107,11 +107,11 @@ def coloured_text_html(text: str, spans: list[tuple[int, int]], values: np.ndarr
     """The user's own text with each word's background coloured by a value in [-1, 1].
 
     Every piece of user text is HTML-escaped, so markup in a review shows as
-    text. ``tips`` become hover titles. Text before ``start`` (the part the
-    model did not read) is left out and marked with an ellipsis.
+    text. ``tips`` become hover titles. Text before ``start`` (the part a
+    truncated review's model did not read) is left out and marked with an ellipsis.
     """
     out = []
-    pos = spans[0][0] if start is None and spans else (start or 0)
+    pos = start or 0
     if pos > 0:
         out.append('<span style="color:#888">… </span>')
     for (a, b), v, tip, unk in zip(spans, values, tips, unknown if unknown is not None else [False] * len(spans)):
@@ -124,3 +124,49 @@ def coloured_text_html(text: str, spans: list[tuple[int, int]], values: np.ndarr
     out.append(html.escape(text[pos:]))
     body = "".join(out).replace("\n", "<br>")
     return f'<div style="line-height:1.9;font-size:1.05rem">{body}</div>'
+
+
+def learning_curves(df: pd.DataFrame) -> alt.Chart:
+    """Per-epoch curves: columns model, epoch, split (train/validation), measure (loss/accuracy), value."""
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        color=alt.Color("model:N", scale=alt.Scale(scheme="tableau10")),
+        strokeDash=alt.StrokeDash("split:N", title=None),
+        column=alt.Column("measure:N", title=None),
+        tooltip=["model:N", "epoch:Q", "split:N", "measure:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(width=300, height=220).resolve_scale(y="independent")
+
+
+def confusion_chart(df: pd.DataFrame) -> alt.Chart:
+    """Confusion matrices: columns model, true, predicted, count."""
+    base = alt.Chart(df).encode(
+        x=alt.X("predicted:N", title="predicted"), y=alt.Y("true:N", title="true"))
+    cells = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None),
+                                    tooltip=["model:N", "true:N", "predicted:N", alt.Tooltip("count:Q", format=",")])
+    text = base.mark_text(fontSize=14).encode(
+        text=alt.Text("count:Q", format=","),
+        color=alt.condition(alt.datum.count > df["count"].max() / 2 if len(df) else False,
+                            alt.value("white"), alt.value("black")))
+    return (cells + text).properties(width=160, height=160).facet(column=alt.Column("model:N", title=None))
+
+
+def saturation_scatter(df: pd.DataFrame) -> alt.Chart:
+    """One point per unit: columns model, gate, unit, left, right (fractions of time steps)."""
+    return alt.Chart(df).mark_circle(size=40, opacity=0.7).encode(
+        x=alt.X("left:Q", title="fraction left-saturated (< 0.1)", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("right:Q", title="fraction right-saturated (> 0.9)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("gate:N", scale=alt.Scale(scheme="tableau10")),
+        tooltip=["model:N", "gate:N", "unit:Q", alt.Tooltip("left:Q", format=".3f"),
+                 alt.Tooltip("right:Q", format=".3f")],
+    ).properties(width=230, height=230).facet(facet=alt.Facet("label:N", title=None), columns=3)
+
+
+def gradient_curve(df: pd.DataFrame) -> alt.Chart:
+    """Gradient size against distance from the end: columns model, distance, gradient (log scale)."""
+    return alt.Chart(df).mark_line().encode(
+        x=alt.X("distance:Q", title="words before the end (0 = last word)"),
+        y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="‖∂ logit / ∂ word embedding‖"),
+        color=alt.Color("model:N", scale=alt.Scale(scheme="tableau10")),
+        tooltip=["model:N", "distance:Q", alt.Tooltip("gradient:Q", format=".3g")],
+    ).properties(height=280)

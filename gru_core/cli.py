@@ -1,4 +1,4 @@
-"""``python -m gru_core <command>``: train, evaluate, predict, download-imdb, bench."""
+"""``python -m gru_core <command>``: train, evaluate, predict, stats, download-imdb, bench."""
 from __future__ import annotations
 
 import argparse
@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download-imdb", help="fetch the official aclImdb_v1.tar.gz (MD5-checked)")
     dl.add_argument("--dest", default=str(Path(__file__).resolve().parent.parent / "data"), help="folder to write to")
     dl.add_argument("--url", default=IMDB_URL, help=argparse.SUPPRESS)
+
+    st = sub.add_parser("stats", help="test-set statistics for the comparison page, written to MODEL/stats.json",
+                        description="Predictions on every IMDB test review, gate saturation and gradient by "
+                                    "position on a random sample; written next to the model.")
+    st.add_argument("--model", required=True, action="append", help="checkpoint folder (repeatable)")
+    st.add_argument("--sample", type=_positive_int, default=500, help="test reviews for saturation and gradients")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
 
     b = sub.add_parser("bench", help="trace/native ratio, training-step ratio, evaluation throughput")
     b.add_argument("--model", default="models/gru")
@@ -157,6 +165,16 @@ def _predict(a: argparse.Namespace) -> int:
     return status
 
 
+def _stats(a: argparse.Namespace) -> int:
+    from .predictor import load_model
+    from .stats import write_stats
+
+    test = load_imdb("test", a.data)
+    for path in a.model:
+        print(f"wrote {write_stats(load_model(path), test, a.sample, a.seed)}")
+    return 0
+
+
 def _download(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -185,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(args)
         if args.command == "download-imdb":
             return _download(args)
+        if args.command == "stats":
+            return _stats(args)
         from .bench import run_bench
         run_bench(args.model, args.data, args.steps)
         return 0

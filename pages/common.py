@@ -13,6 +13,7 @@ import streamlit as st
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
 from gru_core.checkpoint import REQUIRED, models_dir
+from gru_core.data import resolve_imdb_path
 from gru_core.explain import grad_x_input, occlusion
 
 ARCH_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "plain RNN"}
@@ -40,6 +41,13 @@ def get_model(path: str | Path) -> SentimentModel:
     path = Path(path)
     return _load(str(path), _stamp(path))
 
+
+
+def require_app() -> None:
+    """Send a page that was started without app.py (a server's very first request,
+    straight to a page URL) through app.py, which draws the navigation and shared controls."""
+    if "model_paths" not in st.session_state:
+        st.switch_page("app.py")
 
 
 def model_picker() -> None:
@@ -99,14 +107,41 @@ def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndar
     return _influence(*cache_key(model), text)
 
 
-@st.cache_resource(show_spinner="Loading IMDB test reviews…")
-def _imdb_test():
-    return load_imdb("test")
+@st.cache_resource(max_entries=2, show_spinner="Loading IMDB test reviews…")
+def _imdb_test(path: str):
+    return load_imdb("test", path)
 
 
 def imdb_test():
-    """The IMDB test split, or None when the dataset is not available."""
+    """The IMDB test split, or None when the dataset is not available (or unreadable)."""
     try:
-        return _imdb_test()
+        return _imdb_test(str(resolve_imdb_path()))
     except DataNotFoundError:
         return None
+
+
+def model_names() -> list[str]:
+    return list(st.session_state.get("model_paths", {}))
+
+
+def load_named(names: list[str]) -> list[SentimentModel]:
+    """The named models; any that cannot be loaded is reported and left out."""
+    out = []
+    for name in names:
+        try:
+            out.append(get_model(st.session_state["model_paths"][name]))
+        except CheckpointError as e:
+            st.error(f"Model **{name}** cannot be loaded and is left out.\n\n{e}")
+    return out
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _live(path: str, stamp: tuple) -> dict:
+    from gru_core.compare import measure_live
+
+    return measure_live(_load(path, stamp))
+
+
+def live_measurements(model: SentimentModel) -> dict:
+    """Latency, throughput and peak memory measured on this machine (cached per checkpoint)."""
+    return _live(*cache_key(model))

@@ -9,13 +9,14 @@ from gru_core.charts import coloured_text_html, heatmap, trajectory, unit_lines,
 from gru_core.examples import EXAMPLES
 from gru_core.explain import (GATE_LABELS, gate_frame, output_weights, quantities, trace_csv, unit_order,
                               word_summaries, words_frame)
-from pages.common import ARCH_NAMES, current_model, get_influence, get_trace, imdb_test
+from pages.common import require_app, ARCH_NAMES, current_model, get_influence, get_trace, imdb_test
 
 MAX_CHARS = 200_000
 URL_MAX_CHARS = 2_000  # longer reviews are not put in the shareable link
 OWN, RANDOM = "(your own review)", "A random IMDB test review"
 WINDOW = 60  # words per heatmap window
 
+require_app()
 st.title("Gate Explorer")
 st.caption("Type a movie review and watch, word by word, what the recurrent network trained on IMDB does with it.")
 model = current_model()
@@ -98,7 +99,8 @@ st.subheader("How the verdict forms")
 frame = words_frame(trace)
 tips = [f"{w}: P(positive) after this word = {p:.4f}" + ("" if k else " (unknown word)")
         for w, p, k in zip(frame["word"], frame["p_positive"], frame["known"])]
-st.markdown(coloured_text_html(text, trace.spans, 2 * trace.step_proba - 1, tips, ~trace.known),
+skip = trace.used_from if trace.truncated else 0
+st.markdown(coloured_text_html(text, trace.spans, 2 * trace.step_proba - 1, tips, ~trace.known, skip),
             unsafe_allow_html=True)  # every piece of user text in it is HTML-escaped
 st.caption("Each word is coloured by the model's verdict after reading it (blue positive, red negative); hover for the value.")
 
@@ -167,12 +169,12 @@ with left:
     st.markdown("**Occlusion**: verdict change when the word is removed")
     st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
                                    [f"{w}: removing it changes P(positive) by {-d:+.4f}" for w, d in zip(trace.tokens, occ)],
-                                   ~trace.known), unsafe_allow_html=True)
+                                   ~trace.known, skip), unsafe_allow_html=True)
 with right:
     st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
     st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
                                    [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
-                                   ~trace.known), unsafe_allow_html=True)
+                                   ~trace.known, skip), unsafe_allow_html=True)
 st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each method's largest value.")
 
 # --- Compare with an edited review -----------------------------------------------

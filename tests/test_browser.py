@@ -119,3 +119,16 @@ def test_hostile_review_does_not_execute(server, browser):
     assert "<img src=x onerror=alert(1)>" in page.inner_text("body")
     assert not errors, errors
     page.close()
+
+
+def test_comparison_page_through_the_navigation(server, browser):
+    page, errors, dialogs = _open(browser, server)
+    page.get_by_role("link", name="GRU vs LSTM").click()
+    page.wait_for_selector("text=The seed's claims, checked", timeout=60_000)
+    _settle(page)
+    page.wait_for_function("() => document.querySelectorAll('.vega-embed').length >= 5", timeout=60_000)
+    body = page.inner_text("body")
+    assert "560,701" in body and "Trains faster" in body
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=False)
+    assert not errors, errors
+    page.close()

@@ -1,0 +1,168 @@
+"""GRU vs LSTM (and plain RNN), measured side by side."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gru_core.charts import (confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter,
+                             trajectory)
+from gru_core.compare import (ARCH_NAMES, claims, comparison_table, confusion_frame, gradient_frame,
+                              history_frame, saturation_frame)
+from gru_core.examples import EXAMPLES
+from gru_core.explain import GATE_LABELS, gate_frame, unit_order, words_frame
+from gru_core.stats import agreement, gradient_by_position, ids_digest, read_stats
+from pages.common import require_app, get_trace, imdb_test, live_measurements, load_named, model_names
+
+require_app()
+st.title("GRU vs LSTM vs RNN")
+st.caption("Every number here is measured on the shipped models and this machine; the seed's claims are checked "
+           "against them.")
+
+names = model_names()
+if not names:
+    st.error("No trained model found in models/. Restore the shipped ones with `git checkout models/`.")
+    st.stop()
+default = [n for n in ("gru", "lstm", "rnn") if n in names] or names[:3]
+chosen = st.multiselect("Models to compare", names, default=default,
+                        help="Every checkpoint in models/, including ones you train yourself.")
+models = load_named(chosen)
+if not models:
+    st.info("Pick at least one model to compare.")
+    st.stop()
+by_name = {m.name: m for m in models}
+
+# --- 1. The table ------------------------------------------------------------------
+st.subheader("Side by side")
+if st.button("Measure latency, throughput and memory on this machine", type="primary",
+             help="Times one review of 100 and 500 words, batches of 256, and the peak memory of a batch; "
+                  "takes a few seconds per model, then stays cached."):
+    st.session_state["live_requested"] = True
+live = {}
+if st.session_state.get("live_requested"):
+    with st.spinner("Measuring on this machine…"):
+        live = {m.name: live_measurements(m) for m in models}
+st.dataframe(comparison_table(models, live), width="stretch")
+st.caption("Training seconds per epoch and the training hardware come from each model's metrics.json; latency, "
+           "throughput and memory are measured live on this server.")
+
+# --- 2. The seed's claims -----------------------------------------------------------------
+st.subheader("The seed's claims, checked")
+grus = [m for m in models if m.arch == "gru"]
+lstms = [m for m in models if m.arch == "lstm"]
+if grus and lstms:
+    rows = claims(grus[0], lstms[0], live)
+    st.caption(f"Comparing **{grus[0].name}** with **{lstms[0].name}**.")
+    st.table(pd.DataFrame(rows).set_index("claim"))
+else:
+    st.info("Pick a GRU and an LSTM model to check the seed's claims.")
+
+# --- 3. Learning curves ------------------------------------------------------------------
+st.subheader("Learning curves")
+hist = history_frame(models)
+if len(hist):
+    st.altair_chart(learning_curves(hist))
+else:
+    st.info("These models have no training history in metrics.json.")
+
+# --- 4. Confusion and agreement ------------------------------------------------------------
+st.subheader("Errors and agreement on the 25,000 test reviews")
+conf = confusion_frame(models)
+if len(conf):
+    st.altair_chart(confusion_chart(conf))
+stats = {m.name: s for m in models if m.path and (s := read_stats(m.path))}
+test = imdb_test()
+if len(stats) >= 2:
+    pairs = [(a, b) for i, a in enumerate(stats) for b in list(stats)[i + 1:]
+             if stats[a]["test_ids_sha256"] == stats[b]["test_ids_sha256"]]
+    rows = []
+    for a, b in pairs:
+        ag = agreement(stats[a]["test_proba"], stats[b]["test_proba"], np.asarray(stats[a]["test_labels"]))
+        rows.append({"models": f"{a} vs {b}", "agree": f"{ag['agree']:.2%}", "disagree on": f"{ag['disagree_count']:,}",
+                     "both right": f"{ag['both_right']:.2%}", "both wrong": f"{ag['both_wrong']:.2%}",
+                     f"only first right": f"{ag['only_a_right']:.2%}", "only second right": f"{ag['only_b_right']:.2%}"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    a, b = (st.columns(2)[i].selectbox(lbl, list(stats), index=min(i, len(stats) - 1), key=f"pair{i}")
+            for i, lbl in enumerate(("First model", "Second model")))
+    if test is None:
+        st.info("To browse the reviews they disagree on, point GRU_EXPLORER_IMDB at the IMDB archive "
+                "(or run `python -m gru_core download-imdb`).")
+    elif a != b and ids_digest(test.ids) == stats[a]["test_ids_sha256"] == stats[b]["test_ids_sha256"]:
+        pa, pb = np.asarray(stats[a]["test_proba"]), np.asarray(stats[b]["test_proba"])
+        idx = np.flatnonzero((pa > 0.5) != (pb > 0.5))
+        table = pd.DataFrame({"review": [test.texts[i][:200] for i in idx],
+                              "true label": ["positive" if test.labels[i] else "negative" for i in idx],
+                              "stars": test.ratings[idx], f"P(positive) {a}": pa[idx].round(3),
+                              f"P(positive) {b}": pb[idx].round(3)})
+        st.caption(f"{len(idx):,} test reviews on which **{a}** and **{b}** disagree. Select one to open it "
+                   "in the Gate Explorer.")
+        event = st.dataframe(table, hide_index=True, width="stretch", height=260, on_select="rerun",
+                             selection_mode="single-row", key="disagree")
+        picked = event.selection.rows if event else []
+        if picked and st.button("Open the selected review in the Gate Explorer"):
+            i = int(idx[picked[0]])
+            st.session_state["review"] = test.texts[i]
+            st.session_state["truth"] = (int(test.labels[i]), int(test.ratings[i]), test.ids[i])
+            st.session_state["example"] = "(your own review)"
+            st.switch_page("pages/explorer.py")
+else:
+    st.info("Agreement needs test-set statistics for two models: `python -m gru_core stats --model models/NAME`.")
+
+# --- 5. The same review through every model ---------------------------------------------------
+st.subheader("The same review through every model")
+text = st.text_area("Review", value=st.session_state.get("review") or EXAMPLES["Slow start, brilliant ending"], key="compare_review", height=100,
+                    max_chars=200_000, help="Press Ctrl+Enter to apply.")
+traces = {}
+if text.strip():
+    for m in models:
+        try:
+            traces[m.name] = get_trace(m, text)
+        except ValueError:
+            st.info("This review contains no words the models can read.")
+            break
+if traces:
+    cols = st.columns(len(traces))
+    for col, (name, tr) in zip(cols, traces.items()):
+        col.metric(f"{name} ({ARCH_NAMES[by_name[name].arch]})", f"{tr.proba:.3f}",
+                   "positive" if tr.proba > 0.5 else "negative", delta_color="off")
+    frames = pd.concat([words_frame(tr).assign(model=name) for name, tr in traces.items()])
+    st.altair_chart(trajectory(frames, series="model"), width="stretch")
+    tabs = st.tabs(list(traces))
+    for tab, (name, tr) in zip(tabs, traces.items()):
+        with tab:
+            m = by_name[name]
+            gates = list(tr.gates)[:3] if tr.gates else []
+            window = (max(0, len(tr.tokens) - 60), len(tr.tokens))
+            for q in [g for g in gates if g not in ("candidate", "cell_candidate")] or ["hidden"]:
+                df = gate_frame(tr, q, unit_order(m, tr, q, "weight"), window)
+                st.altair_chart(heatmap(df, q), width="stretch")
+elif not text.strip():
+    st.info("Type a review to read it with every model.")
+
+# --- 6. Gate saturation -----------------------------------------------------------------------
+st.subheader("Gate saturation")
+sat = saturation_frame({n: s for n, s in stats.items() if n in by_name})
+if len(sat):
+    st.caption("Each point is one unit: how often its gate is nearly shut (< 0.1, left-saturated) or wide open "
+               "(> 0.9, right-saturated), over every word of a random sample of test reviews "
+               "(Karpathy, Johnson & Fei-Fei 2015). Points near the origin are gates that mostly stay in between.")
+    st.altair_chart(saturation_scatter(sat))
+else:
+    st.info("No gate statistics for these models yet: `python -m gru_core stats --model models/NAME`.")
+
+# --- 7. Memory reach -----------------------------------------------------------------------------
+st.subheader("Memory reach: how far back can the verdict still feel a word?")
+curves = {}
+if traces:
+    for name, tr in traces.items():
+        curves[f"{name} (this review)"] = gradient_by_position(by_name[name], [tr.ids])[0]
+for name, s in stats.items():
+    if name in by_name:
+        curves[f"{name} (test average)"] = np.array([np.nan if v is None else v
+                                                      for v in s["gradient_by_distance"]["mean"]])
+grad = gradient_frame(curves)
+if len(grad):
+    st.altair_chart(gradient_curve(grad), width="stretch")
+    st.caption("The size of the gradient of the verdict's logit with respect to each word's embedding, against "
+               "how many words before the end the word stands (log scale). A vanishing gradient shows as a curve "
+               "that falls steeply: words far back can no longer change the verdict, and cannot be learned from.")
