@@ -1,0 +1,178 @@
+"""The real model's loss surface: slices along one weight or along random directions.
+
+Every function works on a private copy of the module (``session_copy``), so the
+shared, cached model is never changed. Directions are filter-normalised as in
+Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets": each row of a
+random direction is rescaled to the norm of the matching row of the weights
+(biases get no component).
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split
+from .model import SentimentRNN
+from .predictor import SentimentModel
+from .text import pad_sequences
+
+
+class Batch:
+    """A fixed batch of reviews (their last ``words`` words) with labels."""
+
+    def __init__(self, ids: torch.Tensor, labels: torch.Tensor):
+        self.ids, self.labels = ids, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def fixed_batch(model: SentimentModel, split: Split, n: int = 64, words: int = 100, seed: int = 0) -> Batch:
+    """``n`` random reviews (seeded) of ``split``, each cut to its last ``words`` words."""
+    rng = np.random.default_rng(seed)
+    pick = rng.choice([i for i, t in enumerate(split.tokens) if t], size=n, replace=False)
+    seqs = [np.asarray(model.vocab.encode(split.tokens[i][-words:])) for i in pick]
+    ids = torch.from_numpy(pad_sequences(seqs, max(len(s) for s in seqs)))
+    return Batch(ids, torch.from_numpy(split.labels[pick].astype(np.float64)))
+
+
+def session_copy(model: SentimentModel) -> SentimentRNN:
+    """A private copy of the module to perturb, in float64 so that finite differences
+    of the loss are accurate enough to check the autograd slope against."""
+    module = copy.deepcopy(model.module).double()
+    module.eval()
+    return module
+
+
+def loss(module: SentimentRNN, batch: Batch) -> float:
+    with torch.no_grad():
+        return float(nn.functional.binary_cross_entropy_with_logits(module(batch.ids), batch.labels))
+
+
+def parameter(module: SentimentRNN, name: str) -> torch.Tensor:
+    return dict(module.named_parameters())[name]
+
+
+def weight_slice(module: SentimentRNN, name: str, index: tuple[int, ...], offsets: np.ndarray,
+                 batch: Batch) -> np.ndarray:
+    """Loss with one weight moved to w + offset, for each offset (the weight is restored after)."""
+    p = parameter(module, name)
+    w0 = float(p.data[index])
+    out = []
+    try:
+        for o in offsets:
+            p.data[index] = w0 + float(o)
+            out.append(loss(module, batch))
+    finally:
+        p.data[index] = w0
+    return np.asarray(out)
+
+
+def weight_slope(module: SentimentRNN, name: str, index: tuple[int, ...], value: float, batch: Batch,
+                 h: float = 1e-5) -> tuple[float, float, float]:
+    """(loss, autograd slope, central finite-difference slope) with the weight set to ``value``."""
+    p = parameter(module, name)
+    w0 = float(p.data[index])
+    try:
+        p.data[index] = value
+        p.requires_grad_(True)
+        logits = module(batch.ids)
+        l = nn.functional.binary_cross_entropy_with_logits(logits, batch.labels)
+        (g,) = torch.autograd.grad(l, p)
+        auto = float(g[index])
+        l = float(l.detach())
+        p.requires_grad_(False)
+        p.data[index] = value + h
+        up = loss(module, batch)
+        p.data[index] = value - h
+        down = loss(module, batch)
+    finally:
+        p.requires_grad_(False)
+        p.data[index] = w0
+    return l, auto, (up - down) / (2 * h)
+
+
+def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], start: float, alpha: float,
+                   steps: int, batch: Batch) -> list[dict]:
+    """Gradient descent on one weight (all others fixed): θ_k, loss, slope for k = 0..N."""
+    theta = start
+    out = []
+    for k in range(steps + 1):
+        l, slope, _ = weight_slope(module, name, index, theta, batch)
+        out.append({"step": k, "theta": theta, "loss": l, "slope": slope})
+        if not np.isfinite(l) or abs(theta) > 1e4:
+            break
+        theta = theta - alpha * slope
+    return out
+
+
+def steepest_entry(module: SentimentRNN, name: str, batch: Batch, rows: slice | None = None) -> tuple[int, int]:
+    """Index of the entry of a weight matrix (within ``rows``) with the largest |∂loss/∂w|."""
+    p = parameter(module, name)
+    p.requires_grad_(True)
+    try:
+        l = nn.functional.binary_cross_entropy_with_logits(module(batch.ids), batch.labels)
+        (g,) = torch.autograd.grad(l, p)
+    finally:
+        p.requires_grad_(False)
+    g = g.abs()
+    offset = 0
+    if rows is not None:
+        offset = rows.start or 0
+        g = g[rows]
+    r, c = divmod(int(g.argmax()), g.shape[1])
+    return r + offset, c
+
+
+def random_direction(module: SentimentRNN, seed: int) -> dict[str, torch.Tensor]:
+    """A filter-normalised Gaussian direction: each row scaled to the norm of the weights' row."""
+    g = torch.Generator().manual_seed(seed)
+    direction = {}
+    for name, p in module.named_parameters():
+        if p.dim() < 2:
+            direction[name] = torch.zeros_like(p)  # biases: no component (Li et al. 2018)
+            continue
+        d = torch.randn(p.shape, generator=g)
+        d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12) * p.detach().norm(dim=1, keepdim=True)
+        direction[name] = d
+    return direction
+
+
+def direction_slice(module: SentimentRNN, directions: list[dict[str, torch.Tensor]],
+                    coords: list[tuple[float, ...]], batch: Batch) -> np.ndarray:
+    """Loss at w + Σ a_i·d_i for each coordinate tuple (weights restored after)."""
+    params = dict(module.named_parameters())
+    saved = {n: p.detach().clone() for n, p in params.items()}
+    out = []
+    try:
+        for c in coords:
+            for n, p in params.items():
+                p.data.copy_(saved[n])
+                for a, d in zip(c, directions):
+                    p.data.add_(d[n], alpha=float(a))
+            out.append(loss(module, batch))
+    finally:
+        for n, p in params.items():
+            p.data.copy_(saved[n])
+    return np.asarray(out)
+
+
+BLOCK_NAMES = {
+    "gru": ("reset gate r", "update gate z", "candidate n"),
+    "lstm": ("input gate i", "forget gate f", "cell candidate g", "output gate o"),
+    "rnn": ("hidden state h",),
+}
+
+
+def weight_blocks(module: SentimentRNN) -> dict[str, tuple[str, slice]]:
+    """Label -> (parameter name, rows) for each gate's recurrent and input weight matrix."""
+    h = module.rnn.hidden_size
+    out = {}
+    for kind, pname in (("recurrent", "rnn.weight_hh_l0"), ("input", "rnn.weight_ih_l0")):
+        sym = "h" if kind == "recurrent" else "i"
+        for b, label in enumerate(BLOCK_NAMES[module.arch]):
+            out[f"{label}: {kind} weights W_{sym}·"] = (pname, slice(b * h, (b + 1) * h))
+    return out
