@@ -44,7 +44,7 @@ def main() -> None:
     a = p.parse_args()
     model = load_model(ROOT / "models" / a.model)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.session_state["model_name"] = a.model
+    at.session_state["model"] = a.model
     at.session_state["review"] = review(model, a.words, 999)
     run_once(at)  # imports, model load, first page build
     cold, warm, option = [], [], []

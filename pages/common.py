@@ -51,25 +51,30 @@ def require_app() -> None:
 
 
 def model_picker() -> None:
-    """Sidebar selectbox over every checkpoint in models/ (GRU first); kept in the URL."""
+    """Sidebar selectbox over every checkpoint in models/ (GRU first); kept in the URL.
+
+    The choice lives in the plain key "model" (widget keys are dropped when a
+    page changes), and the widget is re-seeded from it on every run.
+    """
     found = list_checkpoints()
     st.session_state["model_paths"] = {p.name: p for p in found}
     if not found:
-        st.session_state["model_name"] = None
+        st.session_state["model"] = None
         return
     names = [p.name for p in found]
-    wanted = st.session_state.get("model_name") or st.query_params.get("model")
-    if wanted not in names:
-        wanted = names[0]
-    st.session_state["model_name"] = wanted
-    st.sidebar.selectbox("Model", names, key="model_name",
+    if st.session_state.get("model") not in names:
+        wanted = st.query_params.get("model")
+        st.session_state["model"] = wanted if wanted in names else names[0]
+    st.session_state["_model_picker"] = st.session_state["model"]
+    st.sidebar.selectbox("Model", names, key="_model_picker",
+                         on_change=lambda: st.session_state.update(model=st.session_state["_model_picker"]),
                          help="Every checkpoint in the models/ folder, including ones you train yourself.")
-    st.query_params["model"] = st.session_state["model_name"]
+    st.query_params["model"] = st.session_state["model"]
 
 
 def current_model() -> SentimentModel:
     """The model picked in the sidebar, or a clear message and a stopped page."""
-    name = st.session_state.get("model_name")
+    name = st.session_state.get("model")
     if not name:
         st.error(f"No trained model found in `{models_dir()}`. Restore the shipped ones with "
                  "`git checkout models/` or train one with `python -m gru_core train --arch gru --out models/gru`.")
@@ -112,6 +117,31 @@ def _imdb_test(path: str):
     return load_imdb("test", path)
 
 
+@st.cache_resource(max_entries=2, show_spinner="Loading IMDB training reviews…")
+def _imdb_train(path: str):
+    return load_imdb("train", path)
+
+
+def imdb_train():
+    """The IMDB training split, or None when the dataset is not available (or unreadable)."""
+    try:
+        return _imdb_train(str(resolve_imdb_path()))
+    except DataNotFoundError:
+        return None
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _batch(path: str, stamp: tuple):
+    from gru_core.landscape import fixed_batch
+
+    return fixed_batch(_load(path, stamp), imdb_train(), n=32, words=100)
+
+
+def landscape_batch(model: SentimentModel):
+    """The fixed batch of training reviews the loss-landscape section uses for this model."""
+    return _batch(*cache_key(model))
+
+
 def imdb_test():
     """The IMDB test split, or None when the dataset is not available (or unreadable)."""
     try:
@@ -145,3 +175,9 @@ def _live(path: str, stamp: tuple) -> dict:
 def live_measurements(model: SentimentModel) -> dict:
     """Latency, throughput and peak memory measured on this machine (cached per checkpoint)."""
     return _live(*cache_key(model))
+
+
+@st.cache_resource
+def training_slot() -> dict:
+    """The server's one training slot (shared by all sessions: this 2-core machine runs one run at a time)."""
+    return {}

@@ -20,7 +20,7 @@ WORDS = list(EXAMPLES.values())
 
 def run_with(model: str, review: str | None = None, example: str | None = None):
     at = app()
-    at.session_state["model_name"] = model
+    at.session_state["model"] = model
     if review is not None:
         at.session_state["review"] = review
     at.run()
@@ -102,7 +102,7 @@ def test_only_unknown_words_are_said_plainly():
 def test_switching_model_changes_the_gates():
     at = run_with("gru")
     assert "update gate z" in chart_titles(at)
-    at.selectbox(key="model_name").select("lstm").run()
+    at.selectbox(key="_model_picker").select("lstm").run()
     no_exception(at)
     titles = chart_titles(at)
     assert "forget gate f" in titles and "update gate z" not in titles
@@ -130,7 +130,7 @@ def test_a_shared_link_reopens_the_same_view():
     at.run()
     no_exception(at)
     assert at.session_state["review"] == "Dreadful acting, a total waste of time."
-    assert at.session_state["model_name"] == "lstm"
+    assert at.session_state["model"] == "lstm"
     assert "forget gate f" in chart_titles(at)
 
 

@@ -1,0 +1,192 @@
+"""Gradient descent, live: toy cost curves, optimizers side by side, and the real model's loss."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gru_core.charts import contour_chart, descent_1d_chart, loss_per_step, slice_chart, surface_chart
+from gru_core.descent import (COSTS_1D, COSTS_2D, OPTIMIZERS, curve_frame, descend_1d, diagnose, grid_frame,
+                              optimize, path_frame, paths_frame, tangent_frame)
+from gru_core.landscape import (descend_weight, direction_slice, loss, random_direction, session_copy,
+                                steepest_entry, weight_blocks, weight_slice, weight_slope)
+from pages.common import cache_key, current_model, get_model, imdb_train, landscape_batch, require_app
+
+ALPHAS = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.1, 1.5, 2.0, 3.0]
+N_STEPS = 100
+
+
+
+# Each computation works on its own float64 copy of the cached model (never on the model itself).
+@st.cache_data(max_entries=32, show_spinner=False)
+def _steepest(path: str, stamp: tuple, pname: str, start: int, stop: int) -> tuple[int, int]:
+    model = get_model(path)
+    return steepest_entry(session_copy(model), pname, landscape_batch(model), slice(start, stop))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _weight_section(path: str, stamp: tuple, pname: str, index: tuple[int, int], start: float, alpha: float,
+                    steps: int) -> dict:
+    model = get_model(path)
+    module, batch = session_copy(model), landscape_batch(model)
+    w0 = float(module.get_parameter(pname).data[index])
+    offsets = np.linspace(-3.0, 3.0, 41)
+    trail = descend_weight(module, pname, index, w0 + start, alpha, steps, batch)
+    return {"w0": w0, "offsets": offsets, "losses": weight_slice(module, pname, index, offsets, batch),
+            "path": trail, "slopes": weight_slope(module, pname, index, trail[-1]["theta"], batch),
+            "loss0": loss(module, batch)}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _surface(path: str, stamp: tuple, seed1: int, seed2: int) -> pd.DataFrame:
+    model = get_model(path)
+    module, batch = session_copy(model), landscape_batch(model)
+    dirs = [random_direction(module, seed1), random_direction(module, seed2)]
+    grid = np.linspace(-1.0, 1.0, 11)
+    values = direction_slice(module, dirs, [(a, b) for b in grid for a in grid], batch)
+    return pd.DataFrame({"a": np.tile(grid, len(grid)), "b": np.repeat(grid, len(grid)), "loss": values})
+
+
+require_app()
+st.title("Gradient descent")
+st.caption("Plot a cost J(θ); at the current θ take the slope; if it is positive decrease θ, if negative increase "
+           "it: θ := θ − α · dJ/dθ, with learning rate α. Repeat until convergence.")
+section = st.radio("Section", ["One parameter", "Two parameters", "The real model"], horizontal=True,
+                   label_visibility="collapsed", key="gd_section")
+
+if section == "One parameter":
+    c1, c2, c3 = st.columns(3)
+    cost = COSTS_1D[c1.selectbox("Cost function", list(COSTS_1D), key="gd_cost",
+                                 help="A convex bowl, a curve with a local and a global minimum, or a flat plateau.")]
+    start = c2.slider("Start θ₀", *cost.domain, value=cost.start, step=0.1, key=f"gd_start_{cost.name}",
+                      help="Where descent begins.")
+    alpha = c3.select_slider("Learning rate α (log scale)", ALPHAS, value=0.1, key="gd_alpha",
+                             format_func=lambda a: f"{a:g}",
+                             help="Small α crawls; too large an α oscillates or diverges.")
+    thetas = descend_1d(cost.df, start, alpha, N_STEPS)
+    last = len(thetas) - 1
+    if "gd_k" in st.session_state and st.session_state["gd_k"] > last:
+        st.session_state["gd_k"] = last
+    col_k, col_play = st.columns([5, 1])
+    k = col_k.slider("Step k", 0, max(last, 1), value=min(10, last), key="gd_k", disabled=last == 0,
+                     help="Move through the steps; ▶ plays them.")
+    play = col_play.button("▶ Play", help="Advance k automatically from the current step.")
+    st.caption(cost.note)
+    curve = curve_frame(cost)
+    chart_slot, text_slot = st.empty(), st.empty()
+
+    def draw(step: int) -> None:
+        path = path_frame(cost, thetas[: step + 1])
+        theta = float(thetas[step])
+        chart_slot.altair_chart(descent_1d_chart(curve, path, tangent_frame(cost, theta)), width="stretch")
+        slope = cost.df(theta)
+        nxt = theta - alpha * slope
+        text_slot.latex(
+            rf"\theta_{{{step + 1}}} = \theta_{{{step}}} - \alpha \cdot J'(\theta_{{{step}}}) = {theta:.5g} - "
+            rf"{alpha:g} \times ({slope:.5g}) = {nxt:.5g}")
+
+    if play:
+        for step in range(k, last + 1):
+            draw(step)
+            time.sleep(0.12)
+        k = last
+    draw(k)
+    theta_k = float(thetas[k])
+    slope_k = cost.df(theta_k)
+    direction = "decrease θ" if slope_k > 0 else ("increase θ" if slope_k < 0 else "stay")
+    m1, m2, m3 = st.columns(3)
+    m1.metric(f"θ at step {k}", f"{theta_k:.5g}")
+    m2.metric("J(θ)", f"{cost.f(theta_k):.5g}")
+    m3.metric("slope dJ/dθ", f"{slope_k:.4g}", help=f"Slope {'positive' if slope_k > 0 else 'negative'}: {direction}.")
+    seen = thetas[: k + 1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = diagnose(seen, [cost.f(t) for t in seen], [cost.df(t) for t in seen])
+    {"converged": st.success, "diverged": st.error, "oscillating": st.warning,
+     "crawling": st.warning}.get(d.status, st.info)(d.message)
+
+elif section == "Two parameters":
+    c1, c2 = st.columns([2, 3])
+    cost = COSTS_2D[c1.selectbox("Cost surface", list(COSTS_2D), key="gd2_cost")]
+    c2.caption(cost.note)
+    s1, s2, s3 = st.columns(3)
+    t0 = s1.slider("Start θ0", *cost.domain[0], value=cost.start[0], step=0.1, key=f"gd2_t0_{cost.name}")
+    t1 = s2.slider("Start θ1", *cost.domain[1], value=cost.start[1], step=0.1, key=f"gd2_t1_{cost.name}")
+    steps = s3.slider("Steps", 1, 500, 100, key="gd2_steps", help="Simultaneous updates of θ0 and θ1.")
+    defaults = {"bowl with unequal curvature": (0.1, 0.03, 0.3), "Rosenbrock": (1e-3, 3e-4, 0.1),
+                "line fit (mean squared error)": (0.1, 0.03, 0.3)}[cost.name]
+    cols = st.columns(3)
+    alphas = {name: col.select_slider(f"α for {name}", ALPHAS, value=default, format_func=lambda a: f"{a:g}",
+                                      key=f"gd2_alpha_{name}_{cost.name}")
+              for col, name, default in zip(cols, OPTIMIZERS, defaults)}
+    paths = {name: optimize(step, cost.grad, np.array([t0, t1]), alphas[name], steps)
+             for name, step in OPTIMIZERS.items()}
+    grid = grid_frame(cost)
+    frames = paths_frame(cost, paths)
+    for col, name in zip(st.columns(3), OPTIMIZERS):
+        with col:
+            p = frames[frames["optimizer"] == name]
+            st.altair_chart(contour_chart(grid, p, name), width="stretch")
+            end = paths[name][-1]
+            dist = float(np.linalg.norm(end - np.array(cost.minimum)))
+            blew_up = len(paths[name]) < steps + 1 or not np.isfinite(cost.f(end))
+            st.metric(f"J after {len(paths[name]) - 1} steps", "diverged" if blew_up else f"{cost.f(end):.4g}",
+                      help=f"Ends at θ = ({end[0]:.4g}, {end[1]:.4g}), {dist:.3g} from the minimum "
+                           f"({cost.minimum[0]:.3g}, {cost.minimum[1]:.3g}).")
+    st.altair_chart(loss_per_step(frames.replace([np.inf, -np.inf], np.nan).dropna()), width="stretch")
+    st.caption("Momentum: v ← β·v + ∇J, θ ← θ − α·v (β = 0.9). Adam: running means of the gradient and its square, "
+               "bias-corrected, θ ← θ − α·m̂/(√v̂ + ε) (β₁ = 0.9, β₂ = 0.999), as the seed's Keras model used.")
+
+else:
+    model = current_model()
+    if imdb_train() is None:
+        st.info("The real model's loss needs IMDB reviews: point GRU_EXPLORER_IMDB at aclImdb_v1.tar.gz or run "
+                "`python -m gru_core download-imdb`. The toy sections above work without it.")
+        st.stop()
+    key = cache_key(model)
+    st.caption(f"The loss of **{model.name}** on a fixed batch of {len(landscape_batch(model))} training reviews "
+               "(their last 100 words), computed on a private float64 copy of the model; the shared model is "
+               "never changed.")
+    blocks = weight_blocks(model.module)
+    c1, c2, c3 = st.columns([3, 1, 1])
+    label = c1.selectbox("Weight θ (one entry of a matrix)", list(blocks), index=min(1, len(blocks) - 1),
+                         key="ls_block", help="This is the seed's θ₁: one number among the model's weights.")
+    pname, rows = blocks[label]
+    h = model.module.rnn.hidden_size
+    best = _steepest(*key, pname, rows.start, rows.stop)
+    unit = c2.number_input("Unit (row)", 0, h - 1, best[0] - rows.start, key=f"ls_row_{label}",
+                           help="Starts at the entry with the steepest loss slope.")
+    col = c3.number_input("Column", 0, model.module.get_parameter(pname).shape[1] - 1, best[1],
+                          key=f"ls_col_{label}")
+    index = (rows.start + int(unit), int(col))
+    s1, s2, s3 = st.columns(3)
+    start = s1.slider("Start offset from the trained value", -3.0, 3.0, 1.5, 0.1, key="ls_start")
+    alpha = s2.select_slider("Learning rate α", ALPHAS, value=1.0, key="ls_alpha", format_func=lambda a: f"{a:g}")
+    steps = s3.slider("Steps", 0, 30, 10, key="ls_steps")
+    with st.spinner("Computing the loss along this weight…"):
+        sl = _weight_section(*key, pname, index, start, alpha, steps)
+    path_df = pd.DataFrame(sl["path"]).assign(offset=lambda d: d["theta"] - sl["w0"])
+    st.altair_chart(slice_chart(pd.DataFrame({"offset": sl["offsets"], "loss": sl["losses"]}),
+                                path_df[np.isfinite(path_df["loss"])]), width="stretch")
+    l, auto, fd = sl["slopes"]
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("θ now (offset)", f"{sl['path'][-1]['theta'] - sl['w0']:+.5f}")
+    m2.metric("loss", f"{l:.6f}")
+    m3.metric("autograd slope", f"{auto:.6g}")
+    m4.metric("finite-difference slope", f"{fd:.6g}", help="(L(θ + h) − L(θ − h)) / 2h with h = 1e-5, in float64.")
+    rel = abs(auto - fd) / max(abs(auto), abs(fd), 1e-12)
+    st.caption(f"Autograd and finite differences agree to a relative difference of {rel:.1e}. At offset 0 "
+               f"(the trained value) the loss is {sl['loss0']:.6f}.")
+
+    st.subheader("Along random directions (Li et al. 2018)")
+    d1, d2 = st.columns(2)
+    seed1 = d1.number_input("Direction 1 seed", 0, 10_000, 0, key="ls_seed1")
+    seed2 = d2.number_input("Direction 2 seed", 0, 10_000, 1, key="ls_seed2")
+    if st.toggle("Compute the 2-D surface (11 × 11 losses)", key="ls_surface",
+                 help="Each direction is random, with each row rescaled to the norm of the weights' row."):
+        with st.spinner("Computing the loss surface…"):
+            surf = _surface(*key, int(seed1), int(seed2))
+        st.altair_chart(surface_chart(surf), width="stretch")
+        st.caption("The trained model sits at the centre (0, 0); a sharp or flat basin around it is what "
+                   "Li et al. compare across architectures and training settings.")

@@ -1,0 +1,181 @@
+"""AppTest for the Gradient descent and Train pages."""
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from gru_core import list_checkpoints
+
+from .apphelpers import ROOT, app, charts, no_exception
+
+
+def open_page(page: str, **state):
+    at = app()
+    at.run()
+    at.switch_page(page)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    no_exception(at)
+    return at
+
+
+def messages(at) -> str:
+    return " ".join(x.value for x in [*at.success, *at.info, *at.warning, *at.error])
+
+
+def metric(at, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+# --- Gradient descent ---------------------------------------------------------------------------
+
+def test_alpha_and_k_change_theta_and_the_update_line():
+    at = open_page("pages/descent.py")
+    theta10, line10 = metric(at, "θ at step"), at.latex[0].value
+    at.slider(key="gd_k").set_value(20).run()
+    no_exception(at)
+    assert metric(at, "θ at step") != theta10 and at.latex[0].value != line10
+    assert r"\theta_{21}" in at.latex[0].value
+    at.select_slider(key="gd_alpha").set_value(0.01).run()
+    no_exception(at)
+    assert "0.01" in at.latex[0].value
+
+
+def test_large_alpha_diverges_and_a_good_one_converges():
+    at = open_page("pages/descent.py")
+    at.select_slider(key="gd_alpha").set_value(3.0).run()
+    no_exception(at)
+    assert "Diverg" in " ".join(e.value for e in at.error)
+    at.select_slider(key="gd_alpha").set_value(0.5).run()
+    assert "Converged at step" in " ".join(s.value for s in at.success)
+
+
+def test_tiny_alpha_crawls_and_play_runs():
+    at = open_page("pages/descent.py")
+    at.select_slider(key="gd_alpha").set_value(1e-4).run()
+    assert "Crawling" in messages(at)
+    at.button[0].click().run()  # ▶ Play to the last step
+    no_exception(at)
+    assert charts(at)
+
+
+@pytest.mark.parametrize("cost", ["convex bowl", "local and global minimum", "flat plateau"])
+@pytest.mark.parametrize("alpha", [1e-4, 0.1, 3.0])
+def test_every_cost_and_extreme_alphas(cost, alpha):
+    at = open_page("pages/descent.py")
+    at.selectbox(key="gd_cost").select(cost).run()
+    at.select_slider(key="gd_alpha").set_value(alpha).run()
+    at.slider(key="gd_k").set_value(at.slider(key="gd_k").max).run()
+    no_exception(at)
+
+
+@pytest.mark.parametrize("surface", ["bowl with unequal curvature", "Rosenbrock", "line fit (mean squared error)"])
+def test_two_parameters_with_three_optimizers(surface):
+    at = open_page("pages/descent.py", gd_section="Two parameters")
+    at.selectbox(key="gd2_cost").select(surface).run()
+    no_exception(at)
+    assert len(charts(at)) == 4  # three contour plots and one loss-per-step chart
+    assert [m.label.startswith("J after") for m in at.metric] == [True] * 3
+    at.slider(key="gd2_steps").set_value(500).run()
+    no_exception(at)
+
+
+def test_real_model_section_slopes_agree(imdb_path):
+    at = open_page("pages/descent.py", gd_section="The real model")
+    auto, fd = float(metric(at, "autograd slope")), float(metric(at, "finite-difference slope"))
+    assert auto == pytest.approx(fd, rel=1e-4, abs=1e-9)
+    at.toggle(key="ls_surface").set_value(True).run()
+    no_exception(at)
+    assert len(charts(at)) == 2
+
+
+def test_real_model_section_without_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRU_EXPLORER_IMDB", str(tmp_path / "none.tar.gz"))
+    at = open_page("pages/descent.py", gd_section="The real model")
+    assert "GRU_EXPLORER_IMDB" in messages(at)
+
+
+# --- Train ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def models_root(tmp_path, monkeypatch):
+    root = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "gru", root / "gru")
+    monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
+    from pages.common import training_slot
+
+    training_slot().clear()
+    yield root
+    job = training_slot().get("job")
+    if job is not None:
+        job.stop()
+        job.wait(60)
+    training_slot().clear()
+
+
+def fill(at, name: str, reviews: int, epochs: int):
+    at.text_input[0].input(name)
+    at.number_input[0].set_value(reviews)
+    at.number_input[1].set_value(epochs)
+    at.checkbox[0].uncheck()  # skip the 25,000-review test evaluation in tests
+
+
+def wait_for(at, text: str, seconds: float = 120):
+    end = time.time() + seconds
+    while time.time() < end:
+        at.run()
+        no_exception(at)
+        if text in messages(at):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"'{text}' did not appear: {messages(at)}")
+
+
+def test_tiny_training_run_appears_in_the_model_list(models_root, imdb_path):
+    at = open_page("pages/train.py")
+    fill(at, "tiny-gru", 300, 1)
+    at.button[0].click().run()
+    no_exception(at)
+    wait_for(at, "Saved")
+    assert [p.name for p in list_checkpoints()] == ["gru", "tiny-gru"]
+    assert not [p for p in models_root.iterdir() if p.name.startswith(".")]
+    at.switch_page("app.py")
+    at.run()
+    assert "tiny-gru" in at.selectbox(key="_model_picker").options
+
+
+def test_stop_keeps_the_best_epoch_so_far(models_root, imdb_path):
+    at = open_page("pages/train.py")
+    fill(at, "halted", 5000, 3)
+    at.button[0].click().run()
+    time.sleep(3)
+    at.run()
+    stop = [b for b in at.button if b.label == "Stop"]
+    assert stop, "a Stop button shows while training runs"
+    stop[0].click().run()
+    wait_for(at, "Saved")
+    assert "stopped" in " ".join(p.proto.text for p in at.get("progress"))
+    assert (models_root / "halted" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("name,reviews,epochs,expected", [
+    ("gru", 300, 1, "shipped model"),
+    ("Bad Name!", 300, 1, "model name"),
+    ("big", 25000, 20, "command line"),
+])
+def test_refused_settings_say_why(models_root, imdb_path, name, reviews, epochs, expected):
+    at = open_page("pages/train.py")
+    fill(at, name, reviews, epochs)
+    at.button[0].click().run()
+    no_exception(at)
+    assert expected in " ".join(e.value for e in at.error)
+
+
+def test_train_page_without_data_offers_the_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRU_EXPLORER_IMDB", str(tmp_path / "none.tar.gz"))
+    at = open_page("pages/train.py")
+    assert "needs the IMDB dataset" in messages(at)
+    assert any(b.label.startswith("Download the IMDB dataset") for b in at.button)
