@@ -6,6 +6,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,9 @@ def train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | No
     device = resolve_device(cfg.device)
     started = time.perf_counter()
     data = prepare(cfg, data_path)
-    module = build_module(cfg).to(device)
+    # The vocabulary can hold fewer words than asked for (a small training set):
+    # size the embedding to the vocabulary actually built.
+    module = build_module(replace(cfg, vocab_size=len(data.vocab))).to(device)
     history, best_state = fit(module, data, cfg, callback)
     if not history:
         raise RuntimeError("training stopped before the first epoch ended; nothing was saved")

@@ -17,7 +17,7 @@ from .experiment import train_and_save
 from .train import TrainConfig, TrainEvent
 
 SHIPPED = ("gru", "lstm", "rnn")
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 LIMITS = {  # setting: (lowest, highest)
     "limit": (100, 25_000),
     "epochs": (1, 20),
@@ -34,7 +34,7 @@ BUDGET = 200_000  # training reviews × epochs: about 10 minutes on a 2-core CPU
 def check_request(cfg: TrainConfig, name: str, models_root: Path, overwrite: bool = False) -> list[str]:
     """Reasons to refuse a training request (empty when it is fine)."""
     problems = []
-    if not NAME.match(name or ""):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         problems.append("The model name must be 1–40 characters: lower-case letters, digits, '-' or '_', "
                         "starting with a letter or digit.")
     elif name in SHIPPED:

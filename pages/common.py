@@ -62,9 +62,13 @@ def model_picker() -> None:
         st.session_state["model"] = None
         return
     names = [p.name for p in found]
-    if st.session_state.get("model") not in names:
+    previous = st.session_state.get("model")
+    if previous not in names:
         wanted = st.query_params.get("model")
-        st.session_state["model"] = wanted if wanted in names else names[0]
+        st.session_state["model"] = wanted if wanted in names and wanted != previous else names[0]
+        if previous:
+            st.sidebar.warning(f"Model **{previous}** is no longer in `{models_dir()}`; showing "
+                               f"**{st.session_state['model']}**. Restore it with `git checkout models/`.")
     st.session_state["_model_picker"] = st.session_state["model"]
     st.sidebar.selectbox("Model", names, key="_model_picker",
                          on_change=lambda: st.session_state.update(model=st.session_state["_model_picker"]),

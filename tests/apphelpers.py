@@ -5,9 +5,25 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class _ServerLikePages(PagesManager):
+    """AppTest resets Streamlit's "pages/ folder means old-style pages" flag before every
+    run, so later runs would execute a page file without app.py. The real server keeps
+    the flag app.py sets; this makes AppTest run app.py (shared controls, navigation)
+    every time, as the server does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+
+app_test_module.PagesManager = _ServerLikePages
 
 
 def app(timeout: float = 120) -> AppTest:

@@ -142,7 +142,7 @@ def test_tiny_training_run_appears_in_the_model_list(models_root, imdb_path):
     wait_for(at, "Saved")
     assert [p.name for p in list_checkpoints()] == ["gru", "tiny-gru"]
     assert not [p for p in models_root.iterdir() if p.name.startswith(".")]
-    at.switch_page("app.py")
+    at.switch_page("pages/explorer.py")
     at.run()
     assert "tiny-gru" in at.selectbox(key="_model_picker").options
 
