@@ -126,40 +126,39 @@ def coloured_text_html(text: str, spans: list[tuple[int, int]], values: np.ndarr
     return f'<div style="line-height:1.9;font-size:1.05rem">{body}</div>'
 
 
-def learning_curves(df: pd.DataFrame) -> alt.Chart:
-    """Per-epoch curves: columns model, epoch, split (train/validation), measure (loss/accuracy), value."""
-    return alt.Chart(df).mark_line(point=True).encode(
+def learning_curves(df: pd.DataFrame, measure: str) -> alt.Chart:
+    """Per-epoch curves of one measure (loss or accuracy): columns model, epoch, split, measure, value."""
+    return alt.Chart(df[df["measure"] == measure], title=measure).mark_line(point=True).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("model:N", scale=alt.Scale(scheme="tableau10")),
         strokeDash=alt.StrokeDash("split:N", title=None),
-        column=alt.Column("measure:N", title=None),
         tooltip=["model:N", "epoch:Q", "split:N", "measure:N", alt.Tooltip("value:Q", format=".4f")],
-    ).properties(width=300, height=220).resolve_scale(y="independent")
+    ).properties(height=240)
 
 
-def confusion_chart(df: pd.DataFrame) -> alt.Chart:
-    """Confusion matrices: columns model, true, predicted, count."""
-    base = alt.Chart(df).encode(
-        x=alt.X("predicted:N", title="predicted"), y=alt.Y("true:N", title="true"))
+def confusion_chart(df: pd.DataFrame, title: str = "") -> alt.LayerChart:
+    """One confusion matrix: columns true, predicted, count."""
+    base = alt.Chart(df, title=title).encode(
+        x=alt.X("predicted:N", title="predicted", axis=alt.Axis(labelAngle=0)), y=alt.Y("true:N", title="true"))
     cells = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None),
-                                    tooltip=["model:N", "true:N", "predicted:N", alt.Tooltip("count:Q", format=",")])
+                                    tooltip=["true:N", "predicted:N", alt.Tooltip("count:Q", format=",")])
     text = base.mark_text(fontSize=14).encode(
         text=alt.Text("count:Q", format=","),
-        color=alt.condition(alt.datum.count > df["count"].max() / 2 if len(df) else False,
+        color=alt.condition(alt.datum.count > float(df["count"].max()) / 2 if len(df) else False,
                             alt.value("white"), alt.value("black")))
-    return (cells + text).properties(width=160, height=160).facet(column=alt.Column("model:N", title=None))
+    return (cells + text).properties(height=180)
 
 
-def saturation_scatter(df: pd.DataFrame) -> alt.Chart:
-    """One point per unit: columns model, gate, unit, left, right (fractions of time steps)."""
-    return alt.Chart(df).mark_circle(size=40, opacity=0.7).encode(
-        x=alt.X("left:Q", title="fraction left-saturated (< 0.1)", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("right:Q", title="fraction right-saturated (> 0.9)", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("gate:N", scale=alt.Scale(scheme="tableau10")),
+def saturation_scatter(df: pd.DataFrame, title: str = "") -> alt.Chart:
+    """One point per unit of one gate: columns unit, left, right (fractions of time steps)."""
+    return alt.Chart(df, title=title).mark_circle(size=40, opacity=0.7).encode(
+        x=alt.X("left:Q", title="left-saturated (< 0.1)", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("right:Q", title="right-saturated (> 0.9)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("gate:N", scale=alt.Scale(scheme="tableau10"), legend=None),
         tooltip=["model:N", "gate:N", "unit:Q", alt.Tooltip("left:Q", format=".3f"),
                  alt.Tooltip("right:Q", format=".3f")],
-    ).properties(width=230, height=230).facet(facet=alt.Facet("label:N", title=None), columns=3)
+    ).properties(height=230)
 
 
 def gradient_curve(df: pd.DataFrame) -> alt.Chart:

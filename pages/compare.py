@@ -61,7 +61,8 @@ else:
 st.subheader("Learning curves")
 hist = history_frame(models)
 if len(hist):
-    st.altair_chart(learning_curves(hist))
+    for col, measure in zip(st.columns(2), ("loss", "accuracy")):
+        col.altair_chart(learning_curves(hist, measure), width="stretch")
 else:
     st.info("These models have no training history in metrics.json.")
 
@@ -69,7 +70,9 @@ else:
 st.subheader("Errors and agreement on the 25,000 test reviews")
 conf = confusion_frame(models)
 if len(conf):
-    st.altair_chart(confusion_chart(conf))
+    names_with_conf = list(dict.fromkeys(conf["model"]))
+    for col, name in zip(st.columns(len(names_with_conf)), names_with_conf):
+        col.altair_chart(confusion_chart(conf[conf["model"] == name], name), width="stretch")
 stats = {m.name: s for m in models if m.path and (s := read_stats(m.path))}
 test = imdb_test()
 if len(stats) >= 2:
@@ -146,7 +149,10 @@ if len(sat):
     st.caption("Each point is one unit: how often its gate is nearly shut (< 0.1, left-saturated) or wide open "
                "(> 0.9, right-saturated), over every word of a random sample of test reviews "
                "(Karpathy, Johnson & Fei-Fei 2015). Points near the origin are gates that mostly stay in between.")
-    st.altair_chart(saturation_scatter(sat))
+    labels = list(dict.fromkeys(sat["label"]))
+    for start in range(0, len(labels), 3):
+        for col, label in zip(st.columns(3), labels[start:start + 3]):
+            col.altair_chart(saturation_scatter(sat[sat["label"] == label], label), width="stretch")
 else:
     st.info("No gate statistics for these models yet: `python -m gru_core stats --model models/NAME`.")
 

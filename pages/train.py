@@ -97,7 +97,8 @@ def progress_panel() -> None:
                               "value": h[f"{pre}_{key}"]}
                              for h in p.history for split, pre in (("train", "train"), ("validation", "val"))
                              for m, key in (("loss", "loss"), ("accuracy", "acc"))])
-        st.altair_chart(learning_curves(hist))
+        for col, measure in zip(st.columns(2), ("loss", "accuracy")):
+            col.altair_chart(learning_curves(hist, measure), width="stretch")
     if p.status == "failed":
         st.error(f"Training failed: {p.error}")
     elif job.finished:

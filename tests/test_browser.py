@@ -1,59 +1,30 @@
-"""The running app in a real browser (Debian's Chromium driven by Playwright).
+"""Every page in a real browser (Debian's Chromium driven by Playwright), through the app's own navigation.
 
-Starts ``streamlit run app.py`` on a free local port, types reviews, waits for
-the heatmaps, and checks what a user sees. Screenshots go to test-artifacts/.
+Starts ``streamlit run app.py`` on a free local port (with a scratch copy of
+models/ so a training run writes nowhere in the repo), uses each page's main
+controls, checks that charts render and the console stays clean, and keeps
+screenshots at 1280 px and 800 px in test-artifacts/.
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import shutil
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("GRU_EXPLORER_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from benchmarks.harness import CHROMIUM, CHROMIUM_FLAGS, ROOT, SETTLED_JS, streamlit_server  # noqa: E402
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("streamlit did not start; see test-artifacts/streamlit.log")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+def server(tmp_path_factory):
+    models = tmp_path_factory.mktemp("browser") / "models"
+    shutil.copytree(ROOT / "models", models)
+    with streamlit_server(ARTIFACTS / "streamlit.log", env={"GRU_EXPLORER_MODELS": str(models)}) as (url, _):
+        yield url, models
 
 
 @pytest.fixture(scope="module")
@@ -61,74 +32,150 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
 
 
-def _open(browser, url, width=1280):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors, dialogs = [], []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(url)
-    _settle(page)
-    return page, errors, dialogs
+class Page:
+    """A browser tab on the app that records console errors and dialogs."""
+
+    def __init__(self, browser, url: str, width: int = 1280):
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.goto(url)
+        self.settle()
+
+    def settle(self, timeout: float = 120_000) -> None:
+        self.page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+        self.page.wait_for_timeout(300)
+        self.page.wait_for_function(SETTLED_JS, timeout=timeout)
+
+    def nav(self, title: str, marker: str) -> None:
+        self.page.get_by_role("link", name=title).click()
+        self.page.wait_for_selector(f"text={marker}", timeout=120_000)
+        self.settle()
+
+    def charts(self, at_least: int, timeout: float = 120_000) -> int:
+        self.page.wait_for_function(
+            f"() => [...document.querySelectorAll('.vega-embed')].filter("
+            f"e => e.querySelector('canvas, svg.marks') && e.getBoundingClientRect().width > 0).length >= {at_least}",
+            timeout=timeout)
+        return self.page.locator(".vega-embed").count()
+
+    def type_review(self, text: str) -> None:
+        area = self.page.get_by_label("Review", exact=True)
+        area.fill(text)
+        area.press("Control+Enter")
+        self.page.wait_for_timeout(300)
+        self.settle()
+
+    def body(self) -> str:
+        return self.page.inner_text("body")
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def clean(self) -> None:
+        assert not self.dialogs, self.dialogs
+        assert not self.errors, self.errors
+        self.page.close()
 
 
-def _settle(page, timeout=90_000):
-    """Wait for the app container and for no script to be running."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_selector('[data-testid="stMetric"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-
-
-def _type_review(page, text):
-    area = page.get_by_label("Review", exact=True)
-    area.fill(text)
-    area.press("Control+Enter")
-    page.wait_for_timeout(500)
-    _settle(page)
-
-
-def _heatmaps(page) -> int:
-    return page.locator(".vega-embed canvas, .vega-embed svg.marks").count()
-
-
-def test_type_a_review_and_see_verdict_words_and_heatmaps(server, browser):
-    page, errors, dialogs = _open(browser, server)
-    _type_review(page, "The first half was dull, but the ending was brilliant and moving.")
-    page.wait_for_function("() => document.querySelectorAll('.vega-embed').length >= 4", timeout=60_000)
-    assert _heatmaps(page) >= 4
-    body = page.inner_text("body")
-    assert "P(positive)" in body and ("positive" in body or "negative" in body)
-    assert "brilliant" in body and "ending" in body
-    page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=False)
-    assert not dialogs and not errors, (dialogs, errors)
-    page.close()
+def test_gate_explorer(server, browser):
+    p = Page(browser, server[0])
+    p.type_review("The first half was dull, but the ending was brilliant and moving.")
+    p.charts(4)
+    body = p.body()
+    assert "P(positive)" in body and "brilliant" in body and "ending" in body
+    p.shot("explorer")
+    # pick an example
+    p.page.get_by_role("combobox", name="Example").click()
+    p.page.get_by_role("option", name="Negation: not good at all").click()
+    p.page.wait_for_function("() => document.body.innerText.includes('not good at all')", timeout=60_000)
+    p.settle()
+    # switch model in the sidebar
+    p.page.get_by_role("combobox", name="Model").click()
+    p.page.get_by_role("option", name="lstm", exact=True).click()
+    p.page.wait_for_function("() => document.body.innerText.includes('lstm (LSTM)')", timeout=60_000)
+    p.settle()
+    p.charts(6)
+    assert "forget gate f" in p.body()
+    p.clean()
 
 
 def test_hostile_review_does_not_execute(server, browser):
-    page, errors, dialogs = _open(browser, server)
-    payload = 'Nice <img src=x onerror=alert(1)> film <script>alert(2)</script>'
-    _type_review(page, payload)
-    page.wait_for_timeout(1000)
-    assert not dialogs
-    assert "<img src=x onerror=alert(1)>" in page.inner_text("body")
-    assert not errors, errors
-    page.close()
+    p = Page(browser, server[0])
+    p.type_review('Nice <img src=x onerror=alert(1)> film <script>alert(2)</script>')
+    p.page.wait_for_timeout(1000)
+    assert "<img src=x onerror=alert(1)>" in p.body()
+    p.clean()
 
 
-def test_comparison_page_through_the_navigation(server, browser):
-    page, errors, dialogs = _open(browser, server)
-    page.get_by_role("link", name="GRU vs LSTM").click()
-    page.wait_for_selector("text=The seed's claims, checked", timeout=60_000)
-    _settle(page)
-    page.wait_for_function("() => document.querySelectorAll('.vega-embed').length >= 5", timeout=60_000)
-    body = page.inner_text("body")
+def test_comparison_page(server, browser):
+    p = Page(browser, server[0])
+    p.nav("GRU vs LSTM", "The seed's claims, checked")
+    p.charts(5)
+    body = p.body()
     assert "560,701" in body and "Trains faster" in body
-    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=False)
-    assert not errors, errors
-    page.close()
+    p.shot("compare")
+    p.clean()
+
+
+def test_gradient_descent_page(server, browser):
+    p = Page(browser, server[0])
+    p.nav("Gradient descent", "Learning rate α")
+    p.charts(1)
+    slider = p.page.get_by_role("slider").nth(1)  # start θ0, learning rate α, step k
+    slider.focus()
+    slider.press("End")  # the largest α
+    p.settle()
+    p.page.wait_for_function("() => document.body.innerText.includes('Diverg')", timeout=60_000)
+    p.shot("descent")
+    p.page.get_by_text("Two parameters", exact=True).click()
+    p.settle()
+    p.charts(4)
+    p.shot("descent-2d")
+    p.clean()
+
+
+def test_train_page_start_and_stop(server, browser):
+    url, models = server
+    p = Page(browser, url)
+    p.nav("Train", "Start training")
+    p.page.get_by_role("textbox", name="Name of the new model").fill("browser-run")
+    p.page.get_by_role("spinbutton", name="Training reviews").fill("3000")
+    p.page.get_by_role("spinbutton", name="Epochs").fill("2")
+    p.page.get_by_text("Evaluate on the 25,000 test reviews when done (about 30 s)").click()
+    p.page.get_by_role("button", name="Start training").click()
+    p.page.get_by_role("button", name="Stop").click(timeout=120_000)
+    p.page.wait_for_function("() => document.body.innerText.includes('Saved')", timeout=180_000)
+    p.settle()
+    p.shot("train")
+    assert (models / "browser-run" / "model.safetensors").exists()
+    assert "stopped" in p.body()
+    p.page.get_by_role("combobox", name="Model").click()
+    assert p.page.get_by_role("option", name="browser-run").count() == 1
+    p.page.keyboard.press("Escape")
+    p.clean()
+
+
+@pytest.mark.parametrize("title,marker,name", [
+    ("Gate Explorer", "How the verdict forms", "explorer"),
+    ("GRU vs LSTM", "The seed's claims, checked", "compare"),
+    ("Gradient descent", "Learning rate α", "descent"),
+    ("Train", "Start training", "train"),
+])
+def test_layout_holds_at_800_px(server, browser, title, marker, name):
+    p = Page(browser, server[0], width=800)
+    if title != "Gate Explorer":  # the first page is already open
+        p.nav(title, marker)
+    overflow = p.page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth "
+                               "- document.querySelector('[data-testid=\"stMain\"]').clientWidth")
+    p.shot(f"{name}-800")
+    assert overflow <= 2, f"{name} scrolls sideways at 800 px by {overflow} px"
+    p.clean()
