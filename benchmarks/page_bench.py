@@ -36,28 +36,37 @@ def run_once(at: AppTest) -> float:
     return time.perf_counter() - t
 
 
+def bench_page(model_name: str = "gru", words: int = 200, repeats: int = 5) -> dict:
+    """Median seconds of the Gate Explorer's server-side run: new review, same review, option changed."""
+    model = load_model(ROOT / "models" / model_name)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["model"] = model_name
+    at.session_state["review"] = review(model, words, 999)
+    run_once(at)  # imports, model load, first page build
+    cold, warm, option = [], [], []
+    for k in range(repeats):
+        at.session_state["review"] = review(model, words, k)
+        cold.append(run_once(at))
+        warm.append(run_once(at))
+        at.radio[0].set_value(["weight", "mean", "index"][k % 3])
+        option.append(run_once(at))
+    return {"model": model_name, "words": words, "repeats": repeats, "cold_s": statistics.median(cold),
+            "warm_s": statistics.median(warm), "option_s": statistics.median(option)}
+
+
+def summary(r: dict) -> str:
+    return (f"Gate Explorer, {r['words']}-word review, model {r['model']}, median of {r['repeats']}: "
+            f"new review {r['cold_s']:.2f} s, same review again {r['warm_s']:.2f} s, "
+            f"display option changed {r['option_s']:.2f} s (option/new {r['option_s'] / r['cold_s']:.2f}x)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default="gru")
     p.add_argument("--words", type=int, default=200)
     p.add_argument("--repeats", type=int, default=5)
     a = p.parse_args()
-    model = load_model(ROOT / "models" / a.model)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.session_state["model"] = a.model
-    at.session_state["review"] = review(model, a.words, 999)
-    run_once(at)  # imports, model load, first page build
-    cold, warm, option = [], [], []
-    for k in range(a.repeats):
-        at.session_state["review"] = review(model, a.words, k)
-        cold.append(run_once(at))
-        warm.append(run_once(at))
-        at.radio[0].set_value(["weight", "mean", "index"][k % 3])
-        option.append(run_once(at))
-    print(f"Gate Explorer, {a.words}-word review, model {a.model}, median of {a.repeats}: "
-          f"cold {statistics.median(cold):.2f} s, warm {statistics.median(warm):.2f} s, "
-          f"display option changed {statistics.median(option):.2f} s "
-          f"(warm/cold {statistics.median(warm) / statistics.median(cold):.2f}x)")
+    print(summary(bench_page(a.model, a.words, a.repeats)))
 
 
 if __name__ == "__main__":

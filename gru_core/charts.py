@@ -93,6 +93,11 @@ def unit_lines(df: pd.DataFrame) -> alt.Chart:
     ).properties(height=240)
 
 
+def md_escape(text: str) -> str:
+    """User text for a Markdown-rendering element: every Markdown/HTML character backslash-escaped."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|$<>~&:" else c for c in text.replace("\n", " "))
+
+
 def _mix(value: float) -> str:
     """Background colour for a value in [-1, 1]: red (−1) – white (0) – blue (+1)."""
     v = float(np.clip(value, -1, 1))
@@ -122,7 +127,8 @@ def coloured_text_html(text: str, spans: list[tuple[int, int]], values: np.ndarr
         out.append(f'<span style="{style}" title="{html.escape(tip, quote=True)}">{html.escape(text[a:b])}</span>')
         pos = b
     out.append(html.escape(text[pos:]))
-    body = "".join(out).replace("\n", "<br>")
+    # Any line break (\r too) becomes <br>: a bare \r could end Markdown's HTML block.
+    body = "".join(out).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
     return f'<div style="line-height:1.9;font-size:1.05rem">{body}</div>'
 
 

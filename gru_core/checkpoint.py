@@ -17,7 +17,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -131,7 +130,6 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
             raise ValueError("vocab_size, embed_dim, hidden and maxlen must be positive integers")
         module = SentimentRNN(config["arch"], *sizes[:3])
-        maxlen = sizes[3]
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(folder / "config.json", f"invalid or incomplete config ({e})") from e
     if config.get("tokenizer") != TOKENIZER_VERSION:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .model import GATES, parameter_counts
 from .predictor import SentimentModel
@@ -185,10 +186,8 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.2%}"
 
 
-def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None = None) -> "pd.DataFrame":
+def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None = None) -> pd.DataFrame:
     """One column per model, one row per measured quantity (as display strings)."""
-    import pandas as pd
-
     cols = {}
     for m in models:
         f = architecture_facts(m)
@@ -223,10 +222,8 @@ def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None 
     return pd.DataFrame(cols)
 
 
-def history_frame(models: list[SentimentModel]) -> "pd.DataFrame":
+def history_frame(models: list[SentimentModel]) -> pd.DataFrame:
     """Long table of per-epoch train/validation loss and accuracy for each model."""
-    import pandas as pd
-
     rows = []
     for m in models:
         for h in m.metrics.get("history", []):
@@ -238,9 +235,7 @@ def history_frame(models: list[SentimentModel]) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=["model", "epoch", "split", "measure", "value"])
 
 
-def confusion_frame(models: list[SentimentModel]) -> "pd.DataFrame":
-    import pandas as pd
-
+def confusion_frame(models: list[SentimentModel]) -> pd.DataFrame:
     rows = []
     for m in models:
         conf = m.metrics.get("imdb_test", {}).get("confusion")
@@ -251,10 +246,8 @@ def confusion_frame(models: list[SentimentModel]) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=["model", "true", "predicted", "count"])
 
 
-def saturation_frame(stats: dict[str, dict]) -> "pd.DataFrame":
+def saturation_frame(stats: dict[str, dict]) -> pd.DataFrame:
     """Long table for the saturation scatter, from each model's stats.json."""
-    import pandas as pd
-
     rows = []
     for name, s in stats.items():
         for gate, v in s.get("saturation", {}).items():
@@ -264,10 +257,8 @@ def saturation_frame(stats: dict[str, dict]) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=["model", "gate", "label", "unit", "left", "right"])
 
 
-def gradient_frame(curves: dict[str, np.ndarray]) -> "pd.DataFrame":
+def gradient_frame(curves: dict[str, np.ndarray]) -> pd.DataFrame:
     """Long table of gradient size by distance from the end, one curve per model (NaNs dropped)."""
-    import pandas as pd
-
     rows = []
     for name, curve in curves.items():
         for d, g in enumerate(curve):

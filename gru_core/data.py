@@ -10,7 +10,6 @@ version, so later loads take about a second.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re

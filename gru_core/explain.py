@@ -33,9 +33,17 @@ def quantities(trace: Trace) -> dict[str, np.ndarray]:
     return {**trace.gates, "hidden": trace.hidden}
 
 
+LABEL_CHARS = 30
+
+
+def short(word: str, limit: int = LABEL_CHARS) -> str:
+    """A word as shown on a chart: very long "words" (a pasted URL, a run of letters) cut with '…'."""
+    return word if len(word) <= limit else word[: limit - 1] + "…"
+
+
 def step_labels(trace: Trace) -> list[str]:
     """Unique axis labels, one per word: '3 · good'."""
-    return [f"{i + 1} · {w}" for i, w in enumerate(trace.tokens)]
+    return [f"{i + 1} · {short(w)}" for i, w in enumerate(trace.tokens)]
 
 
 def words_frame(trace: Trace) -> pd.DataFrame:
@@ -44,7 +52,7 @@ def words_frame(trace: Trace) -> pd.DataFrame:
     return pd.DataFrame({
         "step": np.arange(1, len(trace.tokens) + 1),
         "label": step_labels(trace),
-        "word": trace.tokens,
+        "word": [short(w) for w in trace.tokens],
         "known": trace.ids != UNK_ID,
         "p_positive": trace.step_proba,
         "change": trace.step_proba - prev,
@@ -85,7 +93,7 @@ def gate_frame(trace: Trace, quantity: str, order: np.ndarray | None = None,
     return pd.DataFrame({
         "step": np.repeat(np.arange(a + 1, b + 1), h),
         "label": np.repeat(labels, h),
-        "word": np.repeat(trace.tokens[a:b], h),
+        "word": np.repeat([short(w) for w in trace.tokens[a:b]], h),
         "unit": np.tile(order, w),
         "rank": np.tile(np.arange(h), w),
         "value": block.reshape(-1).astype(np.float64),

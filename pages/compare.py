@@ -10,7 +10,7 @@ from gru_core.charts import (confusion_chart, gradient_curve, heatmap, learning_
 from gru_core.compare import (ARCH_NAMES, claims, comparison_table, confusion_frame, gradient_frame,
                               history_frame, saturation_frame)
 from gru_core.examples import EXAMPLES
-from gru_core.explain import GATE_LABELS, gate_frame, unit_order, words_frame
+from gru_core.explain import gate_frame, unit_order, words_frame
 from gru_core.stats import agreement, gradient_by_position, ids_digest, read_stats
 from pages.common import require_app, get_trace, imdb_test, live_measurements, load_named, model_names
 
@@ -83,9 +83,10 @@ if len(stats) >= 2:
         ag = agreement(stats[a]["test_proba"], stats[b]["test_proba"], np.asarray(stats[a]["test_labels"]))
         rows.append({"models": f"{a} vs {b}", "agree": f"{ag['agree']:.2%}", "disagree on": f"{ag['disagree_count']:,}",
                      "both right": f"{ag['both_right']:.2%}", "both wrong": f"{ag['both_wrong']:.2%}",
-                     f"only first right": f"{ag['only_a_right']:.2%}", "only second right": f"{ag['only_b_right']:.2%}"})
+                     "only first right": f"{ag['only_a_right']:.2%}", "only second right": f"{ag['only_b_right']:.2%}"})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    a, b = (st.columns(2)[i].selectbox(lbl, list(stats), index=min(i, len(stats) - 1), key=f"pair{i}")
+    a, b = (st.columns(2)[i].selectbox(lbl, list(stats), index=min(i, len(stats) - 1), key=f"pair{i}",
+                                       help="The two models whose disagreements are listed below.")
             for i, lbl in enumerate(("First model", "Second model")))
     if test is None:
         st.info("To browse the reviews they disagree on, point GRU_EXPLORER_IMDB at the IMDB archive "
@@ -102,7 +103,8 @@ if len(stats) >= 2:
         event = st.dataframe(table, hide_index=True, width="stretch", height=260, on_select="rerun",
                              selection_mode="single-row", key="disagree")
         picked = event.selection.rows if event else []
-        if picked and st.button("Open the selected review in the Gate Explorer"):
+        if picked and st.button("Open the selected review in the Gate Explorer",
+                                help="Shows this review, with its true label, on the first page."):
             i = int(idx[picked[0]])
             st.session_state["review"] = test.texts[i]
             st.session_state["truth"] = (int(test.labels[i]), int(test.ratings[i]), test.ids[i])

@@ -54,7 +54,7 @@ st.title("Gradient descent")
 st.caption("Plot a cost J(θ); at the current θ take the slope; if it is positive decrease θ, if negative increase "
            "it: θ := θ − α · dJ/dθ, with learning rate α. Repeat until convergence.")
 section = st.radio("Section", ["One parameter", "Two parameters", "The real model"], horizontal=True,
-                   label_visibility="collapsed", key="gd_section")
+                   label_visibility="collapsed", key="gd_section", help="Which part of the page to show.")
 
 if section == "One parameter":
     c1, c2, c3 = st.columns(3)
@@ -108,17 +108,21 @@ if section == "One parameter":
 
 elif section == "Two parameters":
     c1, c2 = st.columns([2, 3])
-    cost = COSTS_2D[c1.selectbox("Cost surface", list(COSTS_2D), key="gd2_cost")]
+    cost = COSTS_2D[c1.selectbox("Cost surface", list(COSTS_2D), key="gd2_cost",
+                                 help="The function J(θ0, θ1) the three optimizers minimise.")]
     c2.caption(cost.note)
     s1, s2, s3 = st.columns(3)
-    t0 = s1.slider("Start θ0", *cost.domain[0], value=cost.start[0], step=0.1, key=f"gd2_t0_{cost.name}")
-    t1 = s2.slider("Start θ1", *cost.domain[1], value=cost.start[1], step=0.1, key=f"gd2_t1_{cost.name}")
+    t0 = s1.slider("Start θ0", *cost.domain[0], value=cost.start[0], step=0.1, key=f"gd2_t0_{cost.name}",
+                   help="Where all three optimizers start.")
+    t1 = s2.slider("Start θ1", *cost.domain[1], value=cost.start[1], step=0.1, key=f"gd2_t1_{cost.name}",
+                   help="Where all three optimizers start.")
     steps = s3.slider("Steps", 1, 500, 100, key="gd2_steps", help="Simultaneous updates of θ0 and θ1.")
     defaults = {"bowl with unequal curvature": (0.1, 0.03, 0.3), "Rosenbrock": (1e-3, 3e-4, 0.1),
                 "line fit (mean squared error)": (0.1, 0.03, 0.3)}[cost.name]
     cols = st.columns(3)
     alphas = {name: col.select_slider(f"α for {name}", ALPHAS, value=default, format_func=lambda a: f"{a:g}",
-                                      key=f"gd2_alpha_{name}_{cost.name}")
+                                      key=f"gd2_alpha_{name}_{cost.name}",
+                                      help=f"Learning rate of {name}.")
               for col, name, default in zip(cols, OPTIMIZERS, defaults)}
     paths = {name: optimize(step, cost.grad, np.array([t0, t1]), alphas[name], steps)
              for name, step in OPTIMIZERS.items()}
@@ -158,12 +162,14 @@ else:
     unit = c2.number_input("Unit (row)", 0, h - 1, best[0] - rows.start, key=f"ls_row_{label}",
                            help="Starts at the entry with the steepest loss slope.")
     col = c3.number_input("Column", 0, model.module.get_parameter(pname).shape[1] - 1, best[1],
-                          key=f"ls_col_{label}")
+                          key=f"ls_col_{label}", help="Which input (or previous-state) unit the weight reads.")
     index = (rows.start + int(unit), int(col))
     s1, s2, s3 = st.columns(3)
-    start = s1.slider("Start offset from the trained value", -3.0, 3.0, 1.5, 0.1, key="ls_start")
-    alpha = s2.select_slider("Learning rate α", ALPHAS, value=1.0, key="ls_alpha", format_func=lambda a: f"{a:g}")
-    steps = s3.slider("Steps", 0, 30, 10, key="ls_steps")
+    start = s1.slider("Start offset from the trained value", -3.0, 3.0, 1.5, 0.1, key="ls_start",
+                      help="Descent starts this far from the weight the model was trained to.")
+    alpha = s2.select_slider("Learning rate α", ALPHAS, value=1.0, key="ls_alpha", format_func=lambda a: f"{a:g}",
+                             help="θ := θ − α · ∂loss/∂θ along this one weight.")
+    steps = s3.slider("Steps", 0, 30, 10, key="ls_steps", help="Gradient-descent steps on this weight.")
     with st.spinner("Computing the loss along this weight…"):
         sl = _weight_section(*key, pname, index, start, alpha, steps)
     path_df = pd.DataFrame(sl["path"]).assign(offset=lambda d: d["theta"] - sl["w0"])
@@ -181,8 +187,8 @@ else:
 
     st.subheader("Along random directions (Li et al. 2018)")
     d1, d2 = st.columns(2)
-    seed1 = d1.number_input("Direction 1 seed", 0, 10_000, 0, key="ls_seed1")
-    seed2 = d2.number_input("Direction 2 seed", 0, 10_000, 1, key="ls_seed2")
+    seed1 = d1.number_input("Direction 1 seed", 0, 10_000, 0, key="ls_seed1", help="Seed of the first random direction.")
+    seed2 = d2.number_input("Direction 2 seed", 0, 10_000, 1, key="ls_seed2", help="Seed of the second random direction.")
     if st.toggle("Compute the 2-D surface (11 × 11 losses)", key="ls_surface",
                  help="Each direction is random, with each row rescaled to the norm of the weights' row."):
         with st.spinner("Computing the loss surface…"):

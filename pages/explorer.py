@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.charts import coloured_text_html, heatmap, trajectory, unit_lines, word_summary_chart
+from gru_core.charts import coloured_text_html, heatmap, md_escape, trajectory, unit_lines, word_summary_chart
 from gru_core.examples import EXAMPLES
 from gru_core.explain import (GATE_LABELS, gate_frame, output_weights, quantities, trace_csv, unit_order,
                               word_summaries, words_frame)
@@ -47,7 +47,7 @@ st.selectbox("Example", options, key="example", on_change=_pick_example,
 with st.form("review_form", border=False):
     st.text_area("Review", key="review", height=140, max_chars=MAX_CHARS,
                  help="Press Ctrl+Enter or the button to apply.")
-    submitted = st.form_submit_button("Explore", type="primary")
+    submitted = st.form_submit_button("Explore", type="primary", help="Read the review with the chosen model (Ctrl+Enter).")
 if submitted:
     st.session_state["truth"] = None if st.session_state.get("example") != RANDOM else st.session_state["truth"]
 text: str = st.session_state["review"]
@@ -85,7 +85,7 @@ if len(text) > URL_MAX_CHARS:
 n_unknown = int((~trace.known).sum())
 if trace.truncated:
     st.warning(f"The review has {trace.total_tokens:,} words; the model reads only the last {model.maxlen} "
-               f"(from character {trace.used_from:,}: “{text[trace.used_from:trace.used_from + 40]}…”), "
+               f"(from character {trace.used_from:,}: “{md_escape(text[trace.used_from:trace.used_from + 40])}…”), "
                "as it was trained.")
 if n_unknown == len(trace.tokens):
     st.warning("None of these words is in the model's vocabulary: it reads every one as the same "

@@ -42,21 +42,28 @@ job: TrainJob | None = slot.get("job")
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
     arch = c1.selectbox("Architecture", ["gru", "lstm", "rnn"], help="The recurrent layer.")
-    name = c2.text_input("Name of the new model", value=f"my-{arch}", max_chars=40,
+    name = c2.text_input("Name of the new model", value="my-model", max_chars=40, key="train_name",
                          help="Saved as models/NAME; lower-case letters, digits, '-' and '_'.")
     limit = c3.number_input("Training reviews", *LIMITS["limit"], value=2_000, step=500,
                             help="Drawn at random from the 25,000; 10% of them are held out for validation.")
     c4, c5, c6 = st.columns(3)
-    epochs = c4.number_input("Epochs", *LIMITS["epochs"], value=2)
-    batch_size = c5.number_input("Batch size", *LIMITS["batch_size"], value=64)
+    epochs = c4.number_input("Epochs", *LIMITS["epochs"], value=2,
+                             help="Passes over the training reviews; the best one on validation is kept.")
+    batch_size = c5.number_input("Batch size", *LIMITS["batch_size"], value=64,
+                                 help="Reviews per step (grouped by length).")
     lr = c6.number_input("Learning rate", *LIMITS["lr"], value=2e-3, format="%.5f", help="Peak rate of AdamW.")
     c7, c8, c9 = st.columns(3)
-    hidden = c7.number_input("Hidden units", *LIMITS["hidden"], value=100)
-    vocab = c8.number_input("Vocabulary size", *LIMITS["vocab_size"], value=5_000, step=500)
-    maxlen = c9.number_input("Max words per review (the last ones)", *LIMITS["maxlen"], value=500)
-    evaluate = st.checkbox("Evaluate on the 25,000 test reviews when done (about 30 s)", value=True)
-    overwrite = st.checkbox("Replace a model of the same name", value=False)
-    start = st.form_submit_button("Start training", type="primary", disabled=job is not None and not job.finished)
+    hidden = c7.number_input("Hidden units", *LIMITS["hidden"], value=100, help="Size of the recurrent state H.")
+    vocab = c8.number_input("Vocabulary size", *LIMITS["vocab_size"], value=5_000, step=500,
+                            help="Most frequent training words kept, padding and unknown included.")
+    maxlen = c9.number_input("Max words per review (the last ones)", *LIMITS["maxlen"], value=500,
+                             help="Longer reviews are cut at the front, as Keras pad_sequences does.")
+    evaluate = st.checkbox("Evaluate on the 25,000 test reviews when done (about 30 s)", value=True,
+                           help="Adds test and Rotten Tomatoes accuracy to the new model's metrics.json.")
+    overwrite = st.checkbox("Replace a model of the same name", value=False,
+                            help="Otherwise an existing name is refused. Shipped models are never replaced.")
+    start = st.form_submit_button("Start training", type="primary", disabled=job is not None and not job.finished,
+                                  help="One run at a time on this server.")
 
 if start:
     cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), hidden=int(hidden),

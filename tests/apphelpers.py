@@ -50,3 +50,17 @@ def chart_titles(at: AppTest) -> list[str]:
 
 def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+
+
+def open_page(page: str, model: str = "gru", **state) -> AppTest:
+    """Run the app, go to ``page`` with ``model`` picked and extra session state set."""
+    at = app()
+    at.session_state["model"] = model
+    at.run()
+    no_exception(at)
+    at.switch_page(page)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    no_exception(at)
+    return at

@@ -6,18 +6,11 @@ import shutil
 
 import pytest
 
-from .apphelpers import ROOT, app, chart_titles, charts, no_exception
+from .apphelpers import ROOT, chart_titles, charts, no_exception, open_page
 
 
 def open_compare(review: str | None = None):
-    at = app()
-    at.run()
-    at.switch_page("pages/compare.py")
-    if review is not None:
-        at.session_state["review"] = review
-    at.run()
-    no_exception(at)
-    return at
+    return open_page("pages/compare.py", **({"review": review} if review is not None else {}))
 
 
 def table(at):

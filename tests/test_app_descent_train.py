@@ -8,18 +8,9 @@ import pytest
 
 from gru_core import list_checkpoints
 
-from .apphelpers import ROOT, app, charts, no_exception
+from .apphelpers import ROOT, charts, no_exception, open_page
 
 
-def open_page(page: str, **state):
-    at = app()
-    at.run()
-    at.switch_page(page)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    no_exception(at)
-    return at
 
 
 def messages(at) -> str:

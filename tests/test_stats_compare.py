@@ -16,7 +16,6 @@ from gru_core.data import Split
 from gru_core.model import ARCHS, SentimentRNN, parameter_counts
 from gru_core.predictor import SentimentModel
 from gru_core.text import Vocab, tokenize
-from gru_core.trace import GATE_NAMES
 
 WORDS = ["good", "bad", "movie", "great", "awful", "the", "was", "plot", "acting", "fun"]
 V, E, H = len(WORDS) + 2, 6, 5

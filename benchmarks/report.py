@@ -1,0 +1,75 @@
+"""Run every benchmark and write benchmarks/RESULTS.md (machine, versions, date, figures).
+
+    python benchmarks/report.py [--sessions 8] [--reviews 200]
+
+Needs the IMDB data (GRU_EXPLORER_IMDB) and Debian's Chromium for the load test.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import io
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import altair  # noqa: E402
+import streamlit  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.harness import ROOT, streamlit_server  # noqa: E402
+from benchmarks.load_test import run_load  # noqa: E402
+from benchmarks.load_test import summary as load_summary  # noqa: E402
+from benchmarks.page_bench import bench_page  # noqa: E402
+from benchmarks.page_bench import summary as page_summary  # noqa: E402
+from gru_core.atomic import write_bytes_atomic  # noqa: E402
+from gru_core.bench import run_bench  # noqa: E402
+from gru_core.experiment import hardware  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--sessions", type=int, default=8)
+    p.add_argument("--reviews", type=int, default=200)
+    p.add_argument("--steps", type=int, default=30, help="training steps timed per loop")
+    a = p.parse_args()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        core = run_bench(str(ROOT / "models" / "gru"), None, a.steps)
+    core_lines = [line for line in out.getvalue().splitlines() if not line.startswith("machine:")]
+    page = bench_page()
+    with streamlit_server(ROOT / "test-artifacts" / "report-streamlit.log") as (url, proc):
+        load = run_load(url, proc.pid, a.sessions, a.reviews)
+    text = "\n".join([
+        "# Benchmark results",
+        "",
+        f"Written by `python benchmarks/report.py` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {hardware()}; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"streamlit {streamlit.__version__}, altair {altair.__version__}.",
+        "Ratios are measured side by side in one run (these machines are noisy).",
+        "",
+        "## Core (`python -m gru_core bench`)",
+        "",
+        *[f"- {line}" for line in core_lines],
+        "",
+        "## Gate Explorer page, server side (`python benchmarks/page_bench.py`)",
+        "",
+        f"- {page_summary(page)}",
+        "",
+        "## Many users at once (`python benchmarks/load_test.py`)",
+        "",
+        *[f"- {line}" for line in load_summary(load).splitlines()],
+        "",
+        f"Trace/native ratio {core['trace']['ratio']:.2f}x (target <= 1.3x); training epoch ratio "
+        f"{core['training']['ratio']:.2f}x vs the plain full-padding loop (target <= 0.5x).",
+        "",
+    ])
+    write_bytes_atomic(ROOT / "benchmarks" / "RESULTS.md", text.encode())
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,523 @@
+"""Hostile input through every page (property-based, with Hypothesis, driven by AppTest).
+
+Every text input gets arbitrary Unicode (control characters included, no
+surrogates), huge texts (200,000 characters of words, 1 MB of one character)
+and HTML / script / markdown payloads; every slider, number input and select
+slider goes to its extremes. For every example: no exception, and no HTML of
+the user's in any markdown element (the page's own coloured-word HTML uses
+only <div>, <span> and <br>).
+
+Kept bounded: a few examples per test, no example database (nothing is written
+into the repository), and the Train page only ever starts tiny runs, in a
+temporary models folder, stopped and waited for before the test ends.
+"""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from functools import lru_cache
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from gru_core import load_model
+from gru_core.data import DataNotFoundError, resolve_imdb_path
+from gru_core.descent import COSTS_1D, COSTS_2D, OPTIMIZERS
+from gru_core.examples import EXAMPLES
+from gru_core.jobs import BUDGET, NAME, SHIPPED
+from gru_core.text import tokenize
+
+from .apphelpers import ROOT, app, open_page
+
+SETTINGS = settings(max_examples=10, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                           HealthCheck.data_too_large, HealthCheck.large_base_example])
+MODELS = ["gru", "lstm", "rnn"]
+MAX_CHARS = 200_000  # the review text areas' max_chars; the server cuts longer widget values to it
+
+# --- hostile texts ----------------------------------------------------------------------------------------
+
+PAYLOADS = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    '"><svg onload=alert(1)>',
+    "'><IMG SRC=x OnError=alert(document.cookie)>",
+    "<iframe src=javascript:alert(1)></iframe>",
+    "javascript:alert(1)",
+    "[x](javascript:alert(1))",
+    "![x](https://example.invalid/pixel.png)",
+    "**bold** _it_ `code` ~~strike~~",
+    "# heading",
+    "$$\\frac{}{}$$",
+    "$x^2$",
+    ":red[red] :material/warning:",
+    "<br> <br/> <BR />",
+    "&lt;img src=x&gt; &amp; &#60;script&#62; &#x3C;",
+    "</div></span><div onclick=alert(1)>",
+    "<!-- comment --> <![CDATA[x]]>",
+    '" title="x" onmouseover="alert(1)',
+]
+WORDS = sorted({w for text in EXAMPLES.values() for w in tokenize(text)})
+CONTROL = ["\x00", "\x01", "\x07", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\r\n", "\x1b", "\x1f", "\x7f",
+           "\x85", "\u00a0", "\u200b", "\u200d", "\u2028", "\u2029", "\u202e", "\ufeff", "\U0001f600"]
+CHARS = st.characters(exclude_categories=("Cs",))  # every code point but surrogates, control characters included
+UNICODE = st.text(st.one_of(CHARS, st.sampled_from([c for c in CONTROL if len(c) == 1])), max_size=300)
+PIECE = st.one_of(st.sampled_from(PAYLOADS), st.sampled_from(WORDS), st.sampled_from(CONTROL),
+                  st.text(CHARS, max_size=12))
+MIXED = st.builds(lambda pieces, sep: sep.join(pieces), st.lists(PIECE, max_size=14),
+                  st.sampled_from([" ", "", "\n", "\r\n", "\t", " \u2028 "]))
+TEXTS = st.one_of(UNICODE, MIXED)
+
+
+def _repeat(unit: str, n: int) -> str:
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+WORDS_200K = _repeat("the film was great but the ending was awful and boring ", 200_000)
+PAYLOAD_200K = _repeat(" good ".join(PAYLOADS) + " ", 200_000)
+ONE_CHAR_1MB = "a" * 1_000_000  # one 1 MB "word" (the widget path cuts it to 200,000 characters)
+SYMBOL_1MB = "<" * 1_000_000  # 1 MB without a single word
+
+# --- checks -------------------------------------------------------------------------------------------------
+
+RAW = ("<img", "<script", "<svg", "<iframe", "onerror=", "onload=", "onclick=", "onmouseover=")
+OWN_TAGS = {"div", "span", "br"}
+TAG = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9-]*)")
+OWN_MARKUP = re.compile(r"</?(?:span|div)\b[^>]*>")
+
+
+def no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def markdown_bodies(at) -> list[tuple[str, bool]]:
+    """(body, renders raw HTML?) for every markdown element on the page (st.markdown and st.caption)."""
+    return [(el.value, bool(el.proto.allow_html)) for el in [*at.markdown, *at.caption]]
+
+
+def assert_no_user_html(at) -> None:
+    for body, allow_html in markdown_bodies(at):
+        low = body.lower()
+        for raw in RAW:
+            assert raw not in low, f"unescaped {raw!r} in a markdown element: {body[:300]!r}"
+        if allow_html:
+            tags = {t.lower() for t in TAG.findall(body)}
+            assert tags <= OWN_TAGS, f"tags {tags - OWN_TAGS} in HTML markdown: {body[:300]!r}"
+
+
+def coloured(at) -> list[str]:
+    return [body for body, allow_html in markdown_bodies(at) if allow_html]
+
+
+def shown_text(body: str) -> str:
+    """The text a coloured-words block shows: our tags removed, <br> back to newlines, entities decoded."""
+    return html.unescape(OWN_MARKUP.sub("", body).replace("<br>", "\n"))
+
+
+def messages(at, kind: str) -> str:
+    return " ".join(x.value for x in getattr(at, kind))
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@lru_cache(maxsize=None)
+def shipped(model: str):
+    return load_model(ROOT / "models" / model)
+
+
+def maxlen(model: str) -> int:
+    return shipped(model).maxlen
+
+
+def have_imdb() -> bool:
+    try:
+        resolve_imdb_path()
+    except DataNotFoundError:
+        return False
+    return True
+
+
+def type_into(widget, text: str):
+    """What a user types; longer than max_chars is what only a hand-made client sends (the server cuts it)."""
+    if widget.max_chars and len(text) > widget.max_chars:
+        return widget.set_value(text)
+    return widget.input(text)
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+
+
+# --- Gate Explorer --------------------------------------------------------------------------------------------
+
+def check_explorer(at, text: str, model: str) -> None:
+    """The verdict for a text with words, a friendly message for one without; the text shown as text."""
+    no_exception(at)
+    assert_no_user_html(at)
+    assert at.session_state["review"] == text
+    m = metrics(at)
+    if not text.strip():
+        assert any("Type a review" in i.value for i in at.info) and "P(positive)" not in m
+        return
+    if not tokenize(text):
+        assert any("no words" in i.value for i in at.info) and "P(positive)" not in m
+        return
+    assert 0.0 <= float(m["P(positive)"]) <= 1.0
+    assert m["Verdict"] in ("positive", "negative")
+    blocks = coloured(at)
+    assert len(blocks) == 3  # the verdict as it forms, occlusion, gradient × input
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")  # every line break is shown as one
+    for body in blocks:
+        shown = shown_text(body)
+        if len(tokenize(text)) > maxlen(model):  # only the words the model reads, after an ellipsis
+            assert shown.startswith("… ") and lines.endswith(shown[2:]) and any(
+                "reads only the last" in w.value for w in at.warning)
+        else:
+            assert shown == lines  # every character of the review, shown as text
+    if len(text) <= 2_000:
+        assert at.query_params["review"] in (text, [text])  # kept in the shareable link
+
+
+@SETTINGS
+@given(model=st.sampled_from(MODELS), text=TEXTS)
+@example(model="gru", text=" ".join(PAYLOADS))
+@example(model="gru", text=WORDS_200K)
+@example(model="lstm", text=PAYLOAD_200K)
+@example(model="gru", text=SYMBOL_1MB)
+def test_explorer_review_from_the_link_or_state(model, text):
+    """The review as a shared link (or another page) puts it in the session before the page runs."""
+    at = app()
+    at.session_state["model"] = model
+    at.session_state["review"] = text
+    at.run()
+    check_explorer(at, text, model)
+
+
+@SETTINGS
+@given(model=st.sampled_from(MODELS), text=TEXTS)
+@example(model="rnn", text=" ".join(PAYLOADS))
+@example(model="gru", text=ONE_CHAR_1MB)
+@example(model="gru", text=WORDS_200K + " tail")
+def test_explorer_review_typed_and_submitted(model, text):
+    at = app()
+    at.session_state["model"] = model
+    at.run()
+    no_exception(at)
+    type_into(at.text_area(key="review"), text)
+    button(at, "Explore").click().run()
+    check_explorer(at, text[:MAX_CHARS], model)
+
+
+@SETTINGS
+@given(text=TEXTS)
+@example(text=" ".join(PAYLOADS))
+@example(text=ONE_CHAR_1MB)
+def test_explorer_edited_review(text):
+    at = app()
+    at.session_state["model"] = "gru"
+    at.run()
+    no_exception(at)
+    type_into(at.text_area(key="edited"), text).run()
+    no_exception(at)
+    assert_no_user_html(at)
+    edited = text[:MAX_CHARS]
+    assert at.text_area(key="edited").value == edited
+    m = metrics(at)
+    if tokenize(edited):
+        assert 0.0 <= float(m["Edited P(positive)"]) <= 1.0
+    else:
+        assert "Edited P(positive)" not in m
+        assert any("edited review contains no words" in i.value for i in at.info)
+
+
+@settings(SETTINGS, max_examples=12)
+@given(model=st.sampled_from(MODELS), n=st.sampled_from([1, 60, 61, 150, 700]),
+       payload=st.sampled_from(PAYLOADS), window=st.sampled_from(["min", "max"]),
+       unit=st.sampled_from(["min", "max"]), order=st.sampled_from(["index", "weight", "mean"]))
+def test_explorer_display_controls_at_their_extremes(model, n, payload, window, unit, order):
+    words = (WORDS * (n // len(WORDS) + 1))[:n]
+    text = " ".join(words[:n // 2] + [payload] + words[n // 2:])
+    at = app()
+    at.session_state["model"] = model
+    at.session_state["review"] = text
+    at.run()
+    check_explorer(at, text, model)
+    T = min(len(tokenize(text)), maxlen(model))
+    assert bool(at.slider) == (T > 60)  # a window over the words only when there are more than 60
+    if at.slider:
+        s = at.slider[0]
+        s.set_value(int(s.min if window == "min" else s.max))
+    u = at.number_input(key="unit")
+    u.set_value(int(u.min if unit == "min" else u.max))
+    next(r for r in at.radio if r.label == "Order units by").set_value(order)
+    at.run()
+    check_explorer(at, text, model)
+    picked = int(at.number_input(key="unit").value)
+    assert picked == (0 if unit == "min" else shipped(model).module.rnn.hidden_size - 1)
+    assert any(c.value.startswith(f"Unit {picked} has output-layer weight") for c in at.caption)
+
+
+# --- GRU vs LSTM ----------------------------------------------------------------------------------------------
+
+@settings(SETTINGS, max_examples=8)
+@given(text=TEXTS, chosen=st.lists(st.sampled_from(MODELS), unique=True, max_size=3),
+       via=st.sampled_from(["state", "widget"]))
+@example(text=" ".join(PAYLOADS), chosen=MODELS, via="widget")
+@example(text=WORDS_200K, chosen=MODELS, via="state")
+@example(text=ONE_CHAR_1MB, chosen=["gru", "lstm"], via="widget")
+def test_compare_review_and_model_choice(text, chosen, via):
+    at = open_page("pages/compare.py", **({"review": text} if via == "state" else {}))
+    at.multiselect[0].set_value(chosen)
+    if via == "widget":
+        type_into(at.text_area(key="compare_review"), text)
+    at.run()
+    no_exception(at)
+    assert_no_user_html(at)
+    if not chosen:
+        assert any("Pick at least one" in i.value for i in at.info)
+        return
+    shown = at.text_area(key="compare_review").value
+    # The text area starts from the Gate Explorer's review, or an example when that is empty.
+    assert shown == (text or EXAMPLES["Slow start, brilliant ending"] if via == "state" else text)[:MAX_CHARS]
+    verdicts = [m for m in at.metric if m.label.split(" (")[0] in chosen]
+    if not shown.strip():
+        assert any("Type a review" in i.value for i in at.info) and not verdicts
+    elif not tokenize(shown):
+        assert any("no words" in i.value for i in at.info) and not verdicts
+    else:
+        assert sorted(m.label.split(" (")[0] for m in verdicts) == sorted(chosen)
+        assert all(0.0 <= float(m.value) <= 1.0 for m in verdicts)
+
+
+# --- Gradient descent ------------------------------------------------------------------------------------------
+
+ENDS = st.sampled_from(["min", "max"])
+
+
+def to_end(widget, end: str):
+    if hasattr(widget, "options") and not hasattr(widget, "min"):  # select slider
+        return widget.set_value(widget.options[0 if end == "min" else -1])
+    value = widget.min if end == "min" else widget.max
+    return widget.set_value(type(widget.value)(value))
+
+
+@settings(SETTINGS, max_examples=12)
+@given(cost=st.sampled_from(list(COSTS_1D)), start=ENDS, alpha=ENDS, k=ENDS, play=st.booleans())
+def test_descent_one_parameter_extremes(cost, start, alpha, k, play):
+    at = open_page("pages/descent.py")
+    at.selectbox(key="gd_cost").select(cost).run()
+    no_exception(at)
+    at.slider(key=f"gd_start_{cost}").set_value(COSTS_1D[cost].domain[0 if start == "min" else 1])
+    at.select_slider(key="gd_alpha").set_value(1e-4 if alpha == "min" else 3.0)
+    at.run()
+    no_exception(at)
+    gd_k = at.slider(key="gd_k")
+    gd_k.set_value(int(gd_k.min if k == "min" else gd_k.max)).run()
+    no_exception(at)
+    if play and k == "max":  # ▶ Play from the last step: one frame, no waiting
+        button(at, "▶ Play").click().run()
+        no_exception(at)
+    step = int(at.slider(key="gd_k").value)
+    assert any(m.label == f"θ at step {step}" for m in at.metric)
+    assert at.latex and rf"\theta_{{{step + 1}}}" in at.latex[0].value
+    assert [*at.success, *at.error, *at.warning, *at.info]  # the diagnosis
+    assert_no_user_html(at)
+
+
+@settings(SETTINGS, max_examples=10)
+@given(surface=st.sampled_from(list(COSTS_2D)), t0=ENDS, t1=ENDS, steps=ENDS,
+       alphas=st.tuples(ENDS, ENDS, ENDS))
+def test_descent_two_parameters_extremes(surface, t0, t1, steps, alphas):
+    at = open_page("pages/descent.py", gd_section="Two parameters")
+    at.selectbox(key="gd2_cost").select(surface).run()
+    no_exception(at)
+    to_end(at.slider(key=f"gd2_t0_{surface}"), t0)
+    to_end(at.slider(key=f"gd2_t1_{surface}"), t1)
+    to_end(at.slider(key="gd2_steps"), steps)
+    for name, end in zip(OPTIMIZERS, alphas):
+        at.select_slider(key=f"gd2_alpha_{name}_{surface}").set_value(1e-4 if end == "min" else 3.0)
+    at.run()
+    no_exception(at)
+    assert [m.label.startswith("J after") for m in at.metric] == [True] * 3
+    assert len(at.get("vega_lite_chart")) == 4
+    assert_no_user_html(at)
+
+
+@settings(SETTINGS, max_examples=3)
+@given(block=ENDS, row=ENDS, col=ENDS, start=ENDS, alpha=ENDS, steps=ENDS)
+@example(block="max", row="max", col="max", start="max", alpha="max", steps="max")
+def test_descent_real_model_extremes(block, row, col, start, alpha, steps):
+    at = open_page("pages/descent.py", gd_section="The real model")
+    if not have_imdb():
+        assert "GRU_EXPLORER_IMDB" in messages(at, "info")
+        return
+    box = at.selectbox(key="ls_block")
+    label = box.options[0 if block == "min" else -1]
+    box.select(label).run()
+    no_exception(at)
+    to_end(at.number_input(key=f"ls_row_{label}"), row)
+    to_end(at.number_input(key=f"ls_col_{label}"), col)
+    to_end(at.slider(key="ls_start"), start)
+    at.select_slider(key="ls_alpha").set_value(1e-4 if alpha == "min" else 3.0)
+    to_end(at.slider(key="ls_steps"), steps)
+    at.run()
+    no_exception(at)
+    assert {"loss", "autograd slope", "finite-difference slope"} <= set(metrics(at))
+    if (block, row, col, start, alpha, steps) == ("max",) * 6:  # once: the 2-D surface with extreme seeds
+        to_end(at.number_input(key="ls_seed1"), "min")
+        to_end(at.number_input(key="ls_seed2"), "max")
+        at.toggle(key="ls_surface").set_value(True).run()
+        no_exception(at)
+        assert len(at.get("vega_lite_chart")) == 2
+    assert_no_user_html(at)
+
+
+# --- Train -------------------------------------------------------------------------------------------------------
+
+NUMBERS = ["Training reviews", "Epochs", "Batch size", "Learning rate", "Hidden units", "Vocabulary size",
+           "Max words per review (the last ones)"]
+TINY = {"Training reviews": 100, "Epochs": 1, "Batch size": 512, "Hidden units": 2, "Vocabulary size": 100,
+        "Max words per review (the last ones)": 10}
+
+
+@pytest.fixture
+def models_root(tmp_path, monkeypatch):
+    """A temporary models folder (a copy of models/gru): nothing is written into the repository's."""
+    root = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "gru", root / "gru")
+    monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
+    finish_job()
+    yield root
+    finish_job()
+
+
+def finish_job() -> str | None:
+    """Stop any started run, wait for it, and empty the slot; the name it ran under."""
+    from pages.common import training_slot
+
+    slot = training_slot()
+    job, name = slot.get("job"), slot.get("name")
+    if job is not None:
+        job.stop()
+        assert job.wait(120), "a started training run did not stop"
+    slot.clear()
+    return name if job is not None else None
+
+
+def number(at, label: str):
+    return next(n for n in at.number_input if n.label == label)
+
+
+def open_train():
+    at = open_page("pages/train.py")
+    if not have_imdb():
+        assert "needs the IMDB dataset" in messages(at, "warning")
+        assert any(b.label.startswith("Download the IMDB dataset") for b in at.button)
+        return None
+    return at
+
+
+def errors(at) -> str:
+    return messages(at, "error")
+
+
+@settings(SETTINGS, max_examples=12)
+@given(name=st.one_of(TEXTS, st.sampled_from(PAYLOADS)))
+@example(name="<img src=x onerror=alert(1)>")
+@example(name="gru")
+@example(name="../../etc/passwd")
+@example(name="CON")
+@example(name="a b")
+@example(name="tiny-run_1")  # a valid name: a tiny run starts and is stopped at once
+@example(name=WORDS_200K)
+@example(name=SYMBOL_1MB)
+def test_train_hostile_names(models_root, name):
+    at = open_train()
+    if at is None:
+        return
+    type_into(at.text_input[0], name)
+    for label, value in TINY.items():
+        number(at, label).set_value(value)
+    at.checkbox[0].uncheck()  # no test-set evaluation
+    sent = name[:40]  # the name field's max_chars
+    before = sorted(p.name for p in models_root.iterdir())
+    valid = bool(NAME.fullmatch(sent)) and sent not in SHIPPED and sent not in before
+    button(at, "Start training").click().run()
+    no_exception(at)
+    assert_no_user_html(at)
+    assert at.text_input[0].value == sent
+    started = finish_job()
+    if valid:
+        assert started == sent and not errors(at)
+    else:
+        assert started is None, f"a training run started for the refused name {sent!r}"
+        assert ("model name must be" in errors(at) or "shipped model" in errors(at)
+                or "already exists" in errors(at)), errors(at)
+        assert sorted(p.name for p in models_root.iterdir()) == before  # nothing written
+
+
+@settings(SETTINGS, max_examples=10)
+@given(arch=st.sampled_from(MODELS), ends=st.tuples(*[ENDS] * len(NUMBERS)), overwrite=st.booleans(),
+       name=st.sampled_from(["gru", "<script>alert(1)</script>", "Bad Name!"]))
+@example(arch="lstm", ends=("max",) * len(NUMBERS), overwrite=True, name="gru")
+@example(arch="rnn", ends=("min",) * len(NUMBERS), overwrite=False, name="<script>alert(1)</script>")
+def test_train_number_inputs_at_their_extremes(models_root, arch, ends, overwrite, name):
+    """Every setting at its lowest or highest, with a name that is refused: the request is checked, no run starts."""
+    at = open_train()
+    if at is None:
+        return
+    next(s for s in at.selectbox if s.label == "Architecture").select(arch).run()
+    no_exception(at)
+    type_into(at.text_input[0], name)
+    values = {}
+    for label, end in zip(NUMBERS, ends):
+        to_end(number(at, label), end)
+        values[label] = number(at, label).value
+    at.checkbox[0].uncheck()
+    if overwrite:
+        at.checkbox[1].check()
+    button(at, "Start training").click().run()
+    no_exception(at)
+    assert_no_user_html(at)
+    assert at.text_input[0].value == name
+    assert finish_job() is None
+    msg = errors(at)
+    assert "shipped model" in msg or "model name must be" in msg
+    over_budget = values["Training reviews"] * values["Epochs"] > BUDGET
+    assert ("command line" in msg) == over_budget
+    assert "must be between" not in msg  # the widgets' own limits are the ones the check accepts
+
+
+# --- bugs found by these tests, kept as regression tests ------------------------------------------------
+
+def test_train_typed_name_survives_a_change_of_architecture(models_root, imdb_path):
+    at = open_page("pages/train.py")
+    next(s for s in at.selectbox if s.label == "Architecture").select("lstm")  # same submission as the name
+    at.text_input[0].input("Bad Name!")
+    for label, value in TINY.items():
+        number(at, label).set_value(value)
+    at.checkbox[0].uncheck()
+    button(at, "Start training").click().run()
+    no_exception(at)
+    started = finish_job()
+    assert started is None, f"a run started as {started!r} although the typed name was 'Bad Name!'"
+    assert "model name must be" in errors(at)
+
+
+def test_review_from_a_link_with_carriage_returns_stays_text():
+    at = app()
+    at.query_params["review"] = "A great film.\r\r# Injected heading\r\r**bold** and [here](/)"
+    at.query_params["model"] = "gru"
+    at.run()
+    no_exception(at)
+    assert_no_user_html(at)
+    blocks = coloured(at)
+    assert len(blocks) == 3
+    for body in blocks:
+        assert not re.search(r"[\r\n]", body), f"a line ending inside the HTML block: {body[:200]!r}"
