@@ -120,8 +120,12 @@ def test_comparison_page(server, browser):
     p = Page(browser, server[0])
     p.nav("GRU vs LSTM", "The seed's claims, checked")
     p.charts(5)
-    body = p.body()
-    assert "560,701" in body and "Trains faster" in body
+    # The claims table (HTML, unlike the canvas-drawn data frames) names the exact parameter counts.
+    table = p.page.locator('[data-testid="stTable"]').first
+    table.wait_for(timeout=60_000)
+    p.page.wait_for_function("() => document.querySelector('[data-testid=\"stTable\"]').innerText"
+                             ".includes('560,701')", timeout=60_000)
+    assert "Trains faster" in table.inner_text()
     p.shot("compare")
     p.clean()
 
