@@ -18,7 +18,7 @@ from torch import nn
 from .data import load_imdb
 from .experiment import hardware
 from .predictor import load_model
-from .train import TrainConfig, batch_tensor, build_module, encode, length_batches
+from .train import TrainConfig, batch_tensor, build_module, encode, length_batches, train_step
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -60,18 +60,6 @@ def plain_step_fn(module: nn.Module, opt: torch.optim.Optimizer) -> Callable[[to
     return step
 
 
-def ours_step_fn(module: nn.Module, opt: torch.optim.Optimizer) -> Callable[[torch.Tensor, torch.Tensor], None]:
-    loss_fn = nn.BCEWithLogitsLoss()
-
-    def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        loss = loss_fn(module(x), y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(module.parameters(), 1.0)
-        opt.step()
-    return step
-
-
 def bench_training(data_path: str | None, steps: int, arch: str = "gru") -> dict:
     """Estimated epoch seconds of both loops from ``steps`` random batches each, interleaved."""
     from .text import Vocab
@@ -86,7 +74,7 @@ def bench_training(data_path: str | None, steps: int, arch: str = "gru") -> dict
     perm = rng.permutation(len(data))
     plain_batches = [perm[i:i + cfg.batch_size] for i in range(0, len(data), cfg.batch_size)]
     m1, m2 = build_module(cfg), build_module(cfg)
-    ours = ours_step_fn(m1, torch.optim.Adam(m1.parameters()))
+    opt1 = torch.optim.Adam(m1.parameters())
     plain = plain_step_fn(m2, torch.optim.Adam(m2.parameters()))
     pick_ours = rng.choice(len(ours_batches), steps, replace=False)
     pick_plain = rng.choice(len(plain_batches), steps, replace=False)
@@ -95,7 +83,7 @@ def bench_training(data_path: str | None, steps: int, arch: str = "gru") -> dict
         a, b = ours_batches[pick_ours[k % steps]], plain_batches[pick_plain[k % steps]]
         xa = batch_tensor(data.ids, a, data.lengths, torch.device("cpu"))
         xb = torch.from_numpy(data.ids[b])
-        ta = _timed(lambda: ours(xa, labels[a]))
+        ta = _timed(lambda: train_step(m1, opt1, xa, labels[a], 1.0))
         tb = _timed(lambda: plain(xb, labels[b]))
         if k:
             t_ours.append(ta)

@@ -14,7 +14,6 @@ import pandas as pd
 
 from .explain import GATE_LABELS, UNIT_INTERVAL
 
-VERDICT_SCHEME = "redblue"
 NEG_RGB = (202, 0, 32)  # ends of Vega's redblue scheme
 POS_RGB = (5, 113, 176)
 

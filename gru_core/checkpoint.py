@@ -27,8 +27,8 @@ from .text import TOKENIZER_VERSION, Vocab
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 ENV_MODELS = "GRU_EXPLORER_MODELS"
 
-FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")
-REQUIRED = ("model.safetensors", "config.json", "vocab.json")
+FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")  # what save_checkpoint writes
+REQUIRED = FILES[:3]  # what loading needs
 
 
 class CheckpointError(Exception):

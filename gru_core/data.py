@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_atomic, write_json_atomic
-from .text import TOKENIZER_VERSION, UNK_ID, Vocab, tokenize
+from .text import TOKENIZER_VERSION, Vocab, tokenize
 
 ENV_IMDB = "GRU_EXPLORER_IMDB"
 ENV_RT = "GRU_EXPLORER_RT_POLARITY"
@@ -234,6 +234,3 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     n_val = int(round(n * fraction))
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
-
-def unknown_fraction(ids: np.ndarray) -> float:
-    return float(np.mean(ids == UNK_ID)) if len(ids) else 0.0

@@ -6,7 +6,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from .data import DataNotFoundError, Split, load_imdb, load_rt_polarity
 from .evaluate import classification_metrics
 from .model import parameter_counts
 from .predictor import SentimentModel
-from .train import TrainConfig, TrainEvent, build_module, config_dict, fit, prepare, resolve_device
+from .train import TrainConfig, TrainEvent, build_module, fit, prepare, resolve_device
 
 
 def hardware() -> str:
@@ -34,10 +34,15 @@ def hardware() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
 
 
-def evaluate_split(model: SentimentModel, split: Split) -> dict:
-    """Metrics of ``model`` on a labelled split, through the public predict path."""
+def predict_split(model: SentimentModel, split: Split) -> tuple[list[int], np.ndarray]:
+    """(indices of the reviews that hold words, their P(positive)) through the public predict path."""
     keep = [i for i, toks in enumerate(split.tokens) if toks]
-    proba = model.predict_proba([split.texts[i] for i in keep])
+    return keep, model.predict_proba([split.texts[i] for i in keep])
+
+
+def evaluate_split(model: SentimentModel, split: Split) -> dict:
+    """Metrics of ``model`` on a labelled split."""
+    keep, proba = predict_split(model, split)
     metrics = classification_metrics(split.labels[keep], proba)
     metrics["skipped_without_words"] = len(split) - len(keep)
     return metrics
@@ -68,7 +73,7 @@ def train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | No
     metrics: dict = {
         "command": command,
         "seed": cfg.seed,
-        "train_config": config_dict(cfg),
+        "train_config": asdict(cfg),
         "train_reviews": len(data.train),
         "val_reviews": len(data.val),
         "history": history,

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from .predictor import SentimentModel
-from .text import UNK_ID
+from .text import UNK_ID, pad_sequences
 from .trace import Trace
 
 GATE_LABELS = {
@@ -135,16 +135,23 @@ def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:
     return trace.proba - model.predict_ids(variants, batch_size=64)
 
 
-def grad_x_input(model: SentimentModel, trace: Trace) -> np.ndarray:
-    """[T] gradient × input saliency of the verdict's logit, summed over embedding dims.
+def logit_gradients(model: SentimentModel, seqs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(embeddings [B, T, E], ∂ verdict logit / ∂ embeddings [B, T, E], lengths [B]) for id sequences.
 
     Gradients flow to a fresh embedding tensor, not to the model's weights
-    (which stay frozen and untouched).
+    (which stay frozen and untouched). Row b holds review b from position 0.
     """
     module = model.module
+    ids = torch.from_numpy(pad_sequences(seqs, max(len(s) for s in seqs)))
     with torch.enable_grad():
-        x = module.embedding(torch.as_tensor(trace.ids)[None]).detach().requires_grad_(True)
-        out, _ = module.rnn(x)
-        logit = module.dense(out[0, -1]).sum()
-        (grad,) = torch.autograd.grad(logit, x)
-    return (grad * x).sum(-1)[0].detach().numpy().astype(np.float64)
+        x, lengths = module.embed(ids)
+        x = x.detach().requires_grad_(True)
+        logits = module.dense(module.last_hidden(x, lengths)).sum()
+        (grad,) = torch.autograd.grad(logits, x)
+    return x.detach(), grad, lengths
+
+
+def grad_x_input(model: SentimentModel, trace: Trace) -> np.ndarray:
+    """[T] gradient × input saliency of the verdict's logit, summed over embedding dims."""
+    x, grad, _ = logit_gradients(model, [trace.ids])
+    return (grad * x).sum(-1)[0].numpy().astype(np.float64)

@@ -62,17 +62,25 @@ class SentimentRNN(nn.Module):
         nn.init.xavier_uniform_(self.dense.weight)
         nn.init.zeros_(self.dense.bias)
 
-    def final_hidden(self, ids: torch.Tensor) -> torch.Tensor:
-        """[B, H] hidden state after each review's last real word."""
+    def embed(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([B, T, E] embeddings with each review moved to the front of its row and trimmed to
+        the longest, [B] lengths) for pre-padded ids."""
         lengths = (ids != PAD_ID).sum(1)
         if bool((lengths == 0).any()):
             raise ValueError("every review needs at least one token")
         t_max = int(lengths.max())
-        x = self.embedding(left_align(ids, lengths)[:, :t_max])
-        x = self.embed_dropout(x.transpose(1, 2)).transpose(1, 2)
+        return self.embedding(left_align(ids, lengths)[:, :t_max]), lengths
+
+    def last_hidden(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Run the recurrent layer over embedded reviews; [B, H] state after each one's last word."""
         out, _ = self.rnn(x)  # [B, T, H]
-        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, out.shape[2])
-        return out.gather(1, last).squeeze(1)
+        return out[torch.arange(len(lengths), device=out.device), lengths - 1]
+
+    def final_hidden(self, ids: torch.Tensor) -> torch.Tensor:
+        """[B, H] hidden state after each review's last real word."""
+        x, lengths = self.embed(ids)
+        x = self.embed_dropout(x.transpose(1, 2)).transpose(1, 2)
+        return self.last_hidden(x, lengths)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Logits [B] for pre-padded ids [B, T]."""

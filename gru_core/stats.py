@@ -12,13 +12,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .atomic import write_json_atomic
 from .data import Split
-from .model import left_align
+from .experiment import predict_split
+from .explain import logit_gradients
 from .predictor import SentimentModel
-from .text import PAD_ID, pad_sequences
 from .trace import trace_ids
 
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9
@@ -59,19 +58,10 @@ def gradient_by_position(model: SentimentModel, id_lists: list[np.ndarray], batc
     vector: how much the final prediction can still feel that word. Gradients
     flow to fresh embedding tensors; the model's weights are not touched.
     """
-    module = model.module
     width = max(len(ids) for ids in id_lists)
     out = np.full((len(id_lists), width), np.nan)
     for a in range(0, len(id_lists), batch_size):
-        batch = id_lists[a:a + batch_size]
-        ids = torch.from_numpy(pad_sequences(batch, max(len(s) for s in batch)))
-        lengths = (ids != PAD_ID).sum(1)
-        with torch.enable_grad():
-            x = module.embedding(left_align(ids, lengths)).detach().requires_grad_(True)
-            seq, _ = module.rnn(x)
-            last = seq[torch.arange(len(batch)), lengths - 1]
-            logits = module.dense(last).sum()
-            (grad,) = torch.autograd.grad(logits, x)
+        _, grad, lengths = logit_gradients(model, id_lists[a:a + batch_size])
         norms = grad.norm(dim=-1).numpy()  # [B, T], position t from the start
         for i, n in enumerate(lengths.tolist()):
             out[a + i, :n] = norms[i, :n][::-1]  # reversed: distance from the end
@@ -91,8 +81,7 @@ def ids_digest(ids: list[str]) -> str:
 
 def compute_stats(model: SentimentModel, test: Split, sample: int = 500, seed: int = 0) -> dict:
     """Test-set predictions for all reviews, and saturation and memory reach on a random sample."""
-    keep = [i for i, t in enumerate(test.tokens) if t]
-    proba = model.predict_proba([test.texts[i] for i in keep])
+    keep, proba = predict_split(model, test)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(keep), size=min(sample, len(keep)), replace=False))
     encoded = [model.encode(test.texts[keep[i]])[1] for i in pick]

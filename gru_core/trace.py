@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .model import SentimentRNN, left_align
-from .text import PAD_ID, UNK_ID
+from .model import SentimentRNN
+from .text import UNK_ID, pad_sequences
 
 GATE_NAMES = {
     "gru": ("update", "reset", "candidate"),
@@ -78,16 +78,9 @@ def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str
     ``SentimentRNN.final_hidden``, so the last step's verdict is the model's
     prediction; the gates are recomputed from those states in one batched step.
     """
-    if any(len(ids) == 0 for ids in id_lists):
-        raise ValueError("every review needs at least one token")
-    lengths = torch.tensor([len(ids) for ids in id_lists])
-    t_max = int(lengths.max())
-    padded = torch.full((len(id_lists), t_max), PAD_ID, dtype=torch.long)
-    for i, ids in enumerate(id_lists):
-        padded[i, t_max - len(ids):] = torch.as_tensor(ids, dtype=torch.long)
     rnn = module.rnn
-    device = rnn.weight_ih_l0.device
-    x = module.embedding(left_align(padded, lengths).to(device))  # [B, T, E]
+    padded = pad_sequences(id_lists, max(len(ids) for ids in id_lists))
+    x, lengths = module.embed(torch.from_numpy(padded).to(rnn.weight_ih_l0.device))  # [B, T, E]
     hidden, _ = rnn(x)  # [B, T, H]
     h_prev = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
     gi = torch.nn.functional.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0)

@@ -12,7 +12,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -156,6 +156,19 @@ def _loss_acc(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(loss), float(np.mean((z > 0) == (y > 0.5)))
 
 
+def train_step(module: SentimentRNN, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               clip: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on a batch (binary cross-entropy, optional gradient clipping): (logits, loss)."""
+    logits = module(x)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip:
+        nn.utils.clip_grad_norm_(module.parameters(), clip)
+    opt.step()
+    return logits, loss
+
+
 def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
         callback: Callable[[TrainEvent], bool | None] | None = None) -> tuple[list[dict], dict]:
     """Train ``module`` in place; return (per-epoch history, best-by-validation state_dict).
@@ -177,7 +190,6 @@ def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(total - warm, 1)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    loss_fn = nn.BCEWithLogitsLoss()
     labels = torch.from_numpy(data.train.labels.astype(np.float32))
     history: list[dict] = []
     best_state, best_acc = copy.deepcopy(module.state_dict()), -1.0
@@ -191,13 +203,7 @@ def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
         for step, idx in enumerate(batches, 1):
             x = batch_tensor(data.train.ids, idx, data.train.lengths, device)
             y = labels[idx].to(device)
-            logits = module(x)
-            loss = loss_fn(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip:
-                nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
-            opt.step()
+            logits, loss = train_step(module, opt, x, y, cfg.clip)
             sched.step()
             n = len(idx)
             sum_loss += float(loss.detach()) * n
@@ -228,6 +234,3 @@ def build_module(cfg: TrainConfig) -> SentimentRNN:
     torch.manual_seed(cfg.seed)
     return SentimentRNN(cfg.arch, cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.embed_dropout, cfg.dropout)
 
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)

@@ -15,6 +15,7 @@ from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, 
 from gru_core.checkpoint import REQUIRED, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.explain import grad_x_input, occlusion
+from gru_core.stats import STATS_FILE, read_stats
 
 ARCH_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "plain RNN"}
 
@@ -185,3 +186,16 @@ def live_measurements(model: SentimentModel) -> dict:
 def training_slot() -> dict:
     """The server's one training slot (shared by all sessions: this 2-core machine runs one run at a time)."""
     return {}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _stats(path: str, mtime: int) -> dict | None:
+    return read_stats(path)
+
+
+def model_stats(model: SentimentModel) -> dict | None:
+    """The model's stats.json (read once per version of the file), or None."""
+    if model.path is None:
+        return None
+    f = Path(model.path) / STATS_FILE
+    return _stats(str(model.path), f.stat().st_mtime_ns if f.exists() else 0)

@@ -11,8 +11,8 @@ from gru_core.compare import (ARCH_NAMES, claims, comparison_table, confusion_fr
                               history_frame, saturation_frame)
 from gru_core.examples import EXAMPLES
 from gru_core.explain import gate_frame, unit_order, words_frame
-from gru_core.stats import agreement, gradient_by_position, ids_digest, read_stats
-from pages.common import require_app, get_trace, imdb_test, live_measurements, load_named, model_names
+from gru_core.stats import agreement, gradient_by_position, ids_digest
+from pages.common import require_app, get_trace, imdb_test, live_measurements, load_named, model_names, model_stats
 
 require_app()
 st.title("GRU vs LSTM vs RNN")
@@ -73,7 +73,7 @@ if len(conf):
     names_with_conf = list(dict.fromkeys(conf["model"]))
     for col, name in zip(st.columns(len(names_with_conf)), names_with_conf):
         col.altair_chart(confusion_chart(conf[conf["model"] == name], name), width="stretch")
-stats = {m.name: s for m in models if m.path and (s := read_stats(m.path))}
+stats = {m.name: s for m in models if (s := model_stats(m))}
 test = imdb_test()
 if len(stats) >= 2:
     pairs = [(a, b) for i, a in enumerate(stats) for b in list(stats)[i + 1:]
