@@ -115,12 +115,17 @@ def word_summaries(trace: Trace) -> pd.DataFrame:
 
 
 def trace_csv(trace: Trace) -> str:
-    """The whole trace as CSV: step, word, unit, quantity, value (plus the running verdict)."""
+    """The whole trace as CSV: step, word, unit, quantity, value (plus the running verdict, unit −1).
+
+    Words are written in full, as typed (charts shorten very long ones; a download must not).
+    """
+    columns = ["step", "word", "unit", "quantity", "value"]
     frames = [gate_frame(trace, q).assign(quantity=q) for q in quantities(trace)]
-    long = pd.concat(frames, ignore_index=True)[["step", "word", "unit", "quantity", "value"]]
-    verdict = words_frame(trace)[["step", "word", "p_positive"]].rename(columns={"p_positive": "value"})
-    verdict = verdict.assign(unit=-1, quantity="p_positive")[["step", "word", "unit", "quantity", "value"]]
-    return pd.concat([long, verdict], ignore_index=True).to_csv(index=False)
+    verdict = words_frame(trace)[["step", "p_positive"]].rename(columns={"p_positive": "value"})
+    frames.append(verdict.assign(unit=-1, quantity="p_positive"))
+    table = pd.concat(frames, ignore_index=True)
+    table["word"] = np.asarray(trace.tokens, dtype=object)[table["step"].to_numpy() - 1]
+    return table[columns].to_csv(index=False)
 
 
 def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:

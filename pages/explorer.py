@@ -1,6 +1,8 @@
 """Gate Explorer: type a review, see every gate at every word."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -178,31 +180,35 @@ with right:
 st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each method's largest value.")
 
 # --- Compare with an edited review -----------------------------------------------
-with st.expander("Compare with an edited review"):
-    edited = st.text_area("Edited review", value=text if len(text) <= 5_000 else text[-5_000:],
-                          key="edited", max_chars=MAX_CHARS, help="Change a word or two and compare.")
-    try:
-        other = get_trace(model, edited)
-    except ValueError:
-        st.info("The edited review contains no words.")
-    else:
-        a, b = st.columns(2)
-        a.metric("Original P(positive)", f"{trace.proba:.3f}")
-        b.metric("Edited P(positive)", f"{other.proba:.3f}", delta=f"{other.proba - trace.proba:+.3f}")
-        both = pd.concat([words_frame(trace).assign(review="original"), words_frame(other).assign(review="edited")])
-        st.altair_chart(trajectory(both, series="review"), width="stretch")
-        gate = names[0]
-        c1, c2 = st.columns(2)
-        for col, tr, title in ((c1, trace, "original"), (c2, other, "edited")):
-            with col:
-                st.caption(f"{GATE_LABELS[gate]} — {title}")
-                win = (max(0, len(tr.tokens) - WINDOW), len(tr.tokens))
-                st.altair_chart(heatmap(gate_frame(tr, gate, unit_order(model, tr, gate, order_by), win), gate),
-                                width="stretch")
-        diff = {n: float(np.abs(quantities(other)[n][-1] - quantities(trace)[n][-1]).mean()) for n in names}
-        st.dataframe(pd.DataFrame({"quantity": [GATE_LABELS[n] for n in diff],
-                                   "mean |edited − original| at the last word": list(diff.values())}),
-                     hide_index=True)
+# Lazy: the second trace and its charts are computed only while the expander is open.
+compare_box = st.expander("Compare with an edited review", key="compare_open", on_change="rerun")
+with compare_box:
+    if compare_box.open:
+        edited = st.text_area("Edited review", value=text if len(text) <= 5_000 else text[-5_000:],
+                              key="edited", max_chars=MAX_CHARS, help="Change a word or two and compare.")
+        try:
+            other = get_trace(model, edited)
+        except ValueError:
+            st.info("The edited review contains no words.")
+        else:
+            a, b = st.columns(2)
+            a.metric("Original P(positive)", f"{trace.proba:.3f}")
+            b.metric("Edited P(positive)", f"{other.proba:.3f}", delta=f"{other.proba - trace.proba:+.3f}")
+            both = pd.concat([words_frame(trace).assign(review="original"),
+                              words_frame(other).assign(review="edited")])
+            st.altair_chart(trajectory(both, series="review"), width="stretch")
+            gate = names[0]
+            c1, c2 = st.columns(2)
+            for col, tr, title in ((c1, trace, "original"), (c2, other, "edited")):
+                with col:
+                    st.caption(f"{GATE_LABELS[gate]} — {title}")
+                    win = (max(0, len(tr.tokens) - WINDOW), len(tr.tokens))
+                    st.altair_chart(heatmap(gate_frame(tr, gate, unit_order(model, tr, gate, order_by), win), gate),
+                                    width="stretch")
+            diff = {n: float(np.abs(quantities(other)[n][-1] - quantities(trace)[n][-1]).mean()) for n in names}
+            st.dataframe(pd.DataFrame({"quantity": [GATE_LABELS[n] for n in diff],
+                                       "mean |edited − original| at the last word": list(diff.values())}),
+                         hide_index=True)
 
 # --- Equations ---------------------------------------------------------------------
 with st.expander("The equations this page computes", expanded=False):
@@ -236,5 +242,7 @@ with st.expander("The equations this page computes", expanded=False):
     st.latex(r"P(\text{positive after word } t) = \sigma(w^\top h_t + b)")
 
 # --- Downloads ------------------------------------------------------------------------
-st.download_button("Download the trace as CSV", trace_csv(trace), file_name=f"trace-{model.name}.csv",
-                   mime="text/csv", help="One row per word, unit and quantity. Charts: use each chart's ⋯ menu for PNG/SVG.")
+# Deferred (built on click): no CSV work on every rerun, and no stale media URL for the
+# browser to fetch after a rerun has replaced it (a 404 in the console under load).
+st.download_button("Download the trace as CSV", partial(trace_csv, trace), file_name=f"trace-{model.name}.csv",
+                   mime="text/csv", on_click="ignore", help="One row per word, unit and quantity. Charts: use each chart's ⋯ menu for PNG/SVG.")

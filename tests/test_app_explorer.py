@@ -49,7 +49,7 @@ def test_default_review_shows_verdict_and_one_row_per_unit_and_word(model):
     assert metrics["Verdict"] == ("positive" if trace.proba > 0.5 else "negative")
     maps = heatmaps(at)
     expected = {"gru": 4, "lstm": 6, "rnn": 1}[m.arch]
-    assert len(maps) >= expected  # + the two in the comparison expander
+    assert len(maps) == expected  # the comparison expander is closed: nothing computed there
     for spec, table in maps[:expected]:
         assert table.num_rows == len(trace.tokens) * m.module.rnn.hidden_size
         assert set(table.column("word").to_pylist()) == set(trace.tokens)
@@ -141,6 +141,29 @@ def test_random_test_review_shows_true_label_and_rating(imdb_path):
     label = "positive" if truth[0] else "negative"
     assert metrics["True label"] == f"{label} ({truth[1]}★)"
     assert (truth[0] == 1) == (truth[1] >= 7)
+
+
+def test_compare_with_an_edited_review_is_lazy_and_exact():
+    at = run_with("gru", review="The acting was good and the plot was fun.")
+    assert [t.key for t in at.text_area] == ["review"]  # closed: no second trace computed
+    assert "Edited P(positive)" not in {m.label for m in at.metric}
+    at.session_state["compare_open"] = True
+    at.run()
+    assert at.text_area(key="edited").value == "The acting was good and the plot was fun."  # pre-filled
+    at.text_area(key="edited").input("The acting was not good and the plot was dull.").run()
+    no_exception(at)
+    m = load_model("models/gru")
+    a, b = m.trace("The acting was good and the plot was fun."), m.trace("The acting was not good and the plot was dull.")
+    metrics = {x.label: x for x in at.metric}
+    assert metrics["Original P(positive)"].value == f"{a.proba:.3f}"
+    assert metrics["Edited P(positive)"].value == f"{b.proba:.3f}"
+    assert metrics["Edited P(positive)"].delta == f"{b.proba - a.proba:+.3f}"
+    assert len(heatmaps(at)) == 4 + 2  # the update-gate heatmaps of both reviews
+    diff = at.dataframe[-1].value
+    expect = [np.abs(b.gates[n][-1] - a.gates[n][-1]).mean() for n in ("update", "reset", "candidate")]
+    expect.append(np.abs(b.hidden[-1] - a.hidden[-1]).mean())
+    np.testing.assert_allclose(diff.iloc[:, 1].to_numpy(), expect, rtol=1e-6)
+
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete", "config"])

@@ -108,6 +108,35 @@ def test_gate_explorer(server, browser):
     p.clean()
 
 
+def test_trace_download(server, browser):
+    """The CSV is built on click (deferred) and holds the trace of the review on screen."""
+    p = Page(browser, server[0])
+    p.type_review("A slow start, then a brilliant ending.")
+    with p.page.expect_download(timeout=60_000) as d:
+        p.page.get_by_role("button", name="Download the trace as CSV").click()
+    assert d.value.suggested_filename == "trace-gru.csv"
+    csv = Path(d.value.path()).read_text()
+    assert csv.startswith("step,word,unit,quantity,value\n") and "\n6,brilliant,0,update," in csv
+    p.clean()
+
+
+def test_compare_with_an_edited_review(server, browser):
+    p = Page(browser, server[0])
+    p.type_review("The acting was good.")
+    before = p.charts(4)
+    p.page.get_by_text("Compare with an edited review").click()  # opening it reruns and computes
+    area = p.page.get_by_label("Edited review", exact=True)
+    area.wait_for(timeout=60_000)
+    area.fill("The acting was not good.")
+    area.press("Control+Enter")
+    p.page.wait_for_timeout(300)
+    p.settle()
+    p.page.wait_for_function("() => document.body.innerText.includes('Edited P(positive)')", timeout=60_000)
+    assert p.charts(before + 3) >= before + 3  # trajectories of both reviews + two heatmaps
+    p.shot("explorer-edited")
+    p.clean()
+
+
 def test_hostile_review_does_not_execute(server, browser):
     p = Page(browser, server[0])
     p.type_review('Nice <img src=x onerror=alert(1)> film <script>alert(2)</script>')

@@ -5,6 +5,7 @@ import ast
 import hashlib
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +15,17 @@ import torch
 import gru_core.checkpoint as ckpt_mod
 from gru_core.atomic import write_atomic, write_json_atomic
 from gru_core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint, sha256_file
-from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel, load_model
 from gru_core.text import Vocab
+
+from .tiny import tiny_module
 
 REPO = Path(__file__).resolve().parent.parent
 V, E, H = 50, 8, 6
 TEXTS = ["good movie", "bad plot, awful acting", "the w3 w4 w5 zzz", "Don't"]
 
 
-def tiny(arch: str = "gru", seed: int = 0) -> SentimentRNN:
-    torch.manual_seed(seed)
-    m = SentimentRNN(arch, V, E, H)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.normal_(0.0, 0.5)
-    return m.eval()
+tiny = partial(tiny_module, vocab_size=V, embed=E, hidden=H, std=0.5, freeze=False)
 
 
 def vocab() -> Vocab:

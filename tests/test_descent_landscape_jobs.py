@@ -19,8 +19,10 @@ from gru_core import descent, jobs, landscape
 from gru_core.data import Split
 from gru_core.model import ARCHS, SentimentRNN
 from gru_core.predictor import SentimentModel
-from gru_core.text import PAD_ID, Vocab, tokenize
+from gru_core.text import PAD_ID, tokenize
 from gru_core.train import TrainConfig
+
+from .tiny import WORDS, tiny_model
 
 
 
@@ -325,22 +327,13 @@ def test_grid_and_paths_frames(name):
 
 # =========================================================================== landscape
 
-WORDS = ["good", "bad", "movie", "great", "awful", "the", "was", "plot", "acting", "fun"]
 POSITIVE, NEGATIVE = {"good", "great", "fun"}, {"bad", "awful"}
 V, E, H = len(WORDS) + 2, 6, 5
 
 
 def make_model(arch: str = "gru", seed: int = 0) -> SentimentModel:
-    """A tiny frozen float32 model with large random weights (so gradients are non-trivial)."""
-    torch.manual_seed(seed)
-    module = SentimentRNN(arch, V, E, H)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.normal_(0.0, 0.6)
-        module.embedding.weight[PAD_ID].zero_()  # as training leaves it (padding_idx)
-    for p in module.parameters():
-        p.requires_grad_(False)  # as load_checkpoint leaves a shared model
-    return SentimentModel(module.eval(), Vocab(WORDS), {"maxlen": 50})
+    """A tiny frozen model whose padding row is zero, as training leaves it."""
+    return tiny_model(arch, seed=seed, std=0.6, zero_pad=True)
 
 
 def make_split(n: int = 40, seed: int = 0) -> Split:

@@ -13,30 +13,14 @@ import torch
 from gru_core import charts, explain
 from gru_core.model import ARCHS, SentimentRNN
 from gru_core.predictor import SentimentModel
-from gru_core.text import UNK_ID, Vocab, tokenize_with_spans
+from gru_core.text import UNK_ID, tokenize_with_spans
 from gru_core.trace import GATE_NAMES
 
-WORDS = ["good", "bad", "movie", "great", "awful", "the", "was", "plot", "acting", "fun"]
+from .tiny import WORDS, tiny_model
+
 V, E, H = len(WORDS) + 2, 6, 5
 REVIEW = "The movie was GOOD, but zzzq acting was awful! Great plot, bad fun."
 SIGNED = {"candidate", "cell_candidate", "cell", "hidden"}
-
-
-def make_model(arch: str = "gru", seed: int = 0, std: float = 0.7, maxlen: int = 50,
-               freeze: bool = True) -> SentimentModel:
-    """A tiny model with large random weights (so gates and attributions are non-trivial)."""
-    torch.manual_seed(seed)
-    module = SentimentRNN(arch, V, E, H)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.normal_(0.0, std)
-    module.eval()
-    if freeze:  # as load_checkpoint leaves a shared model
-        for p in module.parameters():
-            p.requires_grad_(False)
-    vocab = Vocab(WORDS)
-    assert len(vocab) == V
-    return SentimentModel(module, vocab, {"maxlen": maxlen})
 
 
 @pytest.fixture(scope="module", params=ARCHS)
@@ -46,7 +30,7 @@ def arch(request) -> str:
 
 @pytest.fixture(scope="module")
 def model(arch) -> SentimentModel:
-    return make_model(arch, seed=ARCHS.index(arch))
+    return tiny_model(arch, seed=ARCHS.index(arch))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +40,7 @@ def trace(model):
 
 @pytest.fixture(scope="module")
 def gru_model() -> SentimentModel:
-    return make_model("gru", seed=3)
+    return tiny_model("gru", seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +50,7 @@ def gru_trace(gru_model):
 
 @pytest.fixture(scope="module")
 def lstm_trace():
-    return make_model("lstm", seed=4).trace(REVIEW)
+    return tiny_model("lstm", seed=4).trace(REVIEW)
 
 
 # --------------------------------------------------------------------------- words_frame
@@ -199,6 +183,14 @@ def test_trace_csv(arch, trace):
     np.testing.assert_allclose(verdict["value"], trace.step_proba, rtol=1e-12, atol=0)
 
 
+def test_trace_csv_keeps_long_words_whole(gru_model):
+    long_word = "x" * (explain.LABEL_CHARS + 20)
+    trace = gru_model.trace(f"good {long_word} movie")
+    df = pd.read_csv(io.StringIO(explain.trace_csv(trace)))
+    assert set(df.loc[df["step"] == 2, "word"]) == {long_word}  # charts shorten it; the download must not
+    assert explain.words_frame(trace)["word"][1].endswith("…")
+
+
 # --------------------------------------------------------------------------- occlusion
 
 
@@ -217,7 +209,7 @@ def test_occlusion_matches_removing_each_word(model, trace):
 
 
 def test_occlusion_single_word(arch):
-    sm = make_model(arch, seed=8)
+    sm = tiny_model(arch, seed=8)
     for text in ("good", "  zzzq!"):
         tr = sm.trace(text)
         occ = explain.occlusion(sm, tr)
@@ -226,7 +218,7 @@ def test_occlusion_single_word(arch):
 
 
 def test_occlusion_many_words_batches_in_order():
-    sm = make_model("gru", seed=9, maxlen=100)
+    sm = tiny_model("gru", seed=9, maxlen=100)
     rng = np.random.default_rng(0)
     text = " ".join(rng.choice(WORDS + ["zzzq"], size=80))
     tr = sm.trace(text)
@@ -276,14 +268,14 @@ def test_grad_x_input_matches_reference(model, trace):
 
 
 def test_grad_x_input_single_word(arch):
-    sm = make_model(arch, seed=5)
+    sm = tiny_model(arch, seed=5)
     tr = sm.trace("great")
     np.testing.assert_allclose(explain.grad_x_input(sm, tr), reference_grad_x_input(sm.module, tr.ids),
                                rtol=1e-4, atol=1e-5)
 
 
 def test_attributions_leave_shared_model_untouched(arch):
-    sm = make_model(arch, seed=6)
+    sm = tiny_model(arch, seed=6)
     module = sm.module
     before = {k: v.clone() for k, v in module.state_dict().items()}
     grad_mode = torch.is_grad_enabled()
@@ -303,7 +295,7 @@ def test_attributions_leave_shared_model_untouched(arch):
 
 
 def test_grad_x_input_sets_no_grad_even_on_trainable_parameters():
-    sm = make_model("gru", seed=7, freeze=False)
+    sm = tiny_model("gru", seed=7, freeze=False)
     before = {k: v.clone() for k, v in sm.module.state_dict().items()}
     explain.grad_x_input(sm, sm.trace(REVIEW))
     for name, p in sm.module.named_parameters():
@@ -399,7 +391,7 @@ def test_coloured_text_ellipsis_for_unread_start():
 
 
 def test_coloured_text_keeps_leading_punctuation_of_untruncated_review():
-    sm = make_model("gru")
+    sm = tiny_model("gru")
     text = '"Great" movie'
     tr = sm.trace(text)
     assert not tr.truncated

@@ -221,6 +221,7 @@ def test_explorer_review_typed_and_submitted(model, text):
 def test_explorer_edited_review(text):
     at = app()
     at.session_state["model"] = "gru"
+    at.session_state["compare_open"] = True
     at.run()
     no_exception(at)
     type_into(at.text_area(key="edited"), text).run()

@@ -1,6 +1,8 @@
 """Model sizes, exactness of the gate trace, padding invariance, and SentimentModel (predictor.py)."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -10,21 +12,13 @@ from gru_core.predictor import SentimentModel
 from gru_core.text import PAD_ID, UNK_ID, Vocab, pad_sequences
 from gru_core.trace import GATE_NAMES, trace_ids
 
+from .tiny import tiny_module
+
 V, E, H = 50, 8, 6
 ATOL = 1e-5
 
 
-def tiny(arch: str, seed: int = 0, std: float = 0.5) -> SentimentRNN:
-    """A tiny model with large random weights, so gates are far from trivial."""
-    torch.manual_seed(seed)
-    m = SentimentRNN(arch, V, E, H)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.normal_(0.0, std)
-    m.eval()
-    for p in m.parameters():
-        p.requires_grad_(False)
-    return m
+tiny = partial(tiny_module, vocab_size=V, embed=E, hidden=H, std=0.5)
 
 
 def rand_ids(n: int, seed: int) -> np.ndarray:

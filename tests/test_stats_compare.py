@@ -17,35 +17,16 @@ from gru_core.model import ARCHS, SentimentRNN, parameter_counts
 from gru_core.predictor import SentimentModel
 from gru_core.text import Vocab, tokenize
 
-WORDS = ["good", "bad", "movie", "great", "awful", "the", "was", "plot", "acting", "fun"]
+from .tiny import WORDS, tiny_model, tiny_module
+
 V, E, H = len(WORDS) + 2, 6, 5
 MAXLEN = 50
 SAT_GATES = {"gru": ["update", "reset"], "lstm": ["input", "forget", "output"], "rnn": []}
 
 
-def make_module(arch: str = "gru", seed: int = 0, std: float = 0.7, freeze: bool = True) -> SentimentRNN:
-    """A tiny module with large random weights (so gates saturate and gradients are non-trivial)."""
-    torch.manual_seed(seed)
-    module = SentimentRNN(arch, V, E, H)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.normal_(0.0, std)
-    module.eval()
-    if freeze:  # as load_checkpoint leaves a shared model
-        for p in module.parameters():
-            p.requires_grad_(False)
-    return module
-
-
-def make_model(arch: str = "gru", seed: int = 0, **kw) -> SentimentModel:
-    vocab = Vocab(WORDS)
-    assert len(vocab) == V
-    return SentimentModel(make_module(arch, seed, **kw), vocab, {"maxlen": MAXLEN})
-
-
 def saved(tmp_path: Path, name: str, arch: str, metrics: dict | None = None, seed: int = 0) -> SentimentModel:
     """Save a tiny checkpoint with the given metrics.json into tmp_path/name and load it back."""
-    folder = save_checkpoint(tmp_path / name, make_module(arch, seed), Vocab(WORDS), MAXLEN, metrics or {})
+    folder = save_checkpoint(tmp_path / name, tiny_module(arch, seed=seed), Vocab(WORDS), MAXLEN, metrics or {})
     return load_model(folder)
 
 
@@ -60,7 +41,7 @@ def arch(request) -> str:
 
 @pytest.fixture(scope="module")
 def model(arch) -> SentimentModel:
-    return make_model(arch, seed=ARCHS.index(arch))
+    return tiny_model(arch, seed=ARCHS.index(arch))
 
 
 # --------------------------------------------------------------------------- saturation_fractions
@@ -172,7 +153,7 @@ def test_gradient_by_position_matches_autograd_per_review(arch, model):
 
 
 def test_gradient_by_position_leaves_trainable_weights_without_grad():
-    sm = make_model("lstm", seed=7, freeze=False)
+    sm = tiny_model("lstm", seed=7, freeze=False)
     grads = stats.gradient_by_position(sm, [np.array([2, 3, 4]), np.array([5, 6])])
     assert grads.shape == (2, 3) and np.isnan(grads[1, 2])
     for p in sm.module.parameters():
@@ -256,7 +237,7 @@ def test_compute_stats(arch, model, split):
 
 
 def test_compute_stats_sample(split):
-    sm = make_model("gru", seed=2)
+    sm = tiny_model("gru", seed=2)
     a = stats.compute_stats(sm, split, sample=4, seed=3)
     b = stats.compute_stats(sm, split, sample=4, seed=3)
     assert a == b
@@ -283,7 +264,7 @@ def test_write_and_read_stats(tmp_path, split):
 
 def test_write_stats_needs_a_folder(split):
     with pytest.raises(ValueError):
-        stats.write_stats(make_model("gru"), split)
+        stats.write_stats(tiny_model("gru"), split)
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"sample_size": 3}', b""])
@@ -595,7 +576,7 @@ def test_peak_inference_memory_subprocess(saved_gru):
         assert isinstance(value, int) and value >= 0
     else:
         assert value is None or (isinstance(value, int) and value >= 0)
-    assert compare.peak_inference_memory(make_model("gru")) is None  # no folder to load in a fresh process
+    assert compare.peak_inference_memory(tiny_model("gru")) is None  # no folder to load in a fresh process
 
 
 def test_peak_inference_memory_relative_path_from_another_cwd(saved_gru, monkeypatch):
