@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,12 @@ def test_missing_data_is_a_clear_error(tiny, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("GRU_EXPLORER_IMDB", raising=False)
     assert main(["evaluate", "--model", str(tiny), "--imdb", str(tmp_path / "none.tar.gz")]) == 2
     assert "download-imdb" in capsys.readouterr().err
+
+
+def test_bench_prints_every_measurement(imdb_path, capsys):
+    """The benchmark command runs end to end on the real data and prints each ratio it measured."""
+    assert main(["bench", "--data", str(imdb_path), "--steps", "3"]) == 0
+    out = capsys.readouterr().out
+    ratios = [float(x) for x in re.findall(r"ratio (\d+\.\d+)x", out)]
+    assert len(ratios) == 2 and all(r > 0 for r in ratios), out
+    assert "machine:" in out and "reviews/s" in out and "real words are" in out
