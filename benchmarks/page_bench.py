@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gru_core import load_model  # noqa: E402
+from tests.apphelpers import app  # noqa: E402  (runs app.py on every run, as the server does)
 
 
 def review(model, n: int, seed: int) -> str:
@@ -39,7 +40,7 @@ def run_once(at: AppTest) -> float:
 def bench_page(model_name: str = "gru", words: int = 200, repeats: int = 5) -> dict:
     """Median seconds of the Gate Explorer's server-side run: new review, same review, option changed."""
     model = load_model(ROOT / "models" / model_name)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at = app(timeout=300)
     at.session_state["model"] = model_name
     at.session_state["review"] = review(model, words, 999)
     run_once(at)  # imports, model load, first page build
