@@ -103,8 +103,13 @@ def test_gate_explorer(server, browser):
     p.page.get_by_role("option", name="lstm", exact=True).click()
     p.page.wait_for_function("() => document.body.innerText.includes('lstm (LSTM)')", timeout=60_000)
     p.settle()
-    p.charts(6)
-    assert "forget gate f" in p.body()
+    p.charts(4)  # trajectory, word summaries, the open heatmap tab, the unit inspector
+    p.page.get_by_role("tab", name="forget gate f").click()  # another tab shows its own heatmap
+    p.page.wait_for_function(
+        "() => document.querySelector('[role=tab][aria-selected=true]').innerText.includes('forget gate f')"
+        " && [...document.querySelectorAll('[role=tabpanel]')].some(t => t.getBoundingClientRect().width > 0"
+        " && t.querySelector('.vega-embed canvas, .vega-embed svg.marks'))", timeout=60_000)
+    p.shot("explorer-lstm")
     p.clean()
 
 
