@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
@@ -52,15 +54,53 @@ def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def open_page(page: str, model: str = "gru", **state) -> AppTest:
-    """Run the app, go to ``page`` with ``model`` picked and extra session state set."""
+def run_app(query: dict | None = None, **state) -> AppTest:
+    """Run the app once with the link's ``query`` parameters and ``state`` in the session; no exception."""
     at = app()
-    at.session_state["model"] = model
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    for k, v in state.items():
+        at.session_state[k] = v
     at.run()
     no_exception(at)
+    return at
+
+
+def open_page(page: str, model: str = "gru", **state) -> AppTest:
+    """Run the app, go to ``page`` with ``model`` picked and extra session state set."""
+    at = run_app(model=model)
     at.switch_page(page)
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
     no_exception(at)
     return at
+
+
+# --- Train page: a temporary models folder and the one training slot -------------------------------------
+
+def finish_job() -> str | None:
+    """Stop any started run, wait for it, and empty the slot; the name it ran under."""
+    from pages.common import training_slot
+
+    slot = training_slot()
+    job, name = slot.get("job"), slot.get("name")
+    if job is not None:
+        job.stop()
+        assert job.wait(120), "a started training run did not stop"
+    slot.clear()
+    return name if job is not None else None
+
+
+@pytest.fixture
+def models_root(tmp_path, monkeypatch):
+    """A temporary models folder (a copy of models/gru): nothing is written into the repository's.
+    Any training run is stopped and waited for before and after the test.
+
+    A test module uses it by binding the name: ``models_root = apphelpers.models_root``."""
+    root = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / "gru", root / "gru")
+    monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
+    finish_job()
+    yield root
+    finish_job()

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from gru_core.data import DataNotFoundError, resolve_imdb_path, resolve_rt_path
+from gru_core.model import ARCHS
+from gru_core.predictor import SentimentModel
 
-ROOT = Path(__file__).resolve().parent.parent
+from .tiny import tiny_model
+
 REQUIRE_DATA = os.environ.get("GRU_EXPLORER_REQUIRE_DATA") == "1"
 
 
@@ -44,3 +47,14 @@ def imdb_train(imdb_path):
     from gru_core.data import load_imdb
 
     return load_imdb("train", imdb_path)
+
+
+@pytest.fixture(scope="module", params=ARCHS)
+def arch(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def tiny_arch_model(arch) -> SentimentModel:
+    """A tiny random model of each architecture (``arch``), seeded by its place in ARCHS."""
+    return tiny_model(arch, seed=ARCHS.index(arch))

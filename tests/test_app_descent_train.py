@@ -1,14 +1,14 @@
 """AppTest for the Gradient descent and Train pages."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
 from gru_core import list_checkpoints
 
-from .apphelpers import ROOT, charts, no_exception, open_page
+from . import apphelpers
+from .apphelpers import charts, no_exception, open_page
 
 
 
@@ -91,20 +91,7 @@ def test_real_model_section_without_data(tmp_path, monkeypatch):
 
 # --- Train ----------------------------------------------------------------------------------------
 
-@pytest.fixture
-def models_root(tmp_path, monkeypatch):
-    root = tmp_path / "models"
-    shutil.copytree(ROOT / "models" / "gru", root / "gru")
-    monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
-    from pages.common import training_slot
-
-    training_slot().clear()
-    yield root
-    job = training_slot().get("job")
-    if job is not None:
-        job.stop()
-        job.wait(60)
-    training_slot().clear()
+models_root = apphelpers.models_root  # the fixture: a temporary models folder, no run left going
 
 
 def fill(at, name: str, reviews: int, epochs: int):

@@ -11,7 +11,7 @@ from gru_core import list_checkpoints, load_model
 from gru_core.examples import EXAMPLES
 from gru_core.explain import GATE_LABELS
 
-from .apphelpers import app, charts, chart_titles, no_exception
+from .apphelpers import ROOT, charts, chart_titles, no_exception, run_app
 
 MODELS = [p.name for p in list_checkpoints()]
 HOSTILE = 'Great film <img src=x onerror=alert(1)> and <script>alert("x")</script> **bold** [link](http://x)'
@@ -19,14 +19,10 @@ WORDS = list(EXAMPLES.values())
 
 
 def run_with(model: str, review: str | None = None, example: str | None = None):
-    at = app()
-    at.session_state["model"] = model
-    if review is not None:
-        at.session_state["review"] = review
-    at.run()
+    at = run_app(model=model, **({} if review is None else {"review": review}))
     if example is not None:
         at.selectbox(key="example").select(example).run()
-    no_exception(at)
+        no_exception(at)
     return at
 
 
@@ -90,8 +86,8 @@ def test_long_review_uses_a_window_and_says_what_was_read(model):
     at = run_with(model, review=text)
     assert any("reads only the last" in w.value for w in at.warning)
     assert at.slider  # window over the words instead of silent truncation
-    for spec, table in heatmaps(at)[:1]:
-        assert table.num_rows == 60 * 100
+    (_, table), *_ = heatmaps(at)
+    assert table.num_rows == 60 * 100
 
 
 def test_only_unknown_words_are_said_plainly():
@@ -124,11 +120,7 @@ def test_review_is_kept_in_the_url():
 
 
 def test_a_shared_link_reopens_the_same_view():
-    at = app()
-    at.query_params["review"] = "Dreadful acting, a total waste of time."
-    at.query_params["model"] = "lstm"
-    at.run()
-    no_exception(at)
+    at = run_app({"review": "Dreadful acting, a total waste of time.", "model": "lstm"})
     assert at.session_state["review"] == "Dreadful acting, a total waste of time."
     assert at.session_state["model"] == "lstm"
     assert "forget gate f" in chart_titles(at)
@@ -170,8 +162,6 @@ def test_compare_with_an_edited_review_is_lazy_and_exact():
 def test_damaged_model_files_get_a_clear_message(tmp_path, monkeypatch, damage):
     import shutil
 
-    from .apphelpers import ROOT
-
     root = tmp_path / "models"
     shutil.copytree(ROOT / "models" / "gru", root / "gru")
     target = {"truncate": "model.safetensors", "delete": "model.safetensors", "config": "config.json"}[damage]
@@ -183,9 +173,7 @@ def test_damaged_model_files_get_a_clear_message(tmp_path, monkeypatch, damage):
     else:
         f.write_text("{ not json", encoding="utf-8")
     monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
-    at = app()
-    at.run()
-    no_exception(at)
+    at = run_app()
     msg = " ".join(e.value for e in at.error)
     assert target in msg and "git checkout" in msg and "python -m gru_core train" in msg
     assert not charts(at)
@@ -197,7 +185,5 @@ def test_damaged_model_files_get_a_clear_message(tmp_path, monkeypatch, damage):
 
 def test_no_models_at_all(tmp_path, monkeypatch):
     monkeypatch.setenv("GRU_EXPLORER_MODELS", str(tmp_path))
-    at = app()
-    at.run()
-    no_exception(at)
+    at = run_app()
     assert any("No trained model" in e.value for e in at.error)

@@ -9,22 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from gru_core.checkpoint import save_checkpoint
 from gru_core.cli import main
-from gru_core.model import SentimentRNN
 from gru_core.text import Vocab
+
+from .tiny import WORDS, tiny_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    torch.manual_seed(0)
-    module = SentimentRNN("gru", 12, 6, 5)
-    vocab = Vocab(["good", "bad", "film", "not", "great", "awful", "plot", "fun", "dull", "the"])
-    return save_checkpoint(tmp_path_factory.mktemp("m") / "tiny", module, vocab, 50, {"note": "test"})
+    return save_checkpoint(tmp_path_factory.mktemp("m") / "tiny", tiny_module("gru"), Vocab(WORDS), 50,
+                           {"note": "test"})
 
 
 @pytest.mark.parametrize("cmd", ["train", "evaluate", "predict", "download-imdb", "bench"])

@@ -1,16 +1,17 @@
 """IMDB/Rotten Tomatoes loading: small archives made here, then the real data."""
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 
 import numpy as np
 import pytest
 
+import gru_core.data
 from gru_core.data import (DataNotFoundError, load_imdb, load_labelled_file, load_rt_polarity, resolve_imdb_path,
                            validation_split)
 from gru_core.text import tokenize
+
+from .tiny import write_tar
 
 REVIEWS = {
     "train/pos/0_9.txt": "Great film.<br /><br />Loved it!",
@@ -28,20 +29,18 @@ def _write_tree(root):
         f.write_text(text, encoding="utf-8")
 
 
-def _write_tar(path, members=REVIEWS, prefix="aclImdb/"):
-    with tarfile.open(path, "w:gz") as tar:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(prefix + name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+IMDB_TAR = {f"aclImdb/{name}": text for name, text in REVIEWS.items()}
+
+
+def _no_raw_reads(*args, **kwargs):
+    raise AssertionError("the archive was read again instead of the cache")
 
 
 @pytest.mark.parametrize("form", ["tar", "folder", "parent-folder"])
 def test_reads_tarball_and_folders(tmp_path, form):
     if form == "tar":
         src = tmp_path / "imdb.tar.gz"
-        _write_tar(src)
+        write_tar(src, IMDB_TAR)
     else:
         _write_tree(tmp_path)
         src = tmp_path / "aclImdb" if form == "folder" else tmp_path
@@ -58,12 +57,16 @@ def test_reads_tarball_and_folders(tmp_path, form):
     assert test.tokens[test.ids.index("test/neg/4_2")] == ["boring", "and", "long"]
 
 
-def test_cache_is_used_and_a_damaged_cache_is_rebuilt(tmp_path):
+def test_cache_is_used_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
     src = tmp_path / "imdb.tar.gz"
-    _write_tar(src)
+    write_tar(src, IMDB_TAR)
     first = load_imdb("train", src, cache_dir=tmp_path / "cache")
     (folder,) = (tmp_path / "cache").iterdir()
     assert (folder / "arrays.npz").is_file()
+    with monkeypatch.context() as m:  # served from the cache: the archive is not read
+        m.setattr(gru_core.data, "_read_raw", _no_raw_reads)
+        cached = load_imdb("train", src, cache_dir=tmp_path / "cache")
+    assert cached.ids == first.ids and cached.tokens == first.tokens and cached.texts == first.texts
     (folder / "arrays.npz").write_bytes(b"garbage")
     again = load_imdb("train", src, cache_dir=tmp_path / "cache")
     assert again.tokens == first.tokens and again.texts == first.texts
@@ -78,14 +81,14 @@ def test_missing_and_corrupt_data_give_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(DataNotFoundError, match="Could not read"):
         load_imdb("train", bad, cache_dir=tmp_path / "cache")
     empty = tmp_path / "empty.tar.gz"
-    _write_tar(empty, {"README": "nothing"}, prefix="")
+    write_tar(empty, {"README": "nothing"})
     with pytest.raises(DataNotFoundError, match="No aclImdb/train"):
         load_imdb("train", empty, cache_dir=tmp_path / "cache")
 
 
 def test_env_variable_names_the_data(tmp_path, monkeypatch):
     src = tmp_path / "x.tar.gz"
-    _write_tar(src)
+    write_tar(src, IMDB_TAR)
     monkeypatch.setenv("GRU_EXPLORER_IMDB", str(src))
     assert resolve_imdb_path() == src
 
@@ -124,12 +127,15 @@ def test_real_imdb_layout(imdb_train, imdb_test):
     assert 150 <= np.median(lengths) <= 200
 
 
-def test_second_load_is_served_from_the_cache(imdb_path, imdb_train):
+def test_second_load_is_served_from_the_cache(imdb_path, imdb_train, monkeypatch):
+    monkeypatch.setattr(gru_core.data, "_read_raw", _no_raw_reads)  # the archive must not be read again
     t = time.perf_counter()
     again = load_imdb("train", imdb_path)
     seconds = time.perf_counter() - t
     print(f"cached load of 25,000 reviews: {seconds:.2f} s")
-    assert again.ids == imdb_train.ids
+    assert again.ids == imdb_train.ids and again.texts == imdb_train.texts and again.tokens == imdb_train.tokens
+    np.testing.assert_array_equal(again.labels, imdb_train.labels)
+    np.testing.assert_array_equal(again.ratings, imdb_train.ratings)
 
 
 def test_real_rt_polarity(rt_path):

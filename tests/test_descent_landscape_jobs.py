@@ -3,9 +3,7 @@ dashboard training jobs (jobs.py), on toy costs, tiny models and a tiny made-up 
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
-import tarfile
 
 import numpy as np
 import pytest
@@ -22,7 +20,7 @@ from gru_core.predictor import SentimentModel
 from gru_core.text import PAD_ID, tokenize
 from gru_core.train import TrainConfig
 
-from .tiny import WORDS, tiny_model
+from .tiny import WORDS, clone_state, same_state, tiny_model, write_tar
 
 
 
@@ -328,7 +326,7 @@ def test_grid_and_paths_frames(name):
 # =========================================================================== landscape
 
 POSITIVE, NEGATIVE = {"good", "great", "fun"}, {"bad", "awful"}
-V, E, H = len(WORDS) + 2, 6, 5
+H = 5
 
 
 def make_model(arch: str = "gru", seed: int = 0) -> SentimentModel:
@@ -369,10 +367,6 @@ def batch(model):
     return landscape.fixed_batch(model, SPLIT, n=16, words=8)
 
 
-def _snapshot(model: SentimentModel) -> dict:
-    return {k: v.clone() for k, v in model.module.state_dict().items()}
-
-
 def _assert_untouched(model: SentimentModel, snap: dict) -> None:
     state = model.module.state_dict()
     assert set(state) == set(snap)
@@ -387,24 +381,16 @@ def _assert_untouched(model: SentimentModel, snap: dict) -> None:
 @pytest.fixture
 def guard(model):
     """Fails the test if it changed the shared model in any way."""
-    snap = _snapshot(model)
+    snap = clone_state(model.module)
     yield
     _assert_untouched(model, snap)
 
 
 @pytest.fixture
 def arch_guard(arch_model):
-    snap = _snapshot(arch_model)
+    snap = clone_state(arch_model.module)
     yield
     _assert_untouched(arch_model, snap)
-
-
-def _state(module) -> dict:
-    return {k: v.clone() for k, v in module.state_dict().items()}
-
-
-def _same_state(module, state) -> bool:
-    return all(torch.equal(v, state[k]) for k, v in module.state_dict().items())
 
 
 def _grad(module, name: str, batch) -> torch.Tensor:
@@ -475,14 +461,14 @@ def test_loss_equals_the_bce_of_the_original_logits(arch_model, arch_guard):
 
 def test_weight_slice(model, batch, guard):
     copy = landscape.session_copy(model)
-    before = _state(copy)
+    before = clone_state(copy)
     base = landscape.loss(copy, batch)
     offsets = np.array([-1.0, -0.25, 0.0, 0.5, 2.0])
     for name, index in (("rnn.weight_hh_l0", (4, 2)), ("dense.weight", (0, 3)), ("rnn.bias_ih_l0", (7,))):
         values = landscape.weight_slice(copy, name, index, offsets, batch)
         assert values.shape == (5,)
         assert values[2] == base
-        assert _same_state(copy, before), "the weight is restored"
+        assert same_state(copy, before), "the weight is restored"
         for o, v in zip(offsets, values):  # independently: move the weight by hand
             other = landscape.session_copy(model)
             with torch.no_grad():
@@ -494,22 +480,22 @@ def test_weight_slice(model, batch, guard):
 
 def test_weight_slice_restores_the_weight_after_an_error(model, batch, guard):
     copy = landscape.session_copy(model)
-    before = _state(copy)
+    before = clone_state(copy)
     bad = landscape.Batch(torch.zeros((2, 3), dtype=torch.int64), torch.zeros(2, dtype=torch.float64))
     with pytest.raises(ValueError):  # all padding: no words
         landscape.weight_slice(copy, "dense.weight", (0, 1), np.array([0.7]), bad)
-    assert _same_state(copy, before)
+    assert same_state(copy, before)
 
 
 def test_weight_slope_autograd_agrees_with_finite_differences(arch_model, arch_guard):
     b = landscape.fixed_batch(arch_model, SPLIT, n=16, words=8)
     copy = landscape.session_copy(arch_model)
-    before = _state(copy)
+    before = clone_state(copy)
     base = landscape.loss(copy, b)
     checked = 0
     for name in ("rnn.weight_hh_l0", "rnn.weight_ih_l0", "dense.weight", "embedding.weight"):
         g = _grad(copy, name, b)
-        assert _same_state(copy, before)
+        assert same_state(copy, before)
         top = torch.topk(g.abs().flatten(), 3).indices.tolist()
         for flat in top:
             index = tuple(int(i) for i in np.unravel_index(flat, g.shape))
@@ -519,7 +505,7 @@ def test_weight_slope_autograd_agrees_with_finite_differences(arch_model, arch_g
             assert abs(auto) > 1e-4
             assert fd == pytest.approx(auto, rel=1e-6)
             assert auto == pytest.approx(float(g[index]), rel=1e-10, abs=1e-15)
-            assert _same_state(copy, before) and not landscape.parameter(copy, name).requires_grad
+            assert same_state(copy, before) and not landscape.parameter(copy, name).requires_grad
             checked += 1
     assert checked == 12
     # away from the current value: the loss is the slice's value there
@@ -527,12 +513,12 @@ def test_weight_slope_autograd_agrees_with_finite_differences(arch_model, arch_g
     l_, auto, fd = landscape.weight_slope(copy, "dense.weight", (0, 1), value, b)
     assert l_ == pytest.approx(landscape.weight_slice(copy, "dense.weight", (0, 1), np.array([0.3]), b)[0], rel=1e-12)
     assert fd == pytest.approx(auto, rel=1e-6)
-    assert _same_state(copy, before)
+    assert same_state(copy, before)
 
 
 def test_descend_weight_steps(model, batch, guard):
     copy = landscape.session_copy(model)
-    before = _state(copy)
+    before = clone_state(copy)
     name, index = "rnn.weight_hh_l0", (3, 1)
     start, alpha = float(copy.rnn.weight_hh_l0[index]) + 0.5, 0.8
     out = landscape.descend_weight(copy, name, index, start, alpha, 4, batch)
@@ -547,17 +533,17 @@ def test_descend_weight_steps(model, batch, guard):
         l_, s, _ = landscape.weight_slope(copy, name, index, b_["theta"], batch)
         assert (b_["loss"], b_["slope"]) == (pytest.approx(l_, rel=1e-14), pytest.approx(s, rel=1e-12))
     assert out[-1]["loss"] < out[0]["loss"]  # small steps downhill
-    assert _same_state(copy, before)
+    assert same_state(copy, before)
     # a run that blows up stops early
     out = landscape.descend_weight(copy, "dense.weight", (0, 0), 2e4, 0.1, 10, batch)
     assert len(out) == 1
-    assert _same_state(copy, before)
+    assert same_state(copy, before)
 
 
 def test_steepest_entry(arch_model, arch_guard):
     b = landscape.fixed_batch(arch_model, SPLIT, n=16, words=8)
     copy = landscape.session_copy(arch_model)
-    before = _state(copy)
+    before = clone_state(copy)
     for label, (name, rows) in landscape.weight_blocks(copy).items():
         g = _grad(copy, name, b).abs()
         r, c = landscape.steepest_entry(copy, name, b, rows)
@@ -571,7 +557,7 @@ def test_steepest_entry(arch_model, arch_guard):
     g = _grad(copy, "rnn.weight_hh_l0", b).abs()
     r, c = landscape.steepest_entry(copy, "rnn.weight_hh_l0", b)
     assert g[r, c] == g.max()
-    assert _same_state(copy, before)
+    assert same_state(copy, before)
 
 
 def test_random_direction_is_filter_normalised(arch_model, arch_guard):
@@ -597,15 +583,15 @@ def test_random_direction_is_filter_normalised(arch_model, arch_guard):
 
 def test_direction_slice(model, batch, guard):
     copy = landscape.session_copy(model)
-    before = _state(copy)
+    before = clone_state(copy)
     base = landscape.loss(copy, batch)
     d1, d2 = landscape.random_direction(copy, 1), landscape.random_direction(copy, 2)
     assert landscape.direction_slice(copy, [d1], [(0,)], batch).tolist() == [base]
-    assert _same_state(copy, before)
+    assert same_state(copy, before)
     coords = [(0.0, 0.0), (0.1, -0.2), (-0.3, 0.05), (0.0, 0.0)]
     values = landscape.direction_slice(copy, [d1, d2], coords, batch)
     assert values.shape == (4,) and values[0] == base and values[3] == base
-    assert _same_state(copy, before), "weights restored"
+    assert same_state(copy, before), "weights restored"
     for (a, b_), v in zip(coords, values):  # independently, on a fresh copy
         other = landscape.session_copy(model)
         with torch.no_grad():
@@ -617,7 +603,7 @@ def test_direction_slice(model, batch, guard):
     one = landscape.direction_slice(copy, [d1], [(0.1,), (-0.3,)], batch)
     two = landscape.direction_slice(copy, [d1, d2], [(0.1, 0.0), (-0.3, 0.0)], batch)
     np.testing.assert_allclose(one, two, rtol=1e-13)
-    assert _same_state(copy, before)
+    assert same_state(copy, before)
 
 
 @pytest.mark.parametrize("arch, blocks", [("gru", 3), ("lstm", 4), ("rnn", 1)])
@@ -732,12 +718,7 @@ def _write_imdb_tar(path, n_train: int = 64, n_test: int = 16, seed: int = 0, fi
             rng.shuffle(words)
             rating = int(rng.integers(7, 11)) if pol == "pos" else int(rng.integers(1, 5))
             members[f"aclImdb/{split}/{pol}/{i}_{rating}.txt"] = " ".join(words).capitalize() + ".<br /><br />"
-    with tarfile.open(path, "w:gz") as tar:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    write_tar(path, members)
 
 
 @pytest.fixture(scope="module")
@@ -763,10 +744,6 @@ def _tiny_cfg(**kw) -> TrainConfig:
     settings = dict(vocab_size=50, embed_dim=8, hidden=8, epochs=2, limit=None, batch_size=8, warmup_steps=2,
                     device="cpu")
     return TrainConfig(**{**settings, **kw})
-
-
-def _only_dot_free_files(folder) -> None:
-    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
 
 
 @pytest.mark.parametrize("evaluate_test", [False, True])
@@ -822,7 +799,6 @@ def test_train_job_stopped_right_after_start_saves_the_best_so_far(models_root, 
     assert model.metrics["best_epoch"] == best["epoch"]
     job.stop()  # stopping a finished job changes nothing
     assert job.snapshot().status == "stopped"
-    _only_dot_free_files(models_root)
 
 
 def test_train_job_with_missing_data_fails_cleanly(models_root, tmp_path):

@@ -11,31 +11,21 @@ import pytest
 import torch
 
 from gru_core import charts, explain
-from gru_core.model import ARCHS, SentimentRNN
+from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import UNK_ID, tokenize_with_spans
 from gru_core.trace import GATE_NAMES
 
-from .tiny import WORDS, tiny_model
+from .tiny import WORDS, random_review, tiny_model
+from .vegaspec import data_of, mark_type, tooltip_fields
 
-V, E, H = len(WORDS) + 2, 6, 5
+H = 5
 REVIEW = "The movie was GOOD, but zzzq acting was awful! Great plot, bad fun."
-SIGNED = {"candidate", "cell_candidate", "cell", "hidden"}
-
-
-@pytest.fixture(scope="module", params=ARCHS)
-def arch(request) -> str:
-    return request.param
 
 
 @pytest.fixture(scope="module")
-def model(arch) -> SentimentModel:
-    return tiny_model(arch, seed=ARCHS.index(arch))
-
-
-@pytest.fixture(scope="module")
-def trace(model):
-    return model.trace(REVIEW)
+def trace(tiny_arch_model):
+    return tiny_arch_model.trace(REVIEW)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +46,7 @@ def lstm_trace():
 # --------------------------------------------------------------------------- words_frame
 
 
-def test_words_frame(model, trace):
+def test_words_frame(tiny_arch_model, trace):
     df = explain.words_frame(trace)
     T = len(trace.tokens)
     assert T == 13 and len(df) == T
@@ -74,7 +64,7 @@ def test_words_frame(model, trace):
     assert not df["known"].iloc[4] and not df["known"].iloc[5]  # "but", "zzzq"
     assert (trace.ids[~df["known"].to_numpy()] == UNK_ID).all()
     # the running verdict is the verdict on each prefix of the review
-    prefixes = model.predict_ids([trace.ids[:t] for t in range(1, T + 1)])
+    prefixes = tiny_arch_model.predict_ids([trace.ids[:t] for t in range(1, T + 1)])
     np.testing.assert_allclose(df["p_positive"], prefixes, atol=1e-6)
     assert df["p_positive"].iloc[-1] == trace.proba
 
@@ -122,23 +112,23 @@ def test_gate_frame_quantities_per_arch(arch, trace):
 # --------------------------------------------------------------------------- unit_order
 
 
-def test_unit_order(model, trace):
-    np.testing.assert_array_equal(explain.unit_order(model, trace, "hidden", "index"), np.arange(H))
-    w = model.module.dense.weight.detach().numpy()[0].astype(np.float64)
-    np.testing.assert_array_equal(explain.output_weights(model), w)
-    by_w = explain.unit_order(model, trace, "hidden", "weight")
+def test_unit_order(tiny_arch_model, trace):
+    np.testing.assert_array_equal(explain.unit_order(tiny_arch_model, trace, "hidden", "index"), np.arange(H))
+    w = tiny_arch_model.module.dense.weight.detach().numpy()[0].astype(np.float64)
+    np.testing.assert_array_equal(explain.output_weights(tiny_arch_model), w)
+    by_w = explain.unit_order(tiny_arch_model, trace, "hidden", "weight")
     assert sorted(by_w.tolist()) == list(range(H))
     assert np.all(np.diff(w[by_w]) <= 0)  # most positive weight first
     assert by_w[0] == np.argmax(w) and by_w[-1] == np.argmin(w)
     for q, values in explain.quantities(trace).items():
-        by_m = explain.unit_order(model, trace, q, "mean")
+        by_m = explain.unit_order(tiny_arch_model, trace, q, "mean")
         assert sorted(by_m.tolist()) == list(range(H))
         means = values.mean(0)
         assert np.all(np.diff(means[by_m]) <= 0), q
         # the "weight" order does not depend on the quantity
-        np.testing.assert_array_equal(explain.unit_order(model, trace, q, "weight"), by_w)
+        np.testing.assert_array_equal(explain.unit_order(tiny_arch_model, trace, q, "weight"), by_w)
     with pytest.raises(ValueError, match="unknown unit order"):
-        explain.unit_order(model, trace, "hidden", "size")
+        explain.unit_order(tiny_arch_model, trace, "hidden", "size")
 
 
 # --------------------------------------------------------------------------- word_summaries
@@ -194,16 +184,16 @@ def test_trace_csv_keeps_long_words_whole(gru_model):
 # --------------------------------------------------------------------------- occlusion
 
 
-def test_occlusion_matches_removing_each_word(model, trace):
-    occ = explain.occlusion(model, trace)
+def test_occlusion_matches_removing_each_word(tiny_arch_model, trace):
+    occ = explain.occlusion(tiny_arch_model, trace)
     T = len(trace.tokens)
     assert occ.shape == (T,)
-    expect = [trace.proba - model.predict_ids([np.delete(trace.ids, i)])[0] for i in range(T)]
+    expect = [trace.proba - tiny_arch_model.predict_ids([np.delete(trace.ids, i)])[0] for i in range(T)]
     np.testing.assert_allclose(occ, expect, atol=1e-6)
     # ... and equal to the verdict on the text with that word deleted (no truncation here)
     i = 3
     a, b = trace.spans[i]
-    without = model.predict_proba([REVIEW[:a] + REVIEW[b:]])[0]
+    without = tiny_arch_model.predict_proba([REVIEW[:a] + REVIEW[b:]])[0]
     assert occ[i] == pytest.approx(trace.proba - without, abs=1e-6)
     assert np.abs(occ).max() > 1e-3  # non-trivial
 
@@ -219,8 +209,7 @@ def test_occlusion_single_word(arch):
 
 def test_occlusion_many_words_batches_in_order():
     sm = tiny_model("gru", seed=9, maxlen=100)
-    rng = np.random.default_rng(0)
-    text = " ".join(rng.choice(WORDS + ["zzzq"], size=80))
+    text = random_review(np.random.default_rng(0), 80)
     tr = sm.trace(text)
     assert len(tr.tokens) == 80  # more variants than one batch of 64
     occ = explain.occlusion(sm, tr)
@@ -259,10 +248,10 @@ def reference_grad_x_input(module: SentimentRNN, ids: np.ndarray) -> np.ndarray:
     return (grad * x).sum(-1).detach().numpy()
 
 
-def test_grad_x_input_matches_reference(model, trace):
-    g = explain.grad_x_input(model, trace)
+def test_grad_x_input_matches_reference(tiny_arch_model, trace):
+    g = explain.grad_x_input(tiny_arch_model, trace)
     assert g.shape == (len(trace.tokens),) and g.dtype == np.float64
-    ref = reference_grad_x_input(model.module, trace.ids)
+    ref = reference_grad_x_input(tiny_arch_model.module, trace.ids)
     np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5)
     assert np.abs(ref).max() > 1e-2  # non-trivial
 
@@ -402,12 +391,6 @@ def test_coloured_text_keeps_leading_punctuation_of_untruncated_review():
 # --------------------------------------------------------------------------- Altair charts
 
 
-def data_of(spec: dict, view: dict) -> pd.DataFrame:
-    data = view["data"]
-    records = spec["datasets"][data["name"]] if "name" in data else data["values"]
-    return pd.DataFrame(records)
-
-
 def assert_same_data(got: pd.DataFrame, want: pd.DataFrame):
     assert list(got.columns) == list(want.columns)
     assert len(got) == len(want)
@@ -418,14 +401,6 @@ def assert_same_data(got: pd.DataFrame, want: pd.DataFrame):
                                        rtol=1e-12, atol=0, equal_nan=True, err_msg=c)
         else:
             assert got[c].tolist() == want[c].tolist(), c
-
-
-def tooltip_fields(enc: dict) -> list[str]:
-    return [t["field"] if isinstance(t, dict) else t.split(":")[0] for t in enc["tooltip"]]
-
-
-def mark_type(view: dict) -> str:
-    return view["mark"]["type"] if isinstance(view["mark"], dict) else view["mark"]
 
 
 @pytest.mark.parametrize("which, quantity", [("gru", q) for q in ("update", "reset", "candidate", "hidden")]
@@ -447,7 +422,6 @@ def test_heatmap(which, quantity, gru_model, gru_trace, lstm_trace):
         assert scale["scheme"] == "viridis" and scale["domain"] == [0, 1]
         assert df["value"].between(0, 1).all()
     else:
-        assert quantity in SIGNED
         assert scale["scheme"] == "purpleorange"
         if quantity == "cell":
             assert scale.get("domainMid") == 0

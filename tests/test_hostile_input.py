@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from functools import lru_cache
 
 import pytest
@@ -29,7 +28,9 @@ from gru_core.examples import EXAMPLES
 from gru_core.jobs import BUDGET, NAME, SHIPPED
 from gru_core.text import tokenize
 
-from .apphelpers import ROOT, app, open_page
+from . import apphelpers
+from .apphelpers import ROOT, finish_job, no_exception, open_page, run_app
+from .conftest import REQUIRE_DATA
 
 SETTINGS = settings(max_examples=10, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
@@ -88,10 +89,6 @@ TAG = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9-]*)")
 OWN_MARKUP = re.compile(r"</?(?:span|div)\b[^>]*>")
 
 
-def no_exception(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
 def markdown_bodies(at) -> list[tuple[str, bool]]:
     """(body, renders raw HTML?) for every markdown element on the page (st.markdown and st.caption)."""
     return [(el.value, bool(el.proto.allow_html)) for el in [*at.markdown, *at.caption]]
@@ -134,9 +131,12 @@ def maxlen(model: str) -> int:
 
 
 def have_imdb() -> bool:
+    """Whether the IMDB data is here; under CI (GRU_EXPLORER_REQUIRE_DATA=1) missing data fails the test."""
     try:
         resolve_imdb_path()
-    except DataNotFoundError:
+    except DataNotFoundError as e:
+        if REQUIRE_DATA:
+            pytest.fail(f"the IMDB dataset is required here (GRU_EXPLORER_REQUIRE_DATA=1): {e}")
         return False
     return True
 
@@ -192,10 +192,7 @@ def check_explorer(at, text: str, model: str) -> None:
 @example(model="gru", text=SYMBOL_1MB)
 def test_explorer_review_from_the_link_or_state(model, text):
     """The review as a shared link (or another page) puts it in the session before the page runs."""
-    at = app()
-    at.session_state["model"] = model
-    at.session_state["review"] = text
-    at.run()
+    at = run_app(model=model, review=text)
     check_explorer(at, text, model)
 
 
@@ -205,10 +202,7 @@ def test_explorer_review_from_the_link_or_state(model, text):
 @example(model="gru", text=ONE_CHAR_1MB)
 @example(model="gru", text=WORDS_200K + " tail")
 def test_explorer_review_typed_and_submitted(model, text):
-    at = app()
-    at.session_state["model"] = model
-    at.run()
-    no_exception(at)
+    at = run_app(model=model)
     type_into(at.text_area(key="review"), text)
     button(at, "Explore").click().run()
     check_explorer(at, text[:MAX_CHARS], model)
@@ -219,11 +213,7 @@ def test_explorer_review_typed_and_submitted(model, text):
 @example(text=" ".join(PAYLOADS))
 @example(text=ONE_CHAR_1MB)
 def test_explorer_edited_review(text):
-    at = app()
-    at.session_state["model"] = "gru"
-    at.session_state["compare_open"] = True
-    at.run()
-    no_exception(at)
+    at = run_app(model="gru", compare_open=True)
     type_into(at.text_area(key="edited"), text).run()
     no_exception(at)
     assert_no_user_html(at)
@@ -244,10 +234,7 @@ def test_explorer_edited_review(text):
 def test_explorer_display_controls_at_their_extremes(model, n, payload, window, unit, order):
     words = (WORDS * (n // len(WORDS) + 1))[:n]
     text = " ".join(words[:n // 2] + [payload] + words[n // 2:])
-    at = app()
-    at.session_state["model"] = model
-    at.session_state["review"] = text
-    at.run()
+    at = run_app(model=model, review=text)
     check_explorer(at, text, model)
     T = min(len(tokenize(text)), maxlen(model))
     assert bool(at.slider) == (T > 60)  # a window over the words only when there are more than 60
@@ -387,28 +374,7 @@ TINY = {"Training reviews": 100, "Epochs": 1, "Batch size": 512, "Hidden units":
         "Max words per review (the last ones)": 10}
 
 
-@pytest.fixture
-def models_root(tmp_path, monkeypatch):
-    """A temporary models folder (a copy of models/gru): nothing is written into the repository's."""
-    root = tmp_path / "models"
-    shutil.copytree(ROOT / "models" / "gru", root / "gru")
-    monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
-    finish_job()
-    yield root
-    finish_job()
-
-
-def finish_job() -> str | None:
-    """Stop any started run, wait for it, and empty the slot; the name it ran under."""
-    from pages.common import training_slot
-
-    slot = training_slot()
-    job, name = slot.get("job"), slot.get("name")
-    if job is not None:
-        job.stop()
-        assert job.wait(120), "a started training run did not stop"
-    slot.clear()
-    return name if job is not None else None
+models_root = apphelpers.models_root  # the fixture: a temporary models folder, no run left going
 
 
 def number(at, label: str):
@@ -512,11 +478,7 @@ def test_train_typed_name_survives_a_change_of_architecture(models_root, imdb_pa
 
 
 def test_review_from_a_link_with_carriage_returns_stays_text():
-    at = app()
-    at.query_params["review"] = "A great film.\r\r# Injected heading\r\r**bold** and [here](/)"
-    at.query_params["model"] = "gru"
-    at.run()
-    no_exception(at)
+    at = run_app({"review": "A great film.\r\r# Injected heading\r\r**bold** and [here](/)", "model": "gru"})
     assert_no_user_html(at)
     blocks = coloured(at)
     assert len(blocks) == 3

@@ -9,10 +9,10 @@ import torch
 
 from gru_core.model import ARCHS, SentimentRNN, left_align, parameter_counts
 from gru_core.predictor import SentimentModel
-from gru_core.text import PAD_ID, UNK_ID, Vocab, pad_sequences
+from gru_core.text import PAD_ID, UNK_ID, pad_sequences
 from gru_core.trace import GATE_NAMES, trace_ids
 
-from .tiny import tiny_module
+from .tiny import clone_state, same_state, tiny_model, tiny_module
 
 V, E, H = 50, 8, 6
 ATOL = 1e-5
@@ -236,9 +236,11 @@ WORDS = ["good", "bad", "movie", "great", "awful", "the", "was", "don't", "plot"
 
 
 def sentiment_model(arch: str = "gru", maxlen: int = 20, seed: int = 0) -> SentimentModel:
-    vocab = Vocab(WORDS + [f"w{i}" for i in range(V - 2 - len(WORDS))])
-    assert len(vocab) == V
-    return SentimentModel(tiny(arch, seed=seed), vocab, {"maxlen": maxlen})
+    """``tiny(arch, seed=seed)`` with a vocabulary of these words, filled up with w0, w1, ... to V entries."""
+    sm = tiny_model(arch, seed=seed, maxlen=maxlen, words=WORDS + [f"w{i}" for i in range(V - 2 - len(WORDS))],
+                    embed=E, hidden=H, std=0.5)
+    assert len(sm.vocab) == V
+    return sm
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -324,7 +326,7 @@ def test_one_megabyte_paste():
     text = ("the movie was good but the plot was awful " * 30_000)[: 1 << 20]
     assert len(text) == 1 << 20
     tr = sm.trace(text)
-    assert len(tr.tokens) <= 20 and len(tr.tokens) == 20
+    assert len(tr.tokens) == 20
     assert tr.truncated and tr.total_tokens > 100_000
     assert abs(sm.predict_proba([text])[0] - tr.proba) < 1e-6
 
@@ -357,8 +359,7 @@ def test_predict_many_matches_one_by_one_and_keeps_order():
 
 def test_model_is_not_changed_by_use():
     sm = sentiment_model()
-    before = {k: v.clone() for k, v in sm.module.state_dict().items()}
+    before = clone_state(sm.module)
     sm.trace("good movie")
     sm.predict_proba(["bad movie", "great"])
-    for k, v in sm.module.state_dict().items():
-        assert torch.equal(v, before[k])
+    assert same_state(sm.module, before)

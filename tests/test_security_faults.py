@@ -12,7 +12,7 @@ import tomllib
 
 from gru_core import list_checkpoints
 
-from .apphelpers import ROOT, app, charts, no_exception
+from .apphelpers import ROOT, charts, no_exception, run_app
 
 PROJECT_FILES = [p for d in ("gru_core", "pages", "benchmarks") for p in (ROOT / d).rglob("*.py")] + [ROOT / "app.py"]
 
@@ -90,10 +90,7 @@ def test_half_written_folders_are_never_listed(tmp_path):
 
 def _explorer(monkeypatch, root):
     monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
-    at = app()
-    at.run()
-    no_exception(at)
-    return at
+    return run_app()
 
 
 def test_model_folder_deleted_while_running_then_restored(tmp_path, monkeypatch):
@@ -135,9 +132,7 @@ def test_wrong_or_corrupt_dataset(tmp_path, monkeypatch):
     bad.write_bytes(b"\x1f\x8b this is not really a gzip file")
     for target in (bad, tmp_path / "nowhere.tar.gz"):
         monkeypatch.setenv("GRU_EXPLORER_IMDB", str(target))
-        at = app()
-        at.run()
-        no_exception(at)
+        at = run_app()
         assert "A random IMDB test review" not in at.selectbox(key="example").options
         assert charts(at)  # pages that do not need data still work
         at.switch_page("pages/compare.py")

@@ -6,20 +6,20 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from gru_core import charts, compare, load_model, memprobe, stats
 from gru_core.checkpoint import save_checkpoint
 from gru_core.data import Split
-from gru_core.model import ARCHS, SentimentRNN, parameter_counts
+from gru_core.model import SentimentRNN, parameter_counts
 from gru_core.predictor import SentimentModel
 from gru_core.text import Vocab, tokenize
 
-from .tiny import WORDS, tiny_model, tiny_module
+from .tiny import WORDS, random_review, tiny_model, tiny_module
+from .vegaspec import data_of, mark_type, tooltip_fields
 
-V, E, H = len(WORDS) + 2, 6, 5
+H = 5
 MAXLEN = 50
 SAT_GATES = {"gru": ["update", "reset"], "lstm": ["input", "forget", "output"], "rnn": []}
 
@@ -28,20 +28,6 @@ def saved(tmp_path: Path, name: str, arch: str, metrics: dict | None = None, see
     """Save a tiny checkpoint with the given metrics.json into tmp_path/name and load it back."""
     folder = save_checkpoint(tmp_path / name, tiny_module(arch, seed=seed), Vocab(WORDS), MAXLEN, metrics or {})
     return load_model(folder)
-
-
-def review(rng: np.random.Generator, n: int) -> str:
-    return " ".join(rng.choice(WORDS + ["zzzq"], size=n))
-
-
-@pytest.fixture(scope="module", params=ARCHS)
-def arch(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def model(arch) -> SentimentModel:
-    return tiny_model(arch, seed=ARCHS.index(arch))
 
 
 # --------------------------------------------------------------------------- saturation_fractions
@@ -123,32 +109,32 @@ def reference_norms(module: SentimentRNN, ids: np.ndarray) -> np.ndarray:
     return grad[0].norm(dim=-1).numpy()[::-1]
 
 
-def test_gradient_by_position_matches_autograd_per_review(arch, model):
+def test_gradient_by_position_matches_autograd_per_review(arch, tiny_arch_model):
     rng = np.random.default_rng(5)
     lengths = [7, 1, 12, 3, 9]
-    id_lists = [model.encode(review(rng, n))[1] for n in lengths]
-    before = {k: v.clone() for k, v in model.module.state_dict().items()}
+    id_lists = [tiny_arch_model.encode(random_review(rng, n))[1] for n in lengths]
+    before = {k: v.clone() for k, v in tiny_arch_model.module.state_dict().items()}
 
-    grads = stats.gradient_by_position(model, id_lists, batch_size=2)
+    grads = stats.gradient_by_position(tiny_arch_model, id_lists, batch_size=2)
 
     assert grads.shape == (5, 12)
     for i, (ids, n) in enumerate(zip(id_lists, lengths)):
-        ref = reference_norms(model.module, ids)
+        ref = reference_norms(tiny_arch_model.module, ids)
         np.testing.assert_allclose(grads[i, :n], ref, rtol=1e-4, atol=1e-7, err_msg=f"review {i}")
         assert np.isnan(grads[i, n:]).all()
         assert (grads[i, :n] > 0).all()
     # batching changes nothing
     one_by_one = np.vstack([
-        np.pad(stats.gradient_by_position(model, [ids])[0], (0, 12 - len(ids)), constant_values=np.nan)
+        np.pad(stats.gradient_by_position(tiny_arch_model, [ids])[0], (0, 12 - len(ids)), constant_values=np.nan)
         for ids in id_lists])
     np.testing.assert_allclose(grads, one_by_one, rtol=1e-5, atol=1e-8, equal_nan=True)
-    np.testing.assert_allclose(stats.gradient_by_position(model, id_lists, batch_size=64), grads,
+    np.testing.assert_allclose(stats.gradient_by_position(tiny_arch_model, id_lists, batch_size=64), grads,
                                rtol=1e-5, atol=1e-8, equal_nan=True)
     # the shared model is untouched
-    after = model.module.state_dict()
+    after = tiny_arch_model.module.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert not model.module.training
-    for p in model.module.parameters():
+    assert not tiny_arch_model.module.training
+    for p in tiny_arch_model.module.parameters():
         assert p.grad is None and not p.requires_grad
 
 
@@ -160,11 +146,11 @@ def test_gradient_by_position_leaves_trainable_weights_without_grad():
         assert p.grad is None
 
 
-def test_gradient_by_position_under_no_grad(model):
+def test_gradient_by_position_under_no_grad(tiny_arch_model):
     ids = [np.array([2, 5, 1, 7])]
     with torch.no_grad():
-        inside = stats.gradient_by_position(model, ids)
-    np.testing.assert_allclose(inside[0], reference_norms(model.module, ids[0]), rtol=1e-4, atol=1e-7)
+        inside = stats.gradient_by_position(tiny_arch_model, ids)
+    np.testing.assert_allclose(inside[0], reference_norms(tiny_arch_model.module, ids[0]), rtol=1e-4, atol=1e-7)
 
 
 # --------------------------------------------------------------------------- mean_by_distance
@@ -188,7 +174,7 @@ def test_mean_by_distance():
 
 def make_split() -> Split:
     rng = np.random.default_rng(11)
-    texts = [review(rng, n) for n in (5, 1, 17, 8, 60, 3, 12, 2, 9, 25, 4)]
+    texts = [random_review(rng, n) for n in (5, 1, 17, 8, 60, 3, 12, 2, 9, 25, 4)]
     texts.insert(6, "!!! ... ???")  # no words: left out of the statistics
     labels = np.array([i % 2 for i in range(len(texts))], dtype=np.int64)
     ids = [f"test/{'pos' if y else 'neg'}/{i}_{7 if y else 2}" for i, y in enumerate(labels)]
@@ -200,14 +186,14 @@ def split() -> Split:
     return make_split()
 
 
-def test_compute_stats(arch, model, split):
+def test_compute_stats(arch, tiny_arch_model, split):
     keep = [i for i, t in enumerate(split.tokens) if t]
     assert len(keep) == 11 and 6 not in keep
     texts = [split.texts[i] for i in keep]
-    out = stats.compute_stats(model, split)
+    out = stats.compute_stats(tiny_arch_model, split)
 
-    np.testing.assert_allclose(out["test_proba"], model.predict_proba(texts), rtol=0, atol=5e-7)
-    assert out["test_proba"] == np.round(model.predict_proba(texts), 6).tolist()
+    np.testing.assert_allclose(out["test_proba"], tiny_arch_model.predict_proba(texts), rtol=0, atol=5e-7)
+    assert out["test_proba"] == np.round(tiny_arch_model.predict_proba(texts), 6).tolist()
     assert out["test_labels"] == split.labels[keep].tolist()
     assert out["test_ids_sha256"] == stats.ids_digest([split.ids[i] for i in keep])
     assert out["test_ids_sha256"] != stats.ids_digest(split.ids)
@@ -216,7 +202,7 @@ def test_compute_stats(arch, model, split):
 
     sat = out["saturation"]
     assert list(sat) == SAT_GATES[arch]
-    traces = model.trace(texts)
+    traces = tiny_arch_model.trace(texts)
     for gate, v in sat.items():
         assert len(v["left"]) == len(v["right"]) == H
         assert all(0.0 <= x <= 1.0 for x in v["left"] + v["right"])
@@ -228,8 +214,8 @@ def test_compute_stats(arch, model, split):
     assert len(g["mean"]) == len(g["count"]) == MAXLEN  # the 60-word review is read as its last 50
     assert g["count"][0] == 11 and g["count"][-1] == 1
     assert g["count"] == sorted(g["count"], reverse=True)
-    encoded = [model.encode(t)[1] for t in texts]
-    mean, count = stats.mean_by_distance(stats.gradient_by_position(model, encoded))
+    encoded = [tiny_arch_model.encode(t)[1] for t in texts]
+    mean, count = stats.mean_by_distance(stats.gradient_by_position(tiny_arch_model, encoded))
     assert g["count"] == count.tolist()
     np.testing.assert_allclose(g["mean"], mean, rtol=1e-6)
     assert all(isinstance(x, float) and x > 0 for x in g["mean"])
@@ -600,20 +586,6 @@ def test_memprobe_main_prints_json(saved_gru, capsys):
 # --------------------------------------------------------------------------- charts on compare frames
 
 
-def mark_type(view: dict) -> str:
-    return view["mark"]["type"] if isinstance(view["mark"], dict) else view["mark"]
-
-
-def data_of(spec: dict, view: dict) -> pd.DataFrame:
-    data = view["data"]
-    records = spec["datasets"][data["name"]] if "name" in data else data["values"]
-    return pd.DataFrame(records)
-
-
-def tooltip_fields(enc: dict) -> list[str]:
-    return [t["field"] if isinstance(t, dict) else t.split(":")[0] for t in enc["tooltip"]]
-
-
 def test_learning_curves_chart(tmp_path):
     g, l = pair(tmp_path, metrics([10, 11]), metrics([20, 21, 22]))
     df = compare.history_frame([g, l])
@@ -659,8 +631,8 @@ def test_saturation_scatter():
     assert len(data_of(spec, spec)) == (df["label"] == label).sum()
 
 
-def test_gradient_curve(model):
-    grads = stats.gradient_by_position(model, [np.array([2, 3, 4, 5]), np.array([6, 7])])
+def test_gradient_curve(tiny_arch_model):
+    grads = stats.gradient_by_position(tiny_arch_model, [np.array([2, 3, 4, 5]), np.array([6, 7])])
     mean, _ = stats.mean_by_distance(grads)
     df = compare.gradient_frame({"tiny": mean, "one": grads[1]})
     assert len(df) == 4 + 2

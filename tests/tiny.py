@@ -1,6 +1,10 @@
-"""Tiny random models for unit tests: one builder, so every test file makes them the same way."""
+"""Tiny random models and data for unit tests: one builder each, so every test file makes them the same way."""
 from __future__ import annotations
 
+import io
+import tarfile
+
+import numpy as np
 import torch
 
 from gru_core.model import SentimentRNN
@@ -36,3 +40,28 @@ def tiny_model(arch: str = "gru", seed: int = 0, maxlen: int = 50, words: list[s
     """``tiny_module`` wrapped with a vocabulary of ``words`` (its size fixes the embedding rows)."""
     vocab = Vocab(words)
     return SentimentModel(tiny_module(arch, len(vocab), seed=seed, **kw), vocab, {"maxlen": maxlen})
+
+
+def random_review(rng: np.random.Generator, n: int) -> str:
+    """``n`` words drawn from ``WORDS`` plus one unknown word ("zzzq")."""
+    return " ".join(rng.choice(WORDS + ["zzzq"], size=n))
+
+
+def clone_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of every tensor of ``module``'s state, to check later that nothing changed it."""
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def same_state(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> bool:
+    """Whether every tensor of ``module``'s state equals the one in ``state`` (from ``clone_state``)."""
+    return all(torch.equal(v, state[k]) for k, v in module.state_dict().items())
+
+
+def write_tar(path, members: dict[str, str]) -> None:
+    """A gzipped tarball at ``path`` holding one UTF-8 text file per ``{name: text}`` member."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))

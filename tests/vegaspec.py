@@ -1,0 +1,19 @@
+"""Reading Altair charts back from their Vega-Lite spec (``chart.to_dict()``)."""
+from __future__ import annotations
+
+import pandas as pd
+
+
+def data_of(spec: dict, view: dict) -> pd.DataFrame:
+    """The rows a view (the spec itself, or one of its layers) draws: named dataset or inline values."""
+    data = view["data"]
+    records = spec["datasets"][data["name"]] if "name" in data else data["values"]
+    return pd.DataFrame(records)
+
+
+def tooltip_fields(enc: dict) -> list[str]:
+    return [t["field"] if isinstance(t, dict) else t.split(":")[0] for t in enc["tooltip"]]
+
+
+def mark_type(view: dict) -> str:
+    return view["mark"]["type"] if isinstance(view["mark"], dict) else view["mark"]
