@@ -14,20 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gru_core import load_model  # noqa: E402
+from gru_core.compare import review_of  # noqa: E402
 from tests.apphelpers import app  # noqa: E402  (runs app.py on every run, as the server does)
-
-
-def review(model, n: int, seed: int) -> str:
-    rng = np.random.default_rng(seed)
-    words = [model.vocab.word(i) for i in range(2, 3000)]
-    return " ".join(rng.choice(words, size=n))
 
 
 def run_once(at: AppTest) -> float:
@@ -42,11 +36,11 @@ def bench_page(model_name: str = "gru", words: int = 200, repeats: int = 5) -> d
     model = load_model(ROOT / "models" / model_name)
     at = app(timeout=300)
     at.session_state["model"] = model_name
-    at.session_state["review"] = review(model, words, 999)
+    at.session_state["review"] = review_of(model, words, 999)
     run_once(at)  # imports, model load, first page build
     cold, warm, option = [], [], []
     for k in range(repeats):
-        at.session_state["review"] = review(model, words, k)
+        at.session_state["review"] = review_of(model, words, k)
         cold.append(run_once(at))
         warm.append(run_once(at))
         at.radio[0].set_value(["weight", "mean", "index"][k % 3])

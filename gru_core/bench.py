@@ -7,42 +7,23 @@
 """
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from .compare import review_of
 from .data import load_imdb
 from .experiment import hardware
 from .predictor import load_model
+from .timing import interleaved, timed
 from .train import TrainConfig, batch_tensor, build_module, encode, length_batches, train_step
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each function, run in alternation so drift hits all alike."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for f in fns.values():
-        f()  # warm-up
-    for _ in range(repeats):
-        for k, f in fns.items():
-            times[k].append(_timed(f))
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def bench_trace(model_path: str, repeats: int = 30) -> dict:
     model = load_model(model_path)
-    words = [model.vocab.word(i) for i in range(2, len(model.vocab))]
-    rng = np.random.default_rng(0)
-    text = " ".join(rng.choice(words, size=model.maxlen))
+    text = review_of(model, model.maxlen)
     t = interleaved({"native": lambda: model.predict_proba([text]), "trace": lambda: model.trace(text)}, repeats)
     return {"tokens": model.maxlen, "native_s": t["native"], "trace_s": t["trace"], "ratio": t["trace"] / t["native"]}
 
@@ -88,8 +69,8 @@ def bench_training(data_path: str | None, steps: int, arch: str = "gru") -> dict
         a, b = ours_batches[pick_ours[k % steps]], plain_batches[pick_plain[k % steps]]
         xa = batch_tensor(data.ids, a, data.lengths, torch.device("cpu"))
         xb = torch.from_numpy(data.ids[b])
-        ta = _timed(lambda: train_step(m1, opt1, xa, labels[a], 1.0))
-        tb = _timed(lambda: plain(xb, labels[b]))
+        ta = timed(lambda: train_step(m1, opt1, xa, labels[a], 1.0))
+        tb = timed(lambda: plain(xb, labels[b]))
         if k:
             t_ours.append(ta)
             t_plain.append(tb)
@@ -103,7 +84,7 @@ def bench_training(data_path: str | None, steps: int, arch: str = "gru") -> dict
 def bench_eval(model_path: str, data_path: str | None, n: int = 2000) -> dict:
     model = load_model(model_path)
     texts = load_imdb("test", data_path).texts[:n]
-    t = _timed(lambda: model.predict_proba(texts))
+    t = timed(lambda: model.predict_proba(texts))
     return {"reviews": len(texts), "seconds": t, "reviews_per_s": len(texts) / t}
 
 

@@ -12,18 +12,26 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .explain import GATE_LABELS, UNIT_INTERVAL
+from .explain import GATE_LABELS
+from .stats import SATURATED_HIGH, SATURATED_LOW
+from .trace import SIGMOID_GATES
 
 NEG_RGB = (202, 0, 32)  # ends of Vega's redblue scheme
 POS_RGB = (5, 113, 176)
 
 
 def quantity_scale(quantity: str) -> alt.Scale:
-    if quantity in UNIT_INTERVAL:
+    if quantity in SIGMOID_GATES:
         return alt.Scale(scheme="viridis", domain=[0, 1])
     if quantity == "cell":  # unbounded: centre on 0, let the data set the range
         return alt.Scale(scheme="purpleorange", domainMid=0)
     return alt.Scale(scheme="purpleorange", domain=[-1, 1])
+
+
+def word_axis(df: pd.DataFrame) -> alt.X:
+    """The words on the x axis, in reading order (``label`` is '3 · good', unique per step)."""
+    return alt.X("label:N", sort=list(dict.fromkeys(df["label"])), title=None,
+                 axis=alt.Axis(labelAngle=-60, labelLimit=90))
 
 
 def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: bool = False) -> alt.Chart:
@@ -32,9 +40,8 @@ def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: b
     With ``select``, clicking a cell selects its unit (for the unit inspector).
     """
     n_units = int(df["rank"].max()) + 1 if len(df) else 1
-    order = list(dict.fromkeys(df["label"]))
     chart = alt.Chart(df, title=GATE_LABELS.get(quantity, quantity)).mark_rect().encode(
-        x=alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        x=word_axis(df),
         y=alt.Y("rank:O", title="unit (in chosen order)", axis=alt.Axis(labels=False, ticks=False)),
         color=alt.Color("value:Q", scale=quantity_scale(quantity), title=quantity),
         tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("unit:Q"),
@@ -52,9 +59,7 @@ def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:
 
     With ``series`` (a column naming the review or model), one line per series.
     """
-    order = list(dict.fromkeys(df["label"])) if series is None else None
-    x = (alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90))
-         if series is None else alt.X("step:Q", title="word position"))
+    x = word_axis(df) if series is None else alt.X("step:Q", title="word position")
     tooltip = [alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("p_positive:Q", format=".4f", title="P(positive)")]
     enc = {"x": x, "y": alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)"),
            "tooltip": tooltip + ([alt.Tooltip(f"{series}:N")] if series else [])}
@@ -67,13 +72,12 @@ def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:
 
 def word_summary_chart(df: pd.DataFrame) -> alt.Chart:
     """Per-word gate means and ‖h_t − h_{t−1}‖ (from ``explain.word_summaries``), one row each."""
-    order = list(dict.fromkeys(df["label"]))
     cols = [c for c in df.columns if c.startswith("mean_") or c == "h_change"]
     long = df.melt(id_vars=["step", "label", "word"], value_vars=cols, var_name="measure", value_name="value")
     names = {c: (GATE_LABELS.get(c[5:], c[5:]) if c.startswith("mean_") else "‖h_t − h_{t−1}‖") for c in cols}
     long["measure"] = long["measure"].map(lambda c: ("mean " + names[c]) if c.startswith("mean_") else names[c])
     return alt.Chart(long).mark_bar().encode(
-        x=alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        x=word_axis(df),
         y=alt.Y("value:Q", title=None),
         color=alt.Color("measure:N", legend=None, scale=alt.Scale(scheme="tableau10")),
         row=alt.Row("measure:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
@@ -83,9 +87,8 @@ def word_summary_chart(df: pd.DataFrame) -> alt.Chart:
 
 def unit_lines(df: pd.DataFrame) -> alt.Chart:
     """One unit's quantities over the words: columns step, label, word, quantity, value."""
-    order = list(dict.fromkeys(df["label"]))
     return alt.Chart(df).mark_line(point=True).encode(
-        x=alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        x=word_axis(df),
         y=alt.Y("value:Q", title=None),
         color=alt.Color("quantity:N", title=None, scale=alt.Scale(scheme="tableau10")),
         tooltip=["word:N", "step:Q", "quantity:N", alt.Tooltip("value:Q", format=".4f")],
@@ -158,8 +161,8 @@ def confusion_chart(df: pd.DataFrame, title: str = "") -> alt.LayerChart:
 def saturation_scatter(df: pd.DataFrame, title: str = "") -> alt.Chart:
     """One point per unit of one gate: columns unit, left, right (fractions of time steps)."""
     return alt.Chart(df, title=title).mark_circle(size=40, opacity=0.7).encode(
-        x=alt.X("left:Q", title="left-saturated (< 0.1)", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("right:Q", title="right-saturated (> 0.9)", scale=alt.Scale(domain=[0, 1])),
+        x=alt.X("left:Q", title=f"left-saturated (< {SATURATED_LOW})", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("right:Q", title=f"right-saturated (> {SATURATED_HIGH})", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("gate:N", scale=alt.Scale(scheme="tableau10"), legend=None),
         tooltip=["model:N", "gate:N", "unit:Q", alt.Tooltip("left:Q", format=".3f"),
                  alt.Tooltip("right:Q", format=".3f")],

@@ -8,10 +8,8 @@ verdict from the shipped models' files and this machine.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +17,10 @@ import pandas as pd
 
 from .model import GATES, parameter_counts
 from .predictor import SentimentModel
+from .timing import interleaved
+from .trace import GATE_NAMES, SIGMOID_GATES
 
-GATE_LIST = {"gru": ["update", "reset"], "lstm": ["input", "forget", "output"], "rnn": []}
+GATE_LIST = {arch: [g for g in names if g in SIGMOID_GATES] for arch, names in GATE_NAMES.items()}
 ARCH_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "plain RNN"}
 
 
@@ -54,25 +54,13 @@ def review_of(model: SentimentModel, n_words: int, seed: int = 0) -> str:
 def latency(model: SentimentModel, n_words: int, repeats: int = 15) -> float:
     """Median seconds to score one review of ``n_words`` words (tokenising included)."""
     text = review_of(model, n_words)
-    model.predict_proba([text])  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.predict_proba([text])
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return interleaved({"one": lambda: model.predict_proba([text])}, repeats)["one"]
 
 
 def throughput(model: SentimentModel, batch: int = 256, n_words: int = 200, repeats: int = 5) -> float:
     """Reviews per second scoring a batch of ``batch`` reviews of ``n_words`` words (median of repeats)."""
     seqs = [model.encode(review_of(model, n_words, seed))[1] for seed in range(batch)]
-    model.predict_ids(seqs, batch_size=batch)  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.predict_ids(seqs, batch_size=batch)
-        times.append(time.perf_counter() - t)
-    return batch / statistics.median(times)
+    return batch / interleaved({"batch": lambda: model.predict_ids(seqs, batch_size=batch)}, repeats)["batch"]
 
 
 def peak_inference_memory(model: SentimentModel, batch: int = 256, n_words: int = 200) -> int | None:
@@ -224,15 +212,15 @@ def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None 
 
 def history_frame(models: list[SentimentModel]) -> pd.DataFrame:
     """Long table of per-epoch train/validation loss and accuracy for each model."""
-    rows = []
-    for m in models:
-        for h in m.metrics.get("history", []):
-            for split, prefix in (("train", "train_"), ("validation", "val_")):
-                rows.append({"model": m.name, "epoch": h["epoch"], "split": split, "measure": "loss",
-                             "value": h[prefix + "loss"]})
-                rows.append({"model": m.name, "epoch": h["epoch"], "split": split, "measure": "accuracy",
-                             "value": h[prefix + "acc"]})
+    rows = [row for m in models for row in history_rows(m.name, m.metrics.get("history", []))]
     return pd.DataFrame(rows, columns=["model", "epoch", "split", "measure", "value"])
+
+
+def history_rows(name: str, history: list[dict]) -> list[dict]:
+    """Rows of one run's per-epoch history (as ``fit`` records it): model, epoch, split, measure, value."""
+    return [{"model": name, "epoch": h["epoch"], "split": split, "measure": measure, "value": h[f"{prefix}_{key}"]}
+            for h in history for split, prefix in (("train", "train"), ("validation", "val"))
+            for measure, key in (("loss", "loss"), ("accuracy", "acc"))]
 
 
 def confusion_frame(models: list[SentimentModel]) -> pd.DataFrame:

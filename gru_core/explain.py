@@ -24,8 +24,6 @@ GATE_LABELS = {
     "cell": "cell state c",
     "hidden": "hidden state h",
 }
-# Quantities in [0, 1] (gates) vs signed ones (tanh outputs, cell state).
-UNIT_INTERVAL = {"update", "reset", "input", "forget", "output"}
 
 
 def quantities(trace: Trace) -> dict[str, np.ndarray]:

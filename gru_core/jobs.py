@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .experiment import train_and_save
@@ -101,8 +101,7 @@ class TrainJob:
     def snapshot(self) -> Progress:
         with self._lock:
             p = self._progress
-            return Progress(p.status, p.step, p.total_steps, p.epoch, p.elapsed, p.eta, list(p.points),
-                            list(p.history), p.error, p.folder, p.metrics)
+            return replace(p, points=list(p.points), history=list(p.history))
 
     def _callback(self, ev: TrainEvent) -> bool:
         with self._lock:

@@ -71,28 +71,37 @@ def weight_slice(module: SentimentRNN, name: str, index: tuple[int, ...], offset
     return np.asarray(out)
 
 
+def _loss_and_grad(module: SentimentRNN, p: torch.Tensor, batch: Batch) -> tuple[float, torch.Tensor]:
+    """Loss on the batch and its gradient for ``p`` alone (gradients on for ``p`` only, and off again)."""
+    p.requires_grad_(True)
+    try:
+        l = nn.functional.binary_cross_entropy_with_logits(module(batch.ids), batch.labels)
+        (g,) = torch.autograd.grad(l, p)
+    finally:
+        p.requires_grad_(False)
+    return float(l.detach()), g
+
+
 def weight_slope(module: SentimentRNN, name: str, index: tuple[int, ...], value: float, batch: Batch,
-                 h: float = 1e-5) -> tuple[float, float, float]:
-    """(loss, autograd slope, central finite-difference slope) with the weight set to ``value``."""
+                 h: float = 1e-5, fd: bool = True) -> tuple[float, float, float]:
+    """(loss, autograd slope, central finite-difference slope) with the weight set to ``value``.
+
+    ``fd=False`` skips the two extra forward passes of the finite difference (returned as NaN).
+    """
     p = parameter(module, name)
     w0 = float(p.data[index])
     try:
         p.data[index] = value
-        p.requires_grad_(True)
-        logits = module(batch.ids)
-        l = nn.functional.binary_cross_entropy_with_logits(logits, batch.labels)
-        (g,) = torch.autograd.grad(l, p)
-        auto = float(g[index])
-        l = float(l.detach())
-        p.requires_grad_(False)
-        p.data[index] = value + h
-        up = loss(module, batch)
-        p.data[index] = value - h
-        down = loss(module, batch)
+        l, g = _loss_and_grad(module, p, batch)
+        numeric = float("nan")
+        if fd:
+            p.data[index] = value + h
+            up = loss(module, batch)
+            p.data[index] = value - h
+            numeric = (up - loss(module, batch)) / (2 * h)
     finally:
-        p.requires_grad_(False)
         p.data[index] = w0
-    return l, auto, (up - down) / (2 * h)
+    return l, float(g[index]), numeric
 
 
 def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], start: float, alpha: float,
@@ -101,7 +110,7 @@ def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], star
     theta = start
     out = []
     for k in range(steps + 1):
-        l, slope, _ = weight_slope(module, name, index, theta, batch)
+        l, slope, _ = weight_slope(module, name, index, theta, batch, fd=False)
         out.append({"step": k, "theta": theta, "loss": l, "slope": slope})
         if not np.isfinite(l) or abs(theta) > 1e4:
             break
@@ -111,13 +120,7 @@ def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], star
 
 def steepest_entry(module: SentimentRNN, name: str, batch: Batch, rows: slice | None = None) -> tuple[int, int]:
     """Index of the entry of a weight matrix (within ``rows``) with the largest |∂loss/∂w|."""
-    p = parameter(module, name)
-    p.requires_grad_(True)
-    try:
-        l = nn.functional.binary_cross_entropy_with_logits(module(batch.ids), batch.labels)
-        (g,) = torch.autograd.grad(l, p)
-    finally:
-        p.requires_grad_(False)
+    _, g = _loss_and_grad(module, parameter(module, name), batch)
     g = g.abs()
     offset = 0
     if rows is not None:

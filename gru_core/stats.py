@@ -18,7 +18,7 @@ from .data import Split
 from .experiment import predict_split
 from .explain import logit_gradients
 from .predictor import SentimentModel
-from .trace import trace_ids
+from .trace import SIGMOID_GATES, trace_ids
 
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9
 STATS_FILE = "stats.json"
@@ -92,8 +92,8 @@ def compute_stats(model: SentimentModel, test: Split, sample: int = 500, seed: i
                 gates.setdefault(name, []).append(v)
     saturation = {}
     for name, chunks in gates.items():
-        if name in ("candidate", "cell_candidate", "cell"):
-            continue  # not gates: tanh outputs and the cell state have no [0, 1] saturation
+        if name not in SIGMOID_GATES:
+            continue  # tanh outputs and the cell state have no [0, 1] saturation
         left, right = saturation_fractions(np.concatenate(chunks))
         saturation[name] = {"left": left.round(5).tolist(), "right": right.round(5).tolist()}
     mean, count = mean_by_distance(gradient_by_position(model, encoded))

@@ -41,6 +41,8 @@ GATE_NAMES = {
     "lstm": ("input", "forget", "cell_candidate", "output", "cell"),
     "rnn": (),
 }
+# The sigmoid gates, in [0, 1]; the other traced quantities are tanh outputs or the cell state.
+SIGMOID_GATES = frozenset({"update", "reset", "input", "forget", "output"})
 
 
 @dataclass

@@ -15,10 +15,7 @@ from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, 
 from gru_core.checkpoint import REQUIRED, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.explain import grad_x_input, occlusion
-from gru_core.stats import STATS_FILE, read_stats
-
-ARCH_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "plain RNN"}
-
+from gru_core.stats import STATS_FILE, gradient_by_position, read_stats
 
 def _stamp(path: Path) -> tuple:
     """Identity of a checkpoint's files: a retrained or restored model is reloaded."""
@@ -107,8 +104,7 @@ def get_trace(model: SentimentModel, text: str) -> Trace:
 
 @st.cache_data(max_entries=32, show_spinner="Measuring each word's influence…")
 def _influence(path: str, stamp: tuple, text: str) -> tuple[np.ndarray, np.ndarray]:
-    model = _load(path, stamp)
-    trace = model.trace(text)
+    model, trace = _load(path, stamp), _trace(path, stamp, text)
     return occlusion(model, trace), grad_x_input(model, trace)
 
 
@@ -117,22 +113,40 @@ def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndar
     return _influence(*cache_key(model), text)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading IMDB test reviews…")
-def _imdb_test(path: str):
-    return load_imdb("test", path)
+@st.cache_data(max_entries=64, show_spinner=False)
+def _reach(path: str, stamp: tuple, text: str) -> np.ndarray:
+    return gradient_by_position(_load(path, stamp), [_trace(path, stamp, text).ids])[0]
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading IMDB training reviews…")
-def _imdb_train(path: str):
-    return load_imdb("train", path)
+def memory_reach(model: SentimentModel, text: str) -> np.ndarray:
+    """Cached gradient size of the verdict by distance from the end, for one review (a backward pass)."""
+    return _reach(*cache_key(model), text)
+
+
+def open_test_review(test, i: int) -> None:
+    """Put IMDB test review ``i`` in the Gate Explorer's box with its true label and rating.
+
+    The truth is kept with the text it belongs to, so it is shown only while that text is on screen.
+    """
+    st.session_state["review"] = test.texts[i]
+    st.session_state["truth"] = (int(test.labels[i]), int(test.ratings[i]), test.ids[i], test.texts[i])
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading IMDB reviews…")
+def _imdb(split: str, path: str):
+    return load_imdb(split, path)
+
+
+def _imdb_or_none(split: str):
+    try:
+        return _imdb(split, str(resolve_imdb_path()))
+    except DataNotFoundError:
+        return None
 
 
 def imdb_train():
     """The IMDB training split, or None when the dataset is not available (or unreadable)."""
-    try:
-        return _imdb_train(str(resolve_imdb_path()))
-    except DataNotFoundError:
-        return None
+    return _imdb_or_none("train")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -149,10 +163,7 @@ def landscape_batch(model: SentimentModel):
 
 def imdb_test():
     """The IMDB test split, or None when the dataset is not available (or unreadable)."""
-    try:
-        return _imdb_test(str(resolve_imdb_path()))
-    except DataNotFoundError:
-        return None
+    return _imdb_or_none("test")
 
 
 def model_names() -> list[str]:

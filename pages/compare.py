@@ -7,12 +7,13 @@ import streamlit as st
 
 from gru_core.charts import (confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter,
                              trajectory)
-from gru_core.compare import (ARCH_NAMES, claims, comparison_table, confusion_frame, gradient_frame,
+from gru_core.compare import (ARCH_NAMES, GATE_LIST, claims, comparison_table, confusion_frame, gradient_frame,
                               history_frame, saturation_frame)
 from gru_core.examples import EXAMPLES
 from gru_core.explain import gate_frame, unit_order, words_frame
-from gru_core.stats import agreement, gradient_by_position, ids_digest
-from pages.common import require_app, get_trace, imdb_test, live_measurements, load_named, model_names, model_stats
+from gru_core.stats import agreement, ids_digest
+from pages.common import (get_trace, imdb_test, live_measurements, load_named, memory_reach, model_names, model_stats,
+                          open_test_review, require_app)
 
 require_app()
 st.title("GRU vs LSTM vs RNN")
@@ -106,8 +107,7 @@ if len(stats) >= 2:
         if picked and st.button("Open the selected review in the Gate Explorer",
                                 help="Shows this review, with its true label, on the first page."):
             i = int(idx[picked[0]])
-            st.session_state["review"] = test.texts[i]
-            st.session_state["truth"] = (int(test.labels[i]), int(test.ratings[i]), test.ids[i])
+            open_test_review(test, i)
             st.session_state["example"] = "(your own review)"
             st.switch_page("pages/explorer.py")
 else:
@@ -136,9 +136,8 @@ if traces:
     for tab, (name, tr) in zip(tabs, traces.items()):
         with tab:
             m = by_name[name]
-            gates = list(tr.gates)[:3] if tr.gates else []
             window = (max(0, len(tr.tokens) - 60), len(tr.tokens))
-            for q in [g for g in gates if g not in ("candidate", "cell_candidate")] or ["hidden"]:
+            for q in GATE_LIST[m.arch] or ["hidden"]:
                 df = gate_frame(tr, q, unit_order(m, tr, q, "weight"), window)
                 st.altair_chart(heatmap(df, q), width="stretch")
 elif not text.strip():
@@ -163,7 +162,7 @@ st.subheader("Memory reach: how far back can the verdict still feel a word?")
 curves = {}
 if traces:
     for name, tr in traces.items():
-        curves[f"{name} (this review)"] = gradient_by_position(by_name[name], [tr.ids])[0]
+        curves[f"{name} (this review)"] = memory_reach(by_name[name], text)
 for name, s in stats.items():
     if name in by_name:
         curves[f"{name} (test average)"] = np.array([np.nan if v is None else v

@@ -10,7 +10,7 @@ import streamlit as st
 from gru_core.charts import contour_chart, descent_1d_chart, loss_per_step, slice_chart, surface_chart
 from gru_core.descent import (COSTS_1D, COSTS_2D, OPTIMIZERS, curve_frame, descend_1d, diagnose, grid_frame,
                               optimize, path_frame, paths_frame, tangent_frame)
-from gru_core.landscape import (descend_weight, direction_slice, loss, random_direction, session_copy,
+from gru_core.landscape import (descend_weight, direction_slice, random_direction, session_copy,
                                 steepest_entry, weight_blocks, weight_slice, weight_slope)
 from pages.common import cache_key, current_model, get_model, imdb_train, landscape_batch, require_app
 
@@ -32,11 +32,11 @@ def _weight_section(path: str, stamp: tuple, pname: str, index: tuple[int, int],
     model = get_model(path)
     module, batch = session_copy(model), landscape_batch(model)
     w0 = float(module.get_parameter(pname).data[index])
-    offsets = np.linspace(-3.0, 3.0, 41)
+    offsets = np.linspace(-3.0, 3.0, 41)  # offsets[20] == 0.0 exactly: the trained weight
+    losses = weight_slice(module, pname, index, offsets, batch)
     trail = descend_weight(module, pname, index, w0 + start, alpha, steps, batch)
-    return {"w0": w0, "offsets": offsets, "losses": weight_slice(module, pname, index, offsets, batch),
-            "path": trail, "slopes": weight_slope(module, pname, index, trail[-1]["theta"], batch),
-            "loss0": loss(module, batch)}
+    return {"w0": w0, "offsets": offsets, "losses": losses, "path": trail,
+            "slopes": weight_slope(module, pname, index, trail[-1]["theta"], batch), "loss0": float(losses[20])}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -11,7 +11,8 @@ from gru_core.charts import coloured_text_html, heatmap, md_escape, trajectory, 
 from gru_core.examples import EXAMPLES
 from gru_core.explain import (GATE_LABELS, gate_frame, output_weights, quantities, trace_csv, unit_order,
                               word_summaries, words_frame)
-from pages.common import require_app, ARCH_NAMES, current_model, get_influence, get_trace, imdb_test
+from gru_core.compare import ARCH_NAMES
+from pages.common import current_model, get_influence, get_trace, imdb_test, open_test_review, require_app
 
 MAX_CHARS = 200_000
 URL_MAX_CHARS = 2_000  # longer reviews are not put in the shareable link
@@ -26,17 +27,13 @@ model = current_model()
 # --- Input -----------------------------------------------------------------
 if "review" not in st.session_state:
     st.session_state["review"] = st.query_params.get("review", EXAMPLES["Slow start, brilliant ending"])
-    st.session_state["truth"] = None
 
 
 def _pick_example() -> None:
     choice = st.session_state["example"]
-    st.session_state["truth"] = None
     if choice == RANDOM:
         test = imdb_test()
-        i = int(np.random.default_rng().integers(len(test)))
-        st.session_state["review"] = test.texts[i]
-        st.session_state["truth"] = (int(test.labels[i]), int(test.ratings[i]), test.ids[i])
+        open_test_review(test, int(np.random.default_rng().integers(len(test))))
     elif choice in EXAMPLES:
         st.session_state["review"] = EXAMPLES[choice]
 
@@ -49,9 +46,7 @@ st.selectbox("Example", options, key="example", on_change=_pick_example,
 with st.form("review_form", border=False):
     st.text_area("Review", key="review", height=140, max_chars=MAX_CHARS,
                  help="Press Ctrl+Enter or the button to apply.")
-    submitted = st.form_submit_button("Explore", type="primary", help="Read the review with the chosen model (Ctrl+Enter).")
-if submitted:
-    st.session_state["truth"] = None if st.session_state.get("example") != RANDOM else st.session_state["truth"]
+    st.form_submit_button("Explore", type="primary", help="Read the review with the chosen model (Ctrl+Enter).")
 text: str = st.session_state["review"]
 
 if len(text) <= URL_MAX_CHARS:
@@ -76,7 +71,7 @@ cols[0].metric("P(positive)", f"{trace.proba:.3f}", help="The output layer appli
 cols[1].metric("Verdict", label)
 cols[2].metric("Model", f"{model.name} ({ARCH_NAMES[model.arch]})")
 truth = st.session_state.get("truth")
-if truth is not None and st.session_state.get("example") == RANDOM:
+if truth is not None and truth[3] == text:  # the true label of an IMDB test review, while it is unedited
     true_label = "positive" if truth[0] else "negative"
     cols[3].metric("True label", f"{true_label} ({truth[1]}★)",
                    delta="model is right" if true_label == label else "model is wrong",

@@ -6,6 +6,7 @@ import streamlit as st
 
 from gru_core.charts import learning_curves, training_progress
 from gru_core.checkpoint import models_dir
+from gru_core.compare import history_rows
 from gru_core.data import DATA_DIR, DataNotFoundError, resolve_imdb_path
 from gru_core.download import DownloadError, download_imdb
 from gru_core.jobs import LIMITS, TrainJob, check_request
@@ -100,10 +101,7 @@ def progress_panel() -> None:
                                           var_name="measure", value_name="value")
         st.altair_chart(training_progress(pts), width="stretch")
     if p.history:
-        hist = pd.DataFrame([{"model": slot.get("name"), "epoch": h["epoch"], "split": split, "measure": m,
-                              "value": h[f"{pre}_{key}"]}
-                             for h in p.history for split, pre in (("train", "train"), ("validation", "val"))
-                             for m, key in (("loss", "loss"), ("accuracy", "acc"))])
+        hist = pd.DataFrame(history_rows(slot.get("name"), p.history))
         for col, measure in zip(st.columns(2), ("loss", "accuracy")):
             col.altair_chart(learning_curves(hist, measure), width="stretch")
     if p.status == "failed":

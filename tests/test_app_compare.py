@@ -82,6 +82,25 @@ def test_disagreements_browser_opens_a_review_in_the_explorer(imdb_path):
     at = open_compare()
     browser = next(d for d in at.dataframe if "true label" in d.value.columns)
     assert len(browser.value) > 100
+    row = browser.value.iloc[3]
+    at.session_state["disagree"] = {"selection": {"rows": [3], "columns": [], "cells": []}}
+    at.run()
+    next(b for b in at.button if b.label.startswith("Open the selected review")).click().run()
+    no_exception(at)
+    review = at.session_state["review"]
+    assert review[:200] == row["review"] and "How the verdict forms" in [s.value for s in at.subheader]
+    assert {m.label: m.value for m in at.metric}["True label"] == f"{row['true label']} ({row['stars']}★)"
+    # once the review is edited, its true label no longer applies and is not shown
+    at.text_area(key="review").input(review + " Edited.")
+    next(b for b in at.button if b.label == "Explore").click().run()
+    no_exception(at)
+    assert "True label" not in {m.label for m in at.metric}
+
+
+def test_every_model_shows_each_of_its_gates():
+    titles = chart_titles(open_compare())
+    for title in ("update gate z", "reset gate r", "input gate i", "forget gate f", "output gate o", "hidden state h"):
+        assert title in titles
 
 
 def test_model_without_stats_or_history(tmp_path, monkeypatch):
