@@ -7,9 +7,7 @@ Needs the IMDB data (GRU_EXPLORER_IMDB) and Debian's Chromium for the load test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import io
 import platform
 import sys
 from pathlib import Path
@@ -26,7 +24,7 @@ from benchmarks.load_test import summary as load_summary  # noqa: E402
 from benchmarks.page_bench import bench_page  # noqa: E402
 from benchmarks.page_bench import summary as page_summary  # noqa: E402
 from gru_core.atomic import write_bytes_atomic  # noqa: E402
-from gru_core.bench import run_bench  # noqa: E402
+from gru_core.bench import run_bench, summary_lines  # noqa: E402
 from gru_core.experiment import hardware  # noqa: E402
 
 
@@ -36,10 +34,7 @@ def main() -> None:
     p.add_argument("--reviews", type=int, default=200)
     p.add_argument("--steps", type=int, default=30, help="training steps timed per loop")
     a = p.parse_args()
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        core = run_bench(str(ROOT / "models" / "gru"), None, a.steps)
-    core_lines = [line for line in out.getvalue().splitlines() if not line.startswith("machine:")]
+    core = run_bench(str(ROOT / "models" / "gru"), None, a.steps)
     page = bench_page()
     with streamlit_server(ROOT / "test-artifacts" / "report-streamlit.log") as (url, proc):
         load = run_load(url, proc.pid, a.sessions, a.reviews)
@@ -53,7 +48,7 @@ def main() -> None:
         "",
         "## Core (`python -m gru_core bench`)",
         "",
-        *[f"- {line}" for line in core_lines],
+        *[f"- {line}" for line in summary_lines(core)],
         "",
         "## Gate Explorer page, server side (`python benchmarks/page_bench.py`)",
         "",
@@ -62,9 +57,6 @@ def main() -> None:
         "## Many users at once (`python benchmarks/load_test.py`)",
         "",
         *[f"- {line}" for line in load_summary(load).splitlines()],
-        "",
-        f"Trace/native ratio {core['trace']['ratio']:.2f}x (target <= 1.3x); training epoch ratio "
-        f"{core['training']['ratio']:.2f}x vs the plain full-padding loop (target <= 0.5x).",
         "",
     ])
     write_bytes_atomic(ROOT / "benchmarks" / "RESULTS.md", text.encode())

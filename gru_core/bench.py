@@ -88,17 +88,33 @@ def bench_eval(model_path: str, data_path: str | None, n: int = 2000) -> dict:
     return {"reviews": len(texts), "seconds": t, "reviews_per_s": len(texts) / t}
 
 
+def trace_line(tr: dict) -> str:
+    return (f"trace vs native forward, {tr['tokens']}-token review: {tr['trace_s'] * 1e3:.2f} ms vs "
+            f"{tr['native_s'] * 1e3:.2f} ms -> ratio {tr['ratio']:.2f}x (target <= 1.3x)")
+
+
+def training_line(tb: dict) -> str:
+    return (f"training epoch (GRU, batch 64), estimated from {tb['steps_timed']} steps each: ours "
+            f"{tb['ours_epoch_s']:.1f} s vs plain full-padding loop {tb['plain_epoch_s']:.1f} s -> ratio "
+            f"{tb['ratio']:.2f}x (target <= 0.5x); real words are {tb['real_word_fraction']:.0%} of padded steps")
+
+
+def eval_line(ev: dict) -> str:
+    return f"evaluation: {ev['reviews']:,} test reviews in {ev['seconds']:.2f} s -> {ev['reviews_per_s']:.0f} reviews/s"
+
+
+def summary_lines(results: dict) -> list[str]:
+    """One line per measurement of ``run_bench``'s results (what it prints, and what the report quotes)."""
+    return [trace_line(results["trace"]), training_line(results["training"]), eval_line(results["eval"])]
+
+
 def run_bench(model_path: str, data_path: str | None, steps: int) -> dict:
+    """Run every core benchmark, printing each line as soon as it is measured."""
     print(f"machine: {hardware()}")
     tr = bench_trace(model_path)
-    print(f"trace vs native forward, {tr['tokens']}-token review: {tr['trace_s'] * 1e3:.2f} ms vs "
-          f"{tr['native_s'] * 1e3:.2f} ms -> ratio {tr['ratio']:.2f}x (target <= 1.3x)")
-    results = {"trace": tr}
+    print(trace_line(tr))
     tb = bench_training(data_path, steps)
-    print(f"training epoch (GRU, batch 64), estimated from {steps} steps each: ours "
-          f"{tb['ours_epoch_s']:.1f} s vs plain full-padding loop {tb['plain_epoch_s']:.1f} s -> ratio "
-          f"{tb['ratio']:.2f}x (target <= 0.5x); real words are {tb['real_word_fraction']:.0%} of padded steps")
+    print(training_line(tb))
     ev = bench_eval(model_path, data_path)
-    print(f"evaluation: {ev['reviews']:,} test reviews in {ev['seconds']:.2f} s -> {ev['reviews_per_s']:.0f} reviews/s")
-    results.update(training=tb, eval=ev)
-    return results
+    print(eval_line(ev))
+    return {"trace": tr, "training": tb, "eval": ev}

@@ -32,6 +32,7 @@ def quantities(trace: Trace) -> dict[str, np.ndarray]:
 
 
 LABEL_CHARS = 30
+WINDOW = 60  # words per heatmap: more would make the cells too narrow to read
 
 
 def short(word: str, limit: int = LABEL_CHARS) -> str:
@@ -96,6 +97,17 @@ def gate_frame(trace: Trace, quantity: str, order: np.ndarray | None = None,
         "rank": np.tile(np.arange(h), w),
         "value": block.reshape(-1).astype(np.float64),
     })
+
+
+def last_window(trace: Trace, words: int = WINDOW) -> tuple[int, int]:
+    """The (start, stop) steps of the last ``words`` words: where the verdict is decided."""
+    return max(0, len(trace.tokens) - words), len(trace.tokens)
+
+
+def heatmap_frame(model: SentimentModel, trace: Trace, quantity: str, order_by: str,
+                  window: tuple[int, int] | None = None) -> pd.DataFrame:
+    """``gate_frame`` with the units in ``order_by`` order (see ``unit_order``)."""
+    return gate_frame(trace, quantity, unit_order(model, trace, quantity, order_by), window)
 
 
 def word_summaries(trace: Trace) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -179,3 +180,23 @@ def weight_blocks(module: SentimentRNN) -> dict[str, tuple[str, slice]]:
         for b, label in enumerate(BLOCK_NAMES[module.arch]):
             out[f"{label}: {kind} weights W_{sym}·"] = (pname, slice(b * h, (b + 1) * h))
     return out
+
+
+def weight_section(module: SentimentRNN, batch: Batch, name: str, index: tuple[int, ...], start: float,
+                   alpha: float, steps: int) -> dict:
+    """Everything the one-weight view shows: the loss along the weight (trained value ± 3), the
+    descent from ``start`` (an offset from the trained value), and both slopes at its last point."""
+    w0 = float(parameter(module, name).data[index])
+    offsets = np.linspace(-3.0, 3.0, 41)  # offsets[20] == 0.0 exactly: the trained weight
+    losses = weight_slice(module, name, index, offsets, batch)
+    trail = descend_weight(module, name, index, w0 + start, alpha, steps, batch)
+    return {"w0": w0, "offsets": offsets, "losses": losses, "path": trail,
+            "slopes": weight_slope(module, name, index, trail[-1]["theta"], batch), "loss0": float(losses[20])}
+
+
+def surface_frame(module: SentimentRNN, batch: Batch, seed1: int, seed2: int, points: int = 11) -> pd.DataFrame:
+    """Loss on a ``points`` × ``points`` grid over [-1, 1]² along two random filter-normalised directions."""
+    dirs = [random_direction(module, seed1), random_direction(module, seed2)]
+    grid = np.linspace(-1.0, 1.0, points)
+    values = direction_slice(module, dirs, [(a, b) for b in grid for a in grid], batch)
+    return pd.DataFrame({"a": np.tile(grid, points), "b": np.repeat(grid, points), "loss": values})

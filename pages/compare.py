@@ -10,7 +10,7 @@ from gru_core.charts import (confusion_chart, gradient_curve, heatmap, learning_
 from gru_core.compare import (ARCH_NAMES, GATE_LIST, claims, comparison_table, confusion_frame, gradient_frame,
                               history_frame, saturation_frame)
 from gru_core.examples import EXAMPLES
-from gru_core.explain import gate_frame, unit_order, words_frame
+from gru_core.explain import heatmap_frame, last_window, words_frame
 from gru_core.stats import agreement, ids_digest
 from pages.common import (get_trace, imdb_test, live_measurements, load_named, memory_reach, model_names, model_stats,
                           open_test_review, require_app)
@@ -136,10 +136,8 @@ if traces:
     for tab, (name, tr) in zip(tabs, traces.items()):
         with tab:
             m = by_name[name]
-            window = (max(0, len(tr.tokens) - 60), len(tr.tokens))
             for q in GATE_LIST[m.arch] or ["hidden"]:
-                df = gate_frame(tr, q, unit_order(m, tr, q, "weight"), window)
-                st.altair_chart(heatmap(df, q), width="stretch")
+                st.altair_chart(heatmap(heatmap_frame(m, tr, q, "weight", last_window(tr)), q), width="stretch")
 elif not text.strip():
     st.info("Type a review to read it with every model.")
 

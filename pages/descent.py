@@ -10,8 +10,7 @@ import streamlit as st
 from gru_core.charts import contour_chart, descent_1d_chart, loss_per_step, slice_chart, surface_chart
 from gru_core.descent import (COSTS_1D, COSTS_2D, OPTIMIZERS, curve_frame, descend_1d, diagnose, grid_frame,
                               optimize, path_frame, paths_frame, tangent_frame)
-from gru_core.landscape import (descend_weight, direction_slice, random_direction, session_copy,
-                                steepest_entry, weight_blocks, weight_slice, weight_slope)
+from gru_core.landscape import session_copy, steepest_entry, surface_frame, weight_blocks, weight_section
 from pages.common import cache_key, current_model, get_model, imdb_train, landscape_batch, require_app
 
 ALPHAS = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.1, 1.5, 2.0, 3.0]
@@ -30,23 +29,13 @@ def _steepest(path: str, stamp: tuple, pname: str, start: int, stop: int) -> tup
 def _weight_section(path: str, stamp: tuple, pname: str, index: tuple[int, int], start: float, alpha: float,
                     steps: int) -> dict:
     model = get_model(path)
-    module, batch = session_copy(model), landscape_batch(model)
-    w0 = float(module.get_parameter(pname).data[index])
-    offsets = np.linspace(-3.0, 3.0, 41)  # offsets[20] == 0.0 exactly: the trained weight
-    losses = weight_slice(module, pname, index, offsets, batch)
-    trail = descend_weight(module, pname, index, w0 + start, alpha, steps, batch)
-    return {"w0": w0, "offsets": offsets, "losses": losses, "path": trail,
-            "slopes": weight_slope(module, pname, index, trail[-1]["theta"], batch), "loss0": float(losses[20])}
+    return weight_section(session_copy(model), landscape_batch(model), pname, index, start, alpha, steps)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _surface(path: str, stamp: tuple, seed1: int, seed2: int) -> pd.DataFrame:
     model = get_model(path)
-    module, batch = session_copy(model), landscape_batch(model)
-    dirs = [random_direction(module, seed1), random_direction(module, seed2)]
-    grid = np.linspace(-1.0, 1.0, 11)
-    values = direction_slice(module, dirs, [(a, b) for b in grid for a in grid], batch)
-    return pd.DataFrame({"a": np.tile(grid, len(grid)), "b": np.repeat(grid, len(grid)), "loss": values})
+    return surface_frame(session_copy(model), landscape_batch(model), seed1, seed2)
 
 
 require_app()

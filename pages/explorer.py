@@ -8,16 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from gru_core.charts import coloured_text_html, heatmap, md_escape, trajectory, unit_lines, word_summary_chart
-from gru_core.examples import EXAMPLES
-from gru_core.explain import (GATE_LABELS, gate_frame, output_weights, quantities, trace_csv, unit_order,
-                              word_summaries, words_frame)
 from gru_core.compare import ARCH_NAMES
+from gru_core.examples import EXAMPLES
+from gru_core.explain import (GATE_LABELS, WINDOW, heatmap_frame, last_window, output_weights, quantities, trace_csv,
+                              word_summaries, words_frame)
 from pages.common import current_model, get_influence, get_trace, imdb_test, open_test_review, require_app
 
 MAX_CHARS = 200_000
 URL_MAX_CHARS = 2_000  # longer reviews are not put in the shareable link
 OWN, RANDOM = "(your own review)", "A random IMDB test review"
-WINDOW = 60  # words per heatmap window
 
 require_app()
 st.title("Gate Explorer")
@@ -123,9 +122,7 @@ tabs = st.tabs([GATE_LABELS[n] for n in names])
 picked_unit = None
 for tab, name in zip(tabs, names):
     with tab:
-        order = unit_order(model, trace, name, order_by)
-        df = gate_frame(trace, name, order, window)
-        event = st.altair_chart(heatmap(df, name, select=True), width="stretch",
+        event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True), width="stretch",
                                 on_select="rerun", key=f"heat_{name}")
         sel = (event or {}).get("selection", {}).get("cell") or []
         if sel and "unit" in sel[0]:
@@ -197,8 +194,7 @@ with compare_box:
             for col, tr, title in ((c1, trace, "original"), (c2, other, "edited")):
                 with col:
                     st.caption(f"{GATE_LABELS[gate]} — {title}")
-                    win = (max(0, len(tr.tokens) - WINDOW), len(tr.tokens))
-                    st.altair_chart(heatmap(gate_frame(tr, gate, unit_order(model, tr, gate, order_by), win), gate),
+                    st.altair_chart(heatmap(heatmap_frame(model, tr, gate, order_by, last_window(tr)), gate),
                                     width="stretch")
             diff = {n: float(np.abs(quantities(other)[n][-1] - quantities(trace)[n][-1]).mean()) for n in names}
             st.dataframe(pd.DataFrame({"quantity": [GATE_LABELS[n] for n in diff],

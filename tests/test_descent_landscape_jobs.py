@@ -606,6 +606,30 @@ def test_direction_slice(model, batch, guard):
     assert same_state(copy, before)
 
 
+def test_weight_section_is_the_slice_and_descent_it_shows(model, batch, guard):
+    copy = landscape.session_copy(model)
+    before = clone_state(copy)
+    name, index = "rnn.weight_hh_l0", (4, 2)
+    sec = landscape.weight_section(copy, batch, name, index, start=0.5, alpha=0.3, steps=6)
+    assert same_state(copy, before)
+    w0 = float(landscape.parameter(copy, name)[index])
+    assert sec["w0"] == w0 and sec["loss0"] == landscape.loss(copy, batch)
+    np.testing.assert_array_equal(sec["losses"], landscape.weight_slice(copy, name, index, sec["offsets"], batch))
+    assert sec["path"] == landscape.descend_weight(copy, name, index, w0 + 0.5, 0.3, 6, batch)
+    assert sec["slopes"] == landscape.weight_slope(copy, name, index, sec["path"][-1]["theta"], batch)
+    assert sec["slopes"][1] == pytest.approx(sec["slopes"][2], rel=1e-6)  # autograd vs finite difference
+
+
+def test_surface_frame_is_the_direction_slice_on_a_grid(model, batch, guard):
+    copy = landscape.session_copy(model)
+    df = landscape.surface_frame(copy, batch, 1, 2, points=5)
+    assert len(df) == 25 and sorted(set(df["a"])) == sorted(set(df["b"])) == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    dirs = [landscape.random_direction(copy, 1), landscape.random_direction(copy, 2)]
+    expect = landscape.direction_slice(copy, dirs, list(zip(df["a"], df["b"])), batch)
+    np.testing.assert_array_equal(df["loss"], expect)
+    assert df.loc[(df["a"] == 0) & (df["b"] == 0), "loss"].item() == landscape.loss(copy, batch)
+
+
 @pytest.mark.parametrize("arch, blocks", [("gru", 3), ("lstm", 4), ("rnn", 1)])
 def test_weight_blocks(arch, blocks):
     module = make_model(arch).module
