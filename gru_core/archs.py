@@ -1,0 +1,71 @@
+"""The three recurrent architectures, described once; every other module reads this.
+
+PyTorch stacks one weight block per gate in ``weight_ih_l0``/``weight_hh_l0``,
+in the order of ``blocks``. ``traced`` lists what a trace records at each word
+besides the hidden state, in the order the pages show it; ``state`` is what
+the layer carries from one word to the next.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str  # "gru": config.json's "arch", CLI choice, shipped folder name
+    display: str  # "GRU": what the pages call it
+    module: type[nn.RNNBase]  # the native PyTorch layer
+    blocks: tuple[str, ...]  # weight blocks, PyTorch's order
+    block_labels: tuple[str, ...]  # the same blocks as the equations name them
+    traced: tuple[str, ...]  # quantities traced per word (besides the hidden state)
+    sigmoid: frozenset[str]  # the traced quantities that are sigmoid gates, in [0, 1]
+    state: tuple[str, ...]  # carried from word to word: ("h",) or ("h", "c")
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        """The sigmoid gates, in trace order: ("update", "reset") for the GRU."""
+        return tuple(g for g in self.traced if g in self.sigmoid)
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+
+ARCHS: dict[str, Arch] = {
+    "gru": Arch(
+        "gru", "GRU", nn.GRU,
+        blocks=("reset", "update", "candidate"),
+        block_labels=("reset gate r", "update gate z", "candidate n"),
+        traced=("update", "reset", "candidate"),
+        sigmoid=frozenset({"update", "reset"}),
+        state=("h",),
+    ),
+    "lstm": Arch(
+        "lstm", "LSTM", nn.LSTM,
+        blocks=("input", "forget", "cell_candidate", "output"),
+        block_labels=("input gate i", "forget gate f", "cell candidate g", "output gate o"),
+        traced=("input", "forget", "cell_candidate", "output", "cell"),
+        sigmoid=frozenset({"input", "forget", "output"}),
+        state=("h", "c"),
+    ),
+    "rnn": Arch(
+        "rnn", "plain RNN", nn.RNN,
+        blocks=("hidden",),
+        block_labels=("hidden state h",),
+        traced=(),
+        sigmoid=frozenset(),
+        state=("h",),
+    ),
+}
+NAMES: tuple[str, ...] = tuple(ARCHS)  # ("gru", "lstm", "rnn"): also the shipped models' folders
+SIGMOID_GATES: frozenset[str] = frozenset().union(*(a.sigmoid for a in ARCHS.values()))
+
+
+def arch(name: str) -> Arch:
+    """The description of ``name``; ValueError naming the choices otherwise."""
+    try:
+        return ARCHS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"arch must be one of {NAMES}, not {name!r}") from None
