@@ -83,6 +83,8 @@ _FORCED = {
     ("reset_open", "gru"): {"reset": 1.0},
     ("reset_closed", "gru"): {"reset": 0.0},
 }
+# The fused native layer and the step-by-step cell agree to ~1e-7 (float32): smaller changes are rounding.
+ROUNDING = 1e-6
 UNITS_FILE = "units.json"  # the unit atlas's index, stored next to the model by `python -m gru_core units`
 
 
@@ -292,12 +294,12 @@ def change_by_word_frame(result: InterventionResult, window: tuple[int, int] | N
 
 def change_summary(result: InterventionResult, top: int = 3) -> pd.DataFrame:
     """One row per quantity: mean |Δ| over words and units, |Δ| at the last word, and the units outside
-    the intervened set that changed most (mean |Δ| over the words)."""
+    the intervened set that changed most (mean |Δ| over the words, above float rounding)."""
     chosen = set(result.intervention.units) if result.intervention else set()
     rows = []
     for name, d in result.deltas().items():
         by_unit = np.abs(d).mean(0)
-        others = [u for u in np.argsort(-by_unit, kind="stable") if u not in chosen and by_unit[u] > 0][:top]
+        others = [u for u in np.argsort(-by_unit, kind="stable") if u not in chosen and by_unit[u] > ROUNDING][:top]
         rows.append({"quantity": GATE_LABELS[name], "mean |Δ|": float(np.abs(d).mean()),
                      "mean |Δ| at the last word": float(np.abs(d[-1]).mean()),
                      "most changed other units": ", ".join(f"{u} ({by_unit[u]:.3f})" for u in others) or "none"})
