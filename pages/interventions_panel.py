@@ -118,7 +118,7 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
     cols[1].metric("P(positive) with intervention", f"{after:.3f}", delta=f"{after - before:+.3f}")
     cols[2].metric("Verdict with intervention", _verdict(after),
                    delta=f"flipped from {_verdict(before)}" if result.verdict_flipped else "unchanged",
-                   delta_color="inverse" if result.verdict_flipped else "off")
+                   delta_color="inverse" if result.verdict_flipped else "off", delta_arrow="off")
     outcome = (f"the verdict flips from {_verdict(before)} to {_verdict(after)}" if result.verdict_flipped
                else f"the verdict stays {_verdict(after)}")
     st.markdown(f"With **{result.intervention.describe()}**, P(positive) goes from {before:.3f} to {after:.3f} "
