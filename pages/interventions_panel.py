@@ -79,8 +79,11 @@ def _choose_units(model: SentimentModel, n_units: int) -> tuple[int, ...]:
     if why_not:
         st.caption(f"“{BY_CORRELATION}” is not offered: {why_not}")
     if source == PICK:
-        return tuple(sorted(st.multiselect("Units to change", list(range(n_units)), default=[int(top_units(weights, 1)[0])],
-                                           key=f"iv_units_{n_units}")))
+        inspected = st.session_state.get("unit")  # start from the unit inspector's unit, when it fits this model
+        first = int(inspected) if isinstance(inspected, int) and 0 <= inspected < n_units else top_units(weights, 1)[0]
+        return tuple(sorted(st.multiselect("Units to change", list(range(n_units)), default=[first],
+                                           key=f"iv_units_{n_units}",
+                                           help="Starts with the unit shown in the unit inspector above.")))
     k = int(st.number_input("k", 1, n_units, min(5, n_units), key=f"iv_k_{n_units}"))
     scores, what = (weights, "output weight") if source == BY_WEIGHT else (corr, "label correlation")
     units = top_units(scores, k)

@@ -74,6 +74,7 @@ def test_ablating_the_top_5_by_weight_shows_the_core_verdict():
 def test_clamping_picked_units_matches_the_core():
     at = opened()
     at.radio(key="iv_source").set_value("units I pick").run()
+    assert at.multiselect(key="iv_units_100").value == [at.session_state["unit"]]  # the inspected unit
     at.multiselect(key="iv_units_100").set_value([3, 40]).run()
     at.selectbox(key="iv_kind_gru").set_value("clamp").run()
     at.slider(key="iv_value").set_value(-0.8).run()
