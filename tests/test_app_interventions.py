@@ -152,3 +152,17 @@ def test_every_gru_kind_runs(kind):
     units = top_units(output_weights(load_model("models/gru")), 5)
     direct = run_intervention(load_model("models/gru"), REVIEW, Intervention(units, kind))
     assert shown(at)["P(positive) with intervention"].value == f"{direct.changed.proba:.3f}"
+
+
+def test_sliders_at_their_ends():
+    at = opened()
+    T = len(load_model("models/gru").trace(REVIEW).tokens)
+    at.selectbox(key="iv_kind_gru").set_value("clamp").run()
+    at.slider(key="iv_value").set_value(-1.0).run()
+    at.slider(key=f"iv_start_{T}").set_value(T).run()  # only the last word is changed
+    no_exception(at)
+    m = load_model("models/gru")
+    direct = run_intervention(m, REVIEW, Intervention(top_units(output_weights(m), 5), "clamp", -1.0, T - 1))
+    assert shown(at)["P(positive) with intervention"].value == f"{direct.changed.proba:.3f}"
+    np.testing.assert_allclose(direct.changed.step_proba[:-1], direct.plain.step_proba[:-1], atol=1e-6)
+    assert f"from word {T}" in next(x.value for x in at.markdown if "P(positive) goes from" in x.value)
