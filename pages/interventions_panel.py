@@ -7,6 +7,7 @@ everything else on the page keeps using the fast trace.
 """
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from gru_core.analysis.intervention_charts import change_by_word_chart, delta_heatmap
@@ -26,6 +27,7 @@ from gru_core.analysis.interventions import (
     top_units,
     trajectory_frame,
 )
+from gru_core.archs import arch as get_arch
 from gru_core.charts import trajectory
 from gru_core.explain import GATE_LABELS, WINDOW, last_window, output_weights, quantities
 from gru_core.predictor import SentimentModel
@@ -54,7 +56,7 @@ def interventions_panel(model: SentimentModel, trace: Trace) -> None:
             _panel(model, trace)
 
 
-def _correlations(model: SentimentModel, n_units: int):
+def _correlations(model: SentimentModel, n_units: int) -> tuple[np.ndarray | None, str | None]:
     """(label correlations or None, why they are not offered or None)."""
     how = f"`python -m gru_core units --model models/{model.name}`"
     if model.path is None:
@@ -107,9 +109,13 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
     if T > 1:
         start = st.slider("Apply from word", 1, T, 1, key=f"iv_start_{T}",
                           help="1: from the first word. Later: the words before it are read as usual.") - 1
-    st.caption(f"**{KIND_LABELS[kind]}** ({model.name}): {meaning(kind, arch)}")
-    for missing, why in not_available(arch).items():
-        st.caption(f"Not offered for this model: **{KIND_LABELS[missing]}**. {why}")
+    display = get_arch(arch).display
+    st.caption(f"**{KIND_LABELS[kind]}** ({display}): {meaning(kind, arch)}")
+    missing: dict[str, list[str]] = {}
+    for name, why in not_available(arch).items():
+        missing.setdefault(why, []).append(f"**{KIND_LABELS[name]}**")
+    for why, names in missing.items():
+        st.caption(f"Not offered for the {display}: {', '.join(names)}. {why}")
     if not units:
         st.info("Pick at least one unit to change.")
         return

@@ -95,10 +95,12 @@ def test_lstm_and_rnn_offer_their_own_kinds_and_say_why():
     no_exception(at)
     captions = " ".join(c.value for c in at.caption)
     assert "forget gate f_k := 1 and input gate i_k := 0" in captions and "Only the GRU has a reset gate" in captions
+    assert "**freeze memory** (LSTM)" in captions
     at = opened("rnn")
     assert at.selectbox(key="iv_kind_rnn").options == ["ablate (h := 0)", "clamp h to a value", "freeze memory"]
     captions = " ".join(c.value for c in at.caption)
-    assert "Not offered for this model: **always overwrite**" in captions and "no gates" in captions
+    assert "Not offered for the plain RNN: **always overwrite**. A plain RNN has no gates" in captions
+    assert "Not offered for the plain RNN: **reset gate r := 1**, **reset gate r := 0**. Only the GRU" in captions
     assert [s["title"] for s, _ in delta_maps(at)] == ["Δ hidden state h"]
 
 

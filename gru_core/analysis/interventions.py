@@ -23,6 +23,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,7 @@ class InterventionResult:
     def verdict_flipped(self) -> bool:
         return (self.changed.proba > 0.5) != (self.plain.proba > 0.5)
 
+    @cached_property
     def deltas(self) -> dict[str, np.ndarray]:
         """Intervened − plain for every gate and the hidden state: name -> [T, H]."""
         before = quantities(self.plain)
@@ -200,11 +202,11 @@ class InterventionResult:
 
     def change_by_word(self) -> dict[str, np.ndarray]:
         """Mean |Δ| over the units at each word: name -> [T]."""
-        return {name: np.abs(d).mean(1) for name, d in self.deltas().items()}
+        return {name: np.abs(d).mean(1) for name, d in self.deltas.items()}
 
     def change_by_unit(self) -> dict[str, np.ndarray]:
         """Mean |Δ| over the words for each unit: name -> [H]."""
-        return {name: np.abs(d).mean(0) for name, d in self.deltas().items()}
+        return {name: np.abs(d).mean(0) for name, d in self.deltas.items()}
 
 
 @torch.no_grad()
@@ -277,7 +279,7 @@ def trajectory_frame(result: InterventionResult) -> pd.DataFrame:
 def delta_frame(result: InterventionResult, quantity: str, window: tuple[int, int] | None = None) -> pd.DataFrame:
     """Units × words of intervened − plain for one quantity (the layout of ``explain.gate_frame``),
     with ``intervened`` marking the changed units."""
-    diff = dataclasses.replace(result.plain, gates=result.deltas(), hidden=result.deltas()["hidden"])
+    diff = dataclasses.replace(result.plain, gates=result.deltas, hidden=result.deltas["hidden"])
     frame = gate_frame(diff, quantity, window=window)
     units = set(result.intervention.units) if result.intervention else set()
     return frame.assign(intervened=frame["unit"].isin(units))
@@ -297,7 +299,7 @@ def change_summary(result: InterventionResult, top: int = 3) -> pd.DataFrame:
     the intervened set that changed most (mean |Δ| over the words, above float rounding)."""
     chosen = set(result.intervention.units) if result.intervention else set()
     rows = []
-    for name, d in result.deltas().items():
+    for name, d in result.deltas.items():
         by_unit = np.abs(d).mean(0)
         others = [u for u in np.argsort(-by_unit, kind="stable") if u not in chosen and by_unit[u] > ROUNDING][:top]
         rows.append({"quantity": GATE_LABELS[name], "mean |Δ|": float(np.abs(d).mean()),
