@@ -13,6 +13,7 @@ from gru_core.examples import EXAMPLES
 from gru_core.explain import (GATE_LABELS, WINDOW, heatmap_frame, last_window, output_weights, quantities, trace_csv,
                               word_summaries, words_frame)
 from pages.common import current_model, get_influence, get_trace, imdb_test, open_test_review, require_app
+from pages.interventions_panel import interventions_panel
 
 MAX_CHARS = 200_000
 URL_MAX_CHARS = 2_000  # longer reviews are not put in the shareable link
@@ -200,6 +201,8 @@ with compare_box:
             st.dataframe(pd.DataFrame({"quantity": [GATE_LABELS[n] for n in diff],
                                        "mean |edited − original| at the last word": list(diff.values())}),
                          hide_index=True)
+
+interventions_panel(model, trace)  # lazy: computed only while its expander is open
 
 # --- Equations ---------------------------------------------------------------------
 with st.expander("The equations this page computes", expanded=False):

@@ -1,0 +1,1 @@
+"""Analyses over a model's units: across the test set, and under interventions."""

@@ -1,0 +1,148 @@
+"""The Gate Explorer's Interventions section: change chosen units at every word and see what breaks.
+
+``explorer.py`` calls ``interventions_panel(model, trace)`` once. The section is
+lazy, like the edited-review comparison: nothing is computed while it is closed.
+The intervened run goes through the step-by-step cell (``gru_core/cell.py``);
+everything else on the page keeps using the fast trace.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from gru_core.analysis.intervention_charts import change_by_word_chart, delta_heatmap
+from gru_core.analysis.interventions import (
+    KIND_LABELS,
+    UNITS_FILE,
+    Intervention,
+    InterventionResult,
+    change_by_word_frame,
+    change_summary,
+    delta_frame,
+    kinds_for,
+    meaning,
+    not_available,
+    read_label_correlations,
+    run_intervention,
+    top_units,
+    trajectory_frame,
+)
+from gru_core.archs import arch as get_arch
+from gru_core.charts import trajectory
+from gru_core.explain import GATE_LABELS, WINDOW, last_window, output_weights, quantities
+from gru_core.predictor import SentimentModel
+from gru_core.trace import Trace
+from pages.common import cache_key, get_model, get_trace
+
+PICK, BY_WEIGHT, BY_CORRELATION = "units I pick", "top k by |output weight|", "top k by label correlation"
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading the review again with the intervention…")
+def _intervened(path: str, stamp: tuple, text: str, units: tuple[int, ...], kind: str, value: float,
+                start: int) -> InterventionResult:
+    model = get_model(path)
+    return run_intervention(model, text, Intervention(units, kind, value, start), get_trace(model, text))
+
+
+def _verdict(p: float) -> str:
+    return "positive" if p > 0.5 else "negative"
+
+
+def interventions_panel(model: SentimentModel, trace: Trace) -> None:
+    """A closed expander; opened, it reruns the review with chosen units changed and shows what moved."""
+    box = st.expander("Interventions: change units and see what breaks", key="iv_open", on_change="rerun")
+    with box:
+        if box.open:
+            _panel(model, trace)
+
+
+def _correlations(model: SentimentModel, n_units: int) -> tuple[np.ndarray | None, str | None]:
+    """(label correlations or None, why they are not offered or None)."""
+    how = f"`python -m gru_core units --model models/{model.name}`"
+    if model.path is None:
+        return None, "this model has no folder to hold the unit atlas's index."
+    try:
+        corr = read_label_correlations(model.path, n_units, model.config.get("weights_sha256"))
+    except ValueError as e:
+        return None, f"{e}"
+    if corr is None:
+        return None, f"this model's folder has no unit atlas index (`{UNITS_FILE}`); build it with {how}."
+    return corr, None
+
+
+def _choose_units(model: SentimentModel, n_units: int) -> tuple[int, ...]:
+    weights = output_weights(model)
+    corr, why_not = _correlations(model, n_units)
+    sources = [PICK, BY_WEIGHT] + ([BY_CORRELATION] if corr is not None else [])
+    source = st.radio("Units", sources, index=1, horizontal=True, key="iv_source",
+                      help="|output weight|: the units whose value moves the verdict most per unit of h. "
+                           "Label correlation: Pearson r of the unit's final h with the true label over the "
+                           "IMDB test set (from the unit atlas), largest |r| first.")
+    if why_not:
+        st.caption(f"“{BY_CORRELATION}” is not offered: {why_not}")
+    if source == PICK:
+        inspected = st.session_state.get("unit")  # start from the unit inspector's unit, when it fits this model
+        first = int(inspected) if isinstance(inspected, int) and 0 <= inspected < n_units else top_units(weights, 1)[0]
+        return tuple(sorted(st.multiselect("Units to change", list(range(n_units)), default=[first],
+                                           key=f"iv_units_{n_units}",
+                                           help="Starts with the unit shown in the unit inspector above.")))
+    k = int(st.number_input("k", 1, n_units, min(5, n_units), key=f"iv_k_{n_units}"))
+    scores, what = (weights, "output weight") if source == BY_WEIGHT else (corr, "label correlation")
+    units = top_units(scores, k)
+    st.caption(f"Units by |{what}|: " + ", ".join(f"{u} ({scores[u]:+.3f})" for u in units))
+    return units
+
+
+def _panel(model: SentimentModel, trace: Trace) -> None:
+    arch, n_units, T = model.arch, model.module.rnn.hidden_size, len(trace.tokens)
+    st.caption("The review is read again by the step-by-step cell (the same weights and equations, one word at "
+               "a time) with the chosen units changed at every word; each change feeds into the next word.")
+    units = _choose_units(model, n_units)
+    kinds = kinds_for(arch)
+    left, right = st.columns(2)
+    kind = left.selectbox("Intervention", kinds, format_func=KIND_LABELS.get, key=f"iv_kind_{arch}")
+    value = 0.0
+    if kind == "clamp":
+        value = right.slider("Clamp value v", -1.0, 1.0, 0.5, 0.05, key="iv_value",
+                             help="h stays within (−1, 1) in all three architectures; this slider covers that range.")
+    start = 0
+    if T > 1:
+        start = st.slider("Apply from word", 1, T, 1, key=f"iv_start_{T}",
+                          help="1: from the first word. Later: the words before it are read as usual.") - 1
+    display = get_arch(arch).display
+    st.caption(f"**{KIND_LABELS[kind]}** ({display}): {meaning(kind, arch)}")
+    missing: dict[str, list[str]] = {}
+    for name, why in not_available(arch).items():
+        missing.setdefault(why, []).append(f"**{KIND_LABELS[name]}**")
+    for why, names in missing.items():
+        st.caption(f"Not offered for the {display}: {', '.join(names)}. {why}")
+    if not units:
+        st.info("Pick at least one unit to change.")
+        return
+
+    result = _intervened(*cache_key(model), trace.text, units, kind, float(value), start)
+    before, after = result.plain.proba, result.changed.proba
+    cols = st.columns(3)
+    cols[0].metric("P(positive) as trained", f"{before:.3f}")
+    cols[1].metric("P(positive) with intervention", f"{after:.3f}", delta=f"{after - before:+.3f}")
+    cols[2].metric("Verdict with intervention", _verdict(after),
+                   delta=f"flipped from {_verdict(before)}" if result.verdict_flipped else "unchanged",
+                   delta_color="inverse" if result.verdict_flipped else "off", delta_arrow="off")
+    outcome = (f"the verdict flips from {_verdict(before)} to {_verdict(after)}" if result.verdict_flipped
+               else f"the verdict stays {_verdict(after)}")
+    st.markdown(f"With **{result.intervention.describe()}**, P(positive) goes from {before:.3f} to {after:.3f} "
+                f"({after - before:+.3f}): {outcome}.")
+
+    st.altair_chart(trajectory(trajectory_frame(result), series="run"), width="stretch")
+    window = last_window(trace)
+    if T > WINDOW:
+        st.caption(f"The charts below show the last {WINDOW} of {T} words read, where the verdict is decided.")
+    names = list(quantities(result.changed))
+    tabs = st.tabs([f"Δ {GATE_LABELS[n]}" for n in names])
+    for tab, name in zip(tabs, names):
+        with tab:
+            st.altair_chart(delta_heatmap(delta_frame(result, name, window), name), width="stretch")
+    st.caption("Δ = intervened run − run as trained, for each unit (rows, by index) and word; "
+               "orange: higher with the intervention, purple: lower.")
+    st.altair_chart(change_by_word_chart(change_by_word_frame(result, window)), width="stretch")
+    st.dataframe(change_summary(result), hide_index=True)
