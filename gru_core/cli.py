@@ -96,6 +96,8 @@ def _units_parser(sub) -> None:
     u.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
     u.add_argument("--recompute", action="store_true", help="recompute even when the stored index matches")
     u.add_argument("--draws", type=_positive_int, default=5, help="random ablation draws per k")
+    u.add_argument("--ablation-reviews", type=_positive_int, default=None,
+                   help="run the ablations on N random test reviews (default: all 25,000; each choice is one pass)")
 
 
 def _units(a: argparse.Namespace) -> int:
@@ -105,7 +107,8 @@ def _units(a: argparse.Namespace) -> int:
     from .predictor import load_model
 
     model = load_model(a.model)
-    index, why = (None, "recomputing as asked") if a.recompute else read_index(a.model, model.config.get("weights_sha256"))
+    sha = model.config.get("weights_sha256")
+    index, why = (None, "recomputing as asked") if a.recompute else read_index(a.model, sha)
     source = "stored index"
     if index is None:
         try:
@@ -114,8 +117,9 @@ def _units(a: argparse.Namespace) -> int:
             raise DataNotFoundError(f"{why}, and it cannot be computed without the dataset. {e}") from None
         print(f"{why}: computing it from the IMDB test set (a few minutes)", file=sys.stderr)
         start = time.perf_counter()
-        index = build_index(model, test, train, draws=a.draws,
-                            progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+        index = build_index(model, test, train, draws=a.draws, ablation_reviews=a.ablation_reviews,
+                            progress=lambda msg: print(f"  {time.perf_counter() - start:6.0f} s  {msg}",
+                                                       file=sys.stderr, flush=True))
         path = write_index(a.model, index)
         print(f"wrote {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         source = "computed"
@@ -131,7 +135,8 @@ def _units(a: argparse.Namespace) -> int:
         r_text = "   n/a" if r["label_correlation"] is None else f"{r['label_correlation']:+.3f}"
         print(f"  {r['unit']:>4}  {r['output_weight']:+.3f}  {r_text}    {r['one_unit_accuracy']:.4f}"
               f"   up: {', '.join(w for w, _, _ in r['top_words']['up'][:5])}")
-    print(f"  accuracy with nothing ablated: {abl['baseline']:.4f}")
+    print(f"  accuracy with nothing ablated: {abl['baseline']:.4f} (ablations over {out['ablation_reviews']:,} "
+          "test reviews)")
     print("     k  top |r|   top |w|   random (mean ± std)")
     for k in abl["by_correlation"]:
         mean, std = abl["random"][k]

@@ -233,7 +233,7 @@ def test_build_write_and_read_index(tmp_path):
     model.config["weights_sha256"] = "abc"
     test, train = random_split(30, seed=11), random_split(30, seed=12)
     index = U.build_index(model, test, train, k=3, ks=(1, 2), draws=2, n_words=8, n_clusters=2, min_count=1)
-    assert index["one_unit_fit_on"] == "train"
+    assert index["one_unit_fit_on"] == "30 training reviews"
     assert len(index["units"]) == model.module.rnn.hidden_size
     row = index["units"][0]
     for key in ("unit", "output_weight", "label_correlation", "one_unit_accuracy", "h_mean", "h_std",

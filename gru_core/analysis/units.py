@@ -43,6 +43,7 @@ MIN_COUNT = 20  # a word is listed as moving a unit only when read at least this
 COCLUSTER_WORDS = 500  # the most frequent words, co-clustered with the units
 N_CLUSTERS = 8
 DIGITS = 5  # decimals kept in the stored index
+FIT_REVIEWS = 5000  # training reviews the one-unit thresholds are fitted on (a 1-D fit needs no more)
 
 Progress = Callable[[str], None]
 
@@ -297,7 +298,8 @@ def contexts(model: SentimentModel, revs: Reviews, s: Scan, k: int = TOP_K) -> l
     return out
 
 
-def unit_rows(model: SentimentModel, s: Scan, labels: np.ndarray, fit_h: np.ndarray, fit_labels: np.ndarray) -> list[dict]:
+def unit_rows(model: SentimentModel, s: Scan, labels: np.ndarray, fit_h: np.ndarray,
+              fit_labels: np.ndarray) -> list[dict]:
     """One row per unit: output weight, label correlation, one-unit classifier, mean/spread, saturation."""
     weights = model.module.dense.weight.detach().cpu().numpy()[0].astype(np.float64)
     corr = label_correlation(s.final_h, labels)
@@ -325,11 +327,25 @@ def unit_rows(model: SentimentModel, s: Scan, labels: np.ndarray, fit_h: np.ndar
     return rows
 
 
+def sample(n: int, size: int | None, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded random sample of ``size`` of ``n`` items (all of them when size is None)."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
 def build_index(model: SentimentModel, test: Split, train: Split | None = None, k: int = TOP_K,
                 ks: tuple[int, ...] = KS, draws: int = DRAWS, n_words: int = COCLUSTER_WORDS,
                 n_clusters: int = N_CLUSTERS, min_count: int = MIN_COUNT, seed: int = 0,
+                fit_reviews: int | None = FIT_REVIEWS, ablation_reviews: int | None = None,
                 progress: Progress | None = None) -> dict:
-    """The whole atlas for ``model`` over ``test`` (one-unit thresholds fitted on ``train`` when given)."""
+    """The whole atlas for ``model`` over every review of ``test``.
+
+    One-unit thresholds are fitted on ``fit_reviews`` random training reviews
+    when ``train`` is given (on the test reviews themselves otherwise, and the
+    index says so). The ablation runs over ``ablation_reviews`` random test
+    reviews (all when None): 1 + 2·len(ks) + draws·len(ks) passes.
+    """
     say = progress or (lambda _msg: None)
     revs = reviews(model, test)
     if not len(revs):
@@ -339,9 +355,11 @@ def build_index(model: SentimentModel, test: Split, train: Split | None = None, 
     if train is not None:
         say("final states of the training reviews (for the one-unit thresholds)")
         train_revs = reviews(model, train)
-        fit_h, fit_labels, fit_on = final_states(model, train_revs.seqs), train_revs.labels, "train"
+        pick = sample(len(train_revs), fit_reviews, seed)
+        fit_h = final_states(model, [train_revs.seqs[i] for i in pick])
+        fit_labels, fit_on = train_revs.labels[pick], f"{len(pick):,} training reviews"
     else:
-        fit_h, fit_labels, fit_on = s.final_h, revs.labels, "test"
+        fit_h, fit_labels, fit_on = s.final_h, revs.labels, "the test reviews themselves"
     rows = unit_rows(model, s, revs.labels, fit_h, fit_labels)
     response = expected_response(s.dh_sum, s.counts)
     vocab_words = [model.vocab.word(i) for i in range(len(model.vocab))]
@@ -355,8 +373,12 @@ def build_index(model: SentimentModel, test: Split, train: Split | None = None, 
     clusters = cocluster(response, s.counts, vocab_words, n_words, n_clusters, seed)
     correlation = np.nan_to_num(label_correlation(s.final_h, revs.labels))
     weights = model.module.dense.weight.detach().cpu().numpy()[0]
-    baseline = float(np.mean((s.proba > 0.5) == revs.labels.astype(bool)))
-    ablation = ablation_study(model, revs.seqs, revs.labels, correlation, weights, ks, draws, seed, baseline, say)
+    pick = sample(len(revs), ablation_reviews, seed)
+    labels = revs.labels[pick]
+    baseline = float(np.mean((s.proba[pick] > 0.5) == labels.astype(bool)))
+    ablation = ablation_study(model, [revs.seqs[i] for i in pick], labels, correlation, weights, ks, draws, seed,
+                              baseline, say)
+    ablation["reviews"] = len(pick)
     return {
         "version": INDEX_VERSION,
         "weights_sha256": model.config.get("weights_sha256"),
@@ -406,4 +428,4 @@ def summary(index: dict, source: str) -> dict:
     ablation = {k: index["ablation"][k] for k in ("by_correlation", "by_weight", "random", "baseline")}
     return {"weights_sha256": index["weights_sha256"], "arch": index["arch"], "source": source,
             "test_reviews": index["test_reviews"], "one_unit_fit_on": index["one_unit_fit_on"],
-            "units": units, "ablation": ablation}
+            "ablation_reviews": index["ablation"]["reviews"], "units": units, "ablation": ablation}
