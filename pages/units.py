@@ -14,14 +14,14 @@ from pages.common import current_model, imdb_test, open_test_review, require_app
 
 require_app()
 st.title("Unit atlas")
-st.caption("What each hidden unit does across all 25,000 IMDB test reviews: how it relates to the verdict, where it "
-           "fires, which words move it, and what the model loses without it.")
 model = current_model()
 index, why = unit_index(model)
 if index is None:
     st.info(f"The atlas reads a unit index stored next to the model, but {why}. Compute it (a few minutes, with the "
             f"IMDB dataset) with `python -m gru_core units --model {model.path}`.")
     st.stop()
+st.caption(f"What each hidden unit does across all {index['test_reviews']:,} IMDB test reviews: how it relates to the "
+           "verdict, where it fires, which words move it, and what the model loses without it.")
 
 # --- All units ------------------------------------------------------------------------------------------------
 st.subheader(f"All {len(index['units'])} units of {model.name} ({ARCH_NAMES[model.arch]})")
@@ -85,7 +85,7 @@ def _values(ctx: dict) -> str:
     parts = [f"h = {ctx['values']['hidden']:+.3f}"]
     parts += [f"{GATE_LABELS.get(q, q)} = {v:+.3f}" for q, v in ctx["values"].items() if q != "hidden"]
     label = "positive" if ctx["label"] else "negative"
-    return " · ".join(parts) + f" — {label}, {ctx['stars']}★, review {md_escape(ctx['review'])}, word {ctx['step'] + 1}"
+    return " · ".join(parts) + f" — {label}, {ctx['stars']}★, review {md_escape(ctx['review'])}, word {ctx['step'] + 1} read"
 
 
 st.markdown("**Where it fires most, and least** (one context per review; ±8 words around the word where h peaks)")
