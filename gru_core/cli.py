@@ -128,7 +128,8 @@ def _units(a: argparse.Namespace) -> int:
         print(json.dumps({"model": str(a.model), **out}))
         return 0
     abl = out["ablation"]
-    print(f"{a.model} ({out['arch']}), {out['test_reviews']:,} test reviews, from the {source}")
+    how = "read from the stored index" if source == "stored index" else "computed now"
+    print(f"{a.model} ({out['arch']}), {out['test_reviews']:,} test reviews ({how})")
     print("  unit  weight   r(label)  one-unit acc   (10 units most correlated with the label)")
     rows = sorted(out["units"], key=lambda r: -abs(r["label_correlation"] or 0))[:10]
     for r in rows:
