@@ -53,10 +53,10 @@ def test_atlas_shows_every_unit_and_the_picked_unit(name):
     at.number_input(key="_unit_input").set_value(7).run()
     no_exception(at)
     assert "Unit 7" in [s.value for s in at.subheader]
-    assert at.query_params["unit"] == ["7"] or at.query_params["unit"] == "7"
+    assert at.query_params["unit"] == "7"
     shown = markdown(at)
     for ctx in index["units"][7]["contexts"]["top"][:3]:
-        assert ctx["review"].replace("/", "/") in shown.replace("\\", "")
+        assert ctx["review"] in shown.replace("\\", "")
     titles = chart_titles(at)
     assert "Expected response Δh, units × words, grouped" in titles
     # The same unit is the one the Gate Explorer's unit inspector shows.

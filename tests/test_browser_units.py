@@ -2,15 +2,16 @@
 the table and charts render, a row can be picked, the console stays clean; screenshot for the README."""
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from benchmarks.harness import ROOT, streamlit_server  # noqa: E402
+from benchmarks.harness import ROOT, streamlit_server
 
-from .test_browser import ARTIFACTS, Page, browser  # noqa: E402, F401
+from .test_browser import ARTIFACTS, Page, browser  # noqa: F401
 
 ROW_PX = 35  # st.dataframe's row height (and its header's)
 
@@ -45,4 +46,13 @@ def test_unit_atlas(server, browser):  # noqa: F811
     p.page.wait_for_function(
         "() => [...document.querySelectorAll('input[type=number]')].some(e => e.value === '3')", timeout=60_000)
     assert "Unit 3 has output-layer weight" in p.body()
+    # Clicking a heatmap cell picks its unit and word for the inspector (an Altair selection event).
+    heat = p.page.locator('[role=tabpanel] .vega-embed').first
+    heat.scroll_into_view_if_needed()
+    box = heat.bounding_box()
+    p.page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.4)
+    p.page.wait_for_function("() => document.body.innerText.includes('At word ')", timeout=60_000)
+    p.settle()
+    unit = int(re.search(r"[?&]unit=(\d+)", p.page.url).group(1))
+    assert f"Unit {unit} has output-layer weight" in p.body()
     p.clean()
