@@ -3,6 +3,7 @@ Gate Explorer through the URL, escaping of dataset text, and the messages when s
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -93,9 +94,12 @@ def test_hostile_dataset_text_stays_escaped(models_root):  # noqa: F811
     path.write_text(json.dumps(index))
     at = open_atlas(model="gru", unit=0)
     assert "Unit 0" in [s.value for s in at.subheader]
-    shown = markdown(at)
-    assert "<script>" not in shown and "<br" not in shown and "**x**" not in shown
-    assert "\\<script\\>" in shown  # shown as text, every markup character escaped
+    hostile = [el.value for el in (*at.markdown, *at.caption) if "alert" in el.value]
+    assert len(hostile) == 2  # the snippet and its caption (review id)
+    for text in hostile:
+        assert not re.search(r"(?<!\\)[<>]", text)  # every angle bracket escaped: shown as text, never markup
+        assert "\\<script\\>" in text
+    assert "\\*\\*x\\*\\*" in hostile[0]
     for el in at.markdown:
         assert not el.proto.allow_html
 
