@@ -57,7 +57,8 @@ cols[1].metric("r(final h, label)", "n/a" if row["label_correlation"] is None el
 cols[2].metric("One-unit accuracy", f"{row['one_unit_accuracy']:.3f}",
                help=f"Positive when h {'>' if row['one_unit_direction'] > 0 else '<'} "
                     f"{row['one_unit_threshold']:+.4f} at the last word.")
-cols[3].metric("Mean h (spread)", f"{row['h_mean']:+.3f} (±{row['h_std']:.3f})")
+cols[3].metric("Mean h ± std", f"{row['h_mean']:+.2f} ± {row['h_std']:.2f}",
+               help="Over every word of every test review.")
 
 test = imdb_test()
 
@@ -123,7 +124,9 @@ st.altair_chart(cocluster_heatmap(cocluster_frame(index)), width="stretch")
 st.caption(f"The {len(c['words'])} most frequent words and all units, co-clustered into {c['n_clusters']} groups "
            "(scikit-learn's SpectralCoclustering on |mean Δh|, as RNNVis): each group of units responds most to its "
            "group of words. The heatmap shows the signed mean Δh for each group's 8 strongest words.")
-st.dataframe(cocluster_groups(index), hide_index=True, width="stretch")
+st.dataframe(cocluster_groups(index), hide_index=True, width="stretch",
+             column_config={"units": st.column_config.TextColumn(width="medium"),
+                            "words": st.column_config.TextColumn(width="large")})
 
 # --- Ablation -------------------------------------------------------------------------------------------------
 st.subheader("What breaks without them: ablation")

@@ -38,9 +38,16 @@ def test_unit_atlas(server, browser):  # noqa: F811
     p.page.wait_for_function("() => document.body.innerText.includes('Unit 3\\n')", timeout=60_000)
     p.settle()
     assert "unit=3" in p.page.url
-    p.page.get_by_text("Unit 3", exact=True).scroll_into_view_if_needed()
+    top = "e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -60); }"
+    p.page.get_by_role("heading", name="Unit 3", exact=True).evaluate(top)
+    p.page.wait_for_timeout(500)  # let the scroll paint before the picture
     p.shot("units")
     p.page.screenshot(path=str(ROOT / "docs" / "screenshot-units.png"))
+    for heading, name in (("Units and words that go together", "units-cocluster"),
+                          ("What breaks without them: ablation", "units-ablation")):
+        p.page.get_by_role("heading", name=heading).evaluate(top)
+        p.page.wait_for_timeout(500)
+        p.shot(name)
     # The Gate Explorer's unit inspector shows the same unit.
     p.nav("Gate Explorer", "Unit inspector")
     p.page.wait_for_function(

@@ -9,7 +9,8 @@ def cocluster_heatmap(df: pd.DataFrame) -> alt.Chart:
     """Units × words reordered by co-cluster (from ``atlas.cocluster_frame``), coloured by mean Δh."""
     word_order = list(dict.fromkeys(df.sort_values("word_rank")["word"]))
     return alt.Chart(df, title="Expected response Δh, units × words, grouped").mark_rect().encode(
-        x=alt.X("word:N", sort=word_order, title="words (grouped)", axis=alt.Axis(labelAngle=-60, labelLimit=90)),
+        x=alt.X("word:N", sort=word_order, title="words (grouped)",
+                axis=alt.Axis(labelAngle=-90, labelLimit=90, labelOverlap=False, labelFontSize=9)),
         y=alt.Y("unit_rank:O", title="units (grouped)", axis=alt.Axis(labels=False, ticks=False)),
         color=alt.Color("response:Q", scale=alt.Scale(scheme="purpleorange", domainMid=0), title="mean Δh"),
         tooltip=[alt.Tooltip("word:N"), alt.Tooltip("word_group:Q", title="word group"), alt.Tooltip("unit:Q"),
@@ -21,7 +22,10 @@ def cocluster_heatmap(df: pd.DataFrame) -> alt.Chart:
 def ablation_chart(df: pd.DataFrame, baseline: float) -> alt.LayerChart:
     """Test accuracy against the number of ablated units k, one line per choice (from ``atlas.ablation_frame``);
     random choices with ± 1 std error bars; the dashed rule is the accuracy with nothing ablated."""
-    x = alt.X("k:Q", title="units ablated (k)", scale=alt.Scale(type="log"), axis=alt.Axis(values=sorted(set(df["k"]))))
+    ks = sorted(set(df["k"]))
+    x = alt.X("k:Q", title="units ablated (k, log scale)",
+              scale=alt.Scale(type="log", domain=[ks[0] * 0.9, ks[-1] * 1.1] if ks else None, nice=False),
+              axis=alt.Axis(values=ks))
     colour = alt.Color("choice:N", title=None, scale=alt.Scale(scheme="tableau10"))
     lines = alt.Chart(df).mark_line(point=True).encode(
         x=x, y=alt.Y("accuracy:Q", title="test accuracy", scale=alt.Scale(zero=False)), color=colour,
