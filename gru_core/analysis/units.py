@@ -423,8 +423,7 @@ def read_index(folder: str | os.PathLike, weights_sha256: str | None) -> tuple[d
 
 def summary(index: dict, source: str) -> dict:
     """What ``python -m gru_core units --json`` prints: the unit table (without contexts) and the ablation."""
-    keep = ("contexts",)
-    units = [{k: v for k, v in row.items() if k not in keep} for row in index["units"]]
+    units = [{k: v for k, v in row.items() if k != "contexts"} for row in index["units"]]
     ablation = {k: index["ablation"][k] for k in ("by_correlation", "by_weight", "random", "baseline")}
     return {"weights_sha256": index["weights_sha256"], "arch": index["arch"], "source": source,
             "test_reviews": index["test_reviews"], "one_unit_fit_on": index["one_unit_fit_on"],
