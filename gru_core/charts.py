@@ -37,7 +37,8 @@ def word_axis(df: pd.DataFrame) -> alt.X:
 def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: bool = False) -> alt.Chart:
     """Units × words (from ``explain.gate_frame``); tooltip: word, unit, value.
 
-    With ``select``, clicking a cell selects its unit (for the unit inspector).
+    With ``select``, clicking a cell selects its unit and word (selection ``cell``,
+    fields unit and step: for the unit inspector; see ``picked_cell``).
     """
     n_units = int(df["rank"].max()) + 1 if len(df) else 1
     chart = alt.Chart(df, title=GATE_LABELS.get(quantity, quantity)).mark_rect().encode(
@@ -48,10 +49,19 @@ def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: b
                  alt.Tooltip("value:Q", format=".4f")],
     ).properties(height=max(120, n_units * height_per_unit))
     if select:
-        pick = alt.selection_point(name="cell", fields=["unit"], on="click")
+        pick = alt.selection_point(name="cell", fields=["unit", "step"], on="click")
         chart = chart.add_params(pick).encode(
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.55)))
     return chart
+
+
+def picked_cell(event: object) -> tuple[int, int] | None:
+    """(unit, step) of the cell clicked in a ``heatmap(..., select=True)``, from Streamlit's selection event."""
+    try:
+        chosen = event["selection"]["cell"]  # type: ignore[index]
+        return int(chosen[0]["unit"]), int(chosen[0]["step"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:

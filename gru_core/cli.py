@@ -1,4 +1,4 @@
-"""``python -m gru_core <command>``: train, evaluate, predict, stats, download-imdb, bench."""
+"""``python -m gru_core <command>``: train, evaluate, predict, stats, units, download-imdb, bench."""
 from __future__ import annotations
 
 import argparse
@@ -75,11 +75,74 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
 
+    _units_parser(sub)
+
     b = sub.add_parser("bench", help="trace/native ratio, training-step ratio, evaluation throughput")
     b.add_argument("--model", default="models/gru")
     b.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
     b.add_argument("--steps", type=_positive_int, default=20, help="training steps timed per loop")
     return p
+
+
+def _units_parser(sub) -> None:
+    u = sub.add_parser("units", help="the unit atlas: each unit over the test set, and ablations (MODEL/units.json)",
+                       description="Per unit: output weight, correlation of the final h with the true label, "
+                                   "one-unit classifier accuracy, gate statistics, top contexts and words; and "
+                                   "test accuracy with the top-k units ablated. Reads MODEL/units.json when it "
+                                   "matches the weights, else computes it from the IMDB test (and training) "
+                                   "reviews and writes it there.")
+    u.add_argument("--model", required=True, help="checkpoint folder, e.g. models/gru")
+    u.add_argument("--json", action="store_true", help="print one JSON object: units, ablation")
+    u.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
+    u.add_argument("--recompute", action="store_true", help="recompute even when the stored index matches")
+    u.add_argument("--draws", type=_positive_int, default=5, help="random ablation draws per k")
+    u.add_argument("--ablation-reviews", type=_positive_int, default=None,
+                   help="run the ablations on N random test reviews (default: all 25,000; each choice is one pass)")
+
+
+def _units(a: argparse.Namespace) -> int:
+    import time
+
+    from .analysis.units import build_index, read_index, summary, write_index
+    from .predictor import load_model
+
+    model = load_model(a.model)
+    sha = model.config.get("weights_sha256")
+    index, why = (None, "recomputing as asked") if a.recompute else read_index(a.model, sha)
+    source = "stored index"
+    if index is None:
+        try:
+            test, train = load_imdb("test", a.data), load_imdb("train", a.data)
+        except DataNotFoundError as e:
+            raise DataNotFoundError(f"{why}, and it cannot be computed without the dataset. {e}") from None
+        print(f"{why}: computing it from the IMDB test set (a few minutes)", file=sys.stderr)
+        start = time.perf_counter()
+        index = build_index(model, test, train, draws=a.draws, ablation_reviews=a.ablation_reviews,
+                            progress=lambda msg: print(f"  {time.perf_counter() - start:6.0f} s  {msg}",
+                                                       file=sys.stderr, flush=True))
+        path = write_index(a.model, index)
+        print(f"wrote {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        source = "computed"
+    out = summary(index, source)
+    if a.json:
+        print(json.dumps({"model": str(a.model), **out}))
+        return 0
+    abl = out["ablation"]
+    how = "read from the stored index" if source == "stored index" else "computed now"
+    print(f"{a.model} ({out['arch']}), {out['test_reviews']:,} test reviews ({how})")
+    print("  unit  weight   r(label)  one-unit acc   (10 units most correlated with the label)")
+    rows = sorted(out["units"], key=lambda r: -abs(r["label_correlation"] or 0))[:10]
+    for r in rows:
+        r_text = "   n/a" if r["label_correlation"] is None else f"{r['label_correlation']:+.3f}"
+        print(f"  {r['unit']:>4}  {r['output_weight']:+.3f}  {r_text}    {r['one_unit_accuracy']:.4f}"
+              f"   up: {', '.join(w for w, _, _ in r['top_words']['up'][:5])}")
+    print(f"  accuracy with nothing ablated: {abl['baseline']:.4f} (ablations over {out['ablation_reviews']:,} "
+          "test reviews)")
+    print("     k  top |r|   top |w|   random (mean ± std)")
+    for k in abl["by_correlation"]:
+        mean, std = abl["random"][k]
+        print(f"  {k:>4}  {abl['by_correlation'][k]:.4f}    {abl['by_weight'][k]:.4f}    {mean:.4f} ± {std:.4f}")
+    return 0
 
 
 def _train(a: argparse.Namespace) -> int:
@@ -205,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             return _download(args)
         if args.command == "stats":
             return _stats(args)
+        if args.command == "units":
+            return _units(args)
         from .bench import run_bench
         run_bench(args.model, args.data, args.steps)
         return 0

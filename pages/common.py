@@ -210,3 +210,52 @@ def model_stats(model: SentimentModel) -> dict | None:
         return None
     f = Path(model.path) / STATS_FILE
     return _stats(str(model.path), f.stat().st_mtime_ns if f.exists() else 0)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the unit index…")
+def _unit_index(path: str, mtime: int, sha: str | None) -> tuple[dict | None, str | None]:
+    from gru_core.analysis.units import read_index
+
+    return read_index(path, sha)
+
+
+def unit_index(model: SentimentModel) -> tuple[dict | None, str | None]:
+    """(the model's stored unit index, None), or (None, why not): read once per version of units.json."""
+    from gru_core.analysis.units import INDEX_FILE
+
+    if model.path is None:
+        return None, "this model has no folder"
+    f = Path(model.path) / INDEX_FILE
+    return _unit_index(str(model.path), f.stat().st_mtime_ns if f.exists() else 0, model.config.get("weights_sha256"))
+
+
+def set_unit(unit: int) -> None:
+    """Pick ``unit``: the one shared choice of the Unit atlas and the Explorer's unit inspector (URL ``?unit=``)."""
+    st.session_state["unit"] = int(unit)
+    st.query_params["unit"] = str(int(unit))
+
+
+def shared_unit(n_units: int, default: int) -> int:
+    """The picked unit: this session's choice, else the link's ``?unit=``, else ``default``; kept in the URL.
+
+    A plain session key (not a widget's), so it survives moving between pages.
+    """
+    unit = st.session_state.get("unit")
+    if unit is None:
+        try:
+            unit = int(st.query_params.get("unit", ""))
+        except ValueError:
+            unit = None
+    if not isinstance(unit, int) or not 0 <= unit < n_units:
+        unit = default
+    set_unit(unit)
+    return unit
+
+
+def unit_input(n_units: int, default: int, help: str) -> int:
+    """A number input bound to the shared unit (re-seeded from it on every run, as the model picker is)."""
+    unit = shared_unit(n_units, default)
+    st.session_state["_unit_input"] = unit
+    st.number_input("Unit", 0, n_units - 1, key="_unit_input", help=help,
+                    on_change=lambda: set_unit(st.session_state["_unit_input"]))
+    return unit

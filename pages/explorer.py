@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.charts import coloured_text_html, heatmap, md_escape, trajectory, unit_lines, word_summary_chart
+from gru_core.charts import (coloured_text_html, heatmap, md_escape, picked_cell, trajectory, unit_lines,
+                             word_summary_chart)
 from gru_core.compare import ARCH_NAMES
 from gru_core.examples import EXAMPLES
 from gru_core.explain import (GATE_LABELS, WINDOW, heatmap_frame, last_window, output_weights, quantities, trace_csv,
                               word_summaries, words_frame)
-from pages.common import current_model, get_influence, get_trace, imdb_test, open_test_review, require_app
+from pages.common import (current_model, get_influence, get_trace, imdb_test, open_test_review, require_app, set_unit,
+                          unit_input)
 from pages.interventions_panel import interventions_panel
 
 MAX_CHARS = 200_000
@@ -120,14 +122,17 @@ order_by = st.radio("Order units by", ["index", "weight", "mean"], horizontal=Tr
                          "towards negative at the bottom.")
 names = list(quantities(trace))
 tabs = st.tabs([GATE_LABELS[n] for n in names])
-picked_unit = None
 for tab, name in zip(tabs, names):
     with tab:
-        event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True), width="stretch",
-                                on_select="rerun", key=f"heat_{name}")
-        sel = (event or {}).get("selection", {}).get("cell") or []
-        if sel and "unit" in sel[0]:
-            picked_unit = int(sel[0]["unit"])
+        event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
+                                width="stretch", on_select="rerun", key=f"heat_{name}")
+        cell = picked_cell(event)
+        if cell != st.session_state.get(f"_seen_heat_{name}"):  # a new click, not a selection left from before
+            st.session_state[f"_seen_heat_{name}"] = cell
+            if cell is not None:
+                set_unit(cell[0])
+                st.session_state["unit_step"] = (text, cell[1])  # the word, while this review is on screen
+st.caption("Click a cell to inspect its unit and word below (the Unit atlas shows the same unit).")
 
 # --- Per-word summaries ------------------------------------------------------
 st.subheader("Which words made the network rewrite its memory")
@@ -140,11 +145,9 @@ if model.arch == "gru":
 # --- Unit inspector -----------------------------------------------------------
 st.subheader("Unit inspector")
 weights = output_weights(model)
-if picked_unit is not None:
-    st.session_state["unit"] = picked_unit
-elif "unit" not in st.session_state:  # start with the unit that sways the verdict most
-    st.session_state["unit"] = int(np.argmax(np.abs(weights)))
-unit = st.number_input("Unit", 0, len(weights) - 1, key="unit", help="Or click a cell in a heatmap.")
+# One choice shared with the Unit atlas and kept in the URL; first the unit that sways the verdict most.
+unit = unit_input(len(weights), int(np.argmax(np.abs(weights))), "Or click a cell in a heatmap, or a row of the "
+                  "Unit atlas.")
 rows = []
 for name, values in quantities(trace).items():
     rows.append(pd.DataFrame({"step": shown["step"], "label": shown["label"], "word": shown["word"],
@@ -153,6 +156,11 @@ st.altair_chart(unit_lines(pd.concat(rows, ignore_index=True)), width="stretch")
 st.caption(f"Unit {unit} has output-layer weight {weights[unit]:+.4f}: "
            + ("a high hidden value pushes the verdict towards positive." if weights[unit] > 0
               else "a high hidden value pushes the verdict towards negative."))
+picked_step = st.session_state.get("unit_step")
+if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <= T:
+    t = picked_step[1] - 1
+    st.markdown(f"At word {t + 1}, “{md_escape(trace.tokens[t])}”: " + " · ".join(
+        f"{GATE_LABELS[q]} = {v[t, unit]:+.4f}" for q, v in quantities(trace).items()))
 
 # --- Word influence ------------------------------------------------------------
 st.subheader("Word influence")

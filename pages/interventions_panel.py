@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from gru_core.analysis.ablation import top_units
 from gru_core.analysis.intervention_charts import change_by_word_chart, delta_heatmap
 from gru_core.analysis.interventions import (
     KIND_LABELS,
-    UNITS_FILE,
     Intervention,
     InterventionResult,
     change_by_word_frame,
@@ -24,9 +24,9 @@ from gru_core.analysis.interventions import (
     not_available,
     read_label_correlations,
     run_intervention,
-    top_units,
     trajectory_frame,
 )
+from gru_core.analysis.units import INDEX_FILE
 from gru_core.archs import arch as get_arch
 from gru_core.charts import trajectory
 from gru_core.explain import GATE_LABELS, WINDOW, last_window, output_weights, quantities
@@ -66,7 +66,7 @@ def _correlations(model: SentimentModel, n_units: int) -> tuple[np.ndarray | Non
     except ValueError as e:
         return None, f"{e}"
     if corr is None:
-        return None, f"this model's folder has no unit atlas index (`{UNITS_FILE}`); build it with {how}."
+        return None, f"this model's folder has no unit atlas index (`{INDEX_FILE}`); build it with {how}."
     return corr, None
 
 

@@ -8,7 +8,9 @@ import pyarrow as pa
 import pytest
 
 from gru_core import load_model
-from gru_core.analysis.interventions import Intervention, run_intervention, top_units
+from gru_core.analysis.ablation import top_units
+from gru_core.analysis.interventions import Intervention, run_intervention
+from gru_core.analysis.units import INDEX_VERSION
 from gru_core.explain import output_weights
 
 from . import apphelpers
@@ -104,7 +106,8 @@ def test_lstm_and_rnn_offer_their_own_kinds_and_say_why():
     assert [s["title"] for s, _ in delta_maps(at)] == ["Δ hidden state h"]
 
 
-def test_correlation_choice_is_hidden_without_the_atlas_index():
+def test_correlation_choice_is_hidden_without_the_atlas_index(models_root):
+    (models_root / "gru" / "units.json").unlink()
     at = opened()
     assert at.radio(key="iv_source").options == ["units I pick", "top k by |output weight|"]
     assert any("no unit atlas index (`units.json`)" in c.value for c in at.caption)
@@ -116,7 +119,7 @@ def test_correlation_choice_reads_the_atlas_index(models_root):
     corr = np.random.default_rng(1).uniform(-0.1, 0.1, 100)
     corr[[7, 42, 13, 88, 60]] = [0.6, -0.55, 0.5, -0.45, 0.4]  # planted: the five strongest, either sign
     rows = [{"unit": u, "label_correlation": float(r)} for u, r in enumerate(corr)]
-    (folder / "units.json").write_text(json.dumps({"weights_sha256": sha, "units": rows}))
+    (folder / "units.json").write_text(json.dumps({"version": INDEX_VERSION, "weights_sha256": sha, "units": rows}))
     at = opened()
     at.radio(key="iv_source").set_value("top k by label correlation").run()
     no_exception(at)
@@ -128,7 +131,7 @@ def test_correlation_choice_reads_the_atlas_index(models_root):
     (folder / "units.json").write_text("{ broken")
     at.run()
     no_exception(at)
-    assert any("units.json cannot be read" in c.value for c in at.caption)
+    assert any("unreadable" in c.value for c in at.caption)
 
 
 def test_hostile_empty_and_long_reviews():

@@ -7,7 +7,8 @@ charts, checks the console stays clean, and keeps test-artifacts/interventions.p
 from __future__ import annotations
 
 from gru_core import load_model
-from gru_core.analysis.interventions import Intervention, run_intervention, top_units
+from gru_core.analysis.ablation import top_units
+from gru_core.analysis.interventions import Intervention, run_intervention
 from gru_core.explain import output_weights
 
 from .test_browser import Page, browser, server, sync_api  # noqa: F401  (fixtures, used by name)

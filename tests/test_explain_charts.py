@@ -437,7 +437,7 @@ def test_heatmap_select_adds_cell_param(gru_trace):
     spec = charts.heatmap(df, "update", select=True).to_dict()
     params = spec["params"]
     assert [p["name"] for p in params] == ["cell"]
-    assert params[0]["select"]["type"] == "point" and params[0]["select"]["fields"] == ["unit"]
+    assert params[0]["select"]["type"] == "point" and params[0]["select"]["fields"] == ["unit", "step"]
     assert spec["encoding"]["opacity"]["condition"]["param"] == "cell"
     assert_same_data(data_of(spec, spec), df)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gru_core import load_model
+from gru_core.analysis.ablation import top_units
 from gru_core.analysis.intervention_charts import change_by_word_chart, delta_heatmap
 from gru_core.analysis.interventions import (
     KINDS,
@@ -21,9 +22,9 @@ from gru_core.analysis.interventions import (
     not_available,
     read_label_correlations,
     run_intervention,
-    top_units,
     trajectory_frame,
 )
+from gru_core.analysis.units import INDEX_VERSION
 
 from .tiny import clone_state, same_state, tiny_model
 
@@ -262,21 +263,21 @@ def test_top_units_by_size_with_ties_and_nan():
 
 
 def test_label_correlations_from_the_atlas_index(tmp_path):
-    assert read_label_correlations(tmp_path, 4) is None
+    assert read_label_correlations(tmp_path, 4, "abc") is None
     f = tmp_path / "units.json"
     rows = [{"unit": 0, "label_correlation": 0.2}, {"unit": 2, "label_correlation": -0.7},
             {"unit": 3, "label_correlation": None}]
-    f.write_text(json.dumps({"weights_sha256": "abc", "units": rows}))
+    f.write_text(json.dumps({"version": INDEX_VERSION, "weights_sha256": "abc", "units": rows}))
     corr = read_label_correlations(tmp_path, 4, "abc")
     np.testing.assert_array_equal(corr, [0.2, np.nan, -0.7, np.nan])
     assert top_units(corr, 2) == (2, 0)
     with pytest.raises(ValueError, match="other weights"):
         read_label_correlations(tmp_path, 4, "def")
     with pytest.raises(ValueError, match="outside"):
-        read_label_correlations(tmp_path, 2)
+        read_label_correlations(tmp_path, 2, "abc")
     f.write_text("{ not json")
-    with pytest.raises(ValueError, match="units.json cannot be read"):
-        read_label_correlations(tmp_path, 4)
+    with pytest.raises(ValueError, match="unreadable"):
+        read_label_correlations(tmp_path, 4, "abc")
 
 
 # --- Frames and charts ---------------------------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Analyses over a model's units: across the test set, and under interventions."""
+"""Analyses built on the core model: dynamics of the state, units across the test set, and interventions."""

@@ -20,7 +20,6 @@ own gates, hidden states and running verdict, plus its differences to the plain 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +34,7 @@ from ..cell import Edit, run
 from ..explain import GATE_LABELS, gate_frame, quantities, words_frame
 from ..predictor import SentimentModel
 from ..trace import Trace
+from .units import INDEX_FILE, read_index
 
 KINDS: tuple[str, ...] = ("ablate", "clamp", "freeze", "overwrite", "reset_open", "reset_closed")
 KIND_LABELS = {
@@ -86,7 +86,6 @@ _FORCED = {
 }
 # The fused native layer and the step-by-step cell agree to ~1e-7 (float32): smaller changes are rounding.
 ROUNDING = 1e-6
-UNITS_FILE = "units.json"  # the unit atlas's index, stored next to the model by `python -m gru_core units`
 
 
 @dataclass(frozen=True)
@@ -235,36 +234,21 @@ def run_intervention(model: SentimentModel, text: str, intervention: Interventio
 
 # --- Choosing units ----------------------------------------------------------------------------------------
 
-def top_units(scores: np.ndarray, k: int) -> tuple[int, ...]:
-    """The ``k`` units with the largest |score| (output weight, label correlation...), largest first;
-    NaN (a unit that never varies has no correlation) counts as the smallest, ties go to the lower index."""
-    size = np.nan_to_num(np.abs(np.asarray(scores, dtype=np.float64)), nan=-1.0)
-    return tuple(int(u) for u in np.argsort(-size, kind="stable")[:max(int(k), 0)])
-
-
-def read_label_correlations(model_dir: str | Path, n_units: int, weights_sha256: str | None = None
-                            ) -> np.ndarray | None:
-    """[H] each unit's correlation with the true label, from the atlas index ``units.json`` next to the
-    model; None when there is no index. ValueError when it cannot be read, does not fit ``n_units``, or
-    names other weights than ``weights_sha256`` (an index built before the model was retrained)."""
-    path = Path(model_dir) / UNITS_FILE
-    if not path.is_file():
+def read_label_correlations(model_dir: str | Path, n_units: int, weights_sha256: str | None) -> np.ndarray | None:
+    """[H] each unit's correlation with the true label, from the unit atlas's index next to the model;
+    None when there is no index. ValueError (saying why) when it cannot be read, names other weights
+    (an index built before the model was retrained), or does not fit ``n_units``."""
+    if not (Path(model_dir) / INDEX_FILE).is_file():
         return None
-    try:
-        index = json.loads(path.read_text(encoding="utf-8"))
-        rows = index["units"]
-        out = np.full(n_units, np.nan)
-        for row in rows:
-            unit, r = int(row["unit"]), row["label_correlation"]
-            if not 0 <= unit < n_units:
-                raise ValueError(f"unit {unit} is outside this model's {n_units} units")
-            out[unit] = np.nan if r is None else float(r)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path.name} cannot be read: {e}") from None
-    stored = index.get("weights_sha256")
-    if stored and weights_sha256 and stored != weights_sha256:
-        raise ValueError(f"{path.name} was built for other weights; rebuild it with "
-                         f"`python -m gru_core units --model {Path(model_dir)}`")
+    index, why = read_index(model_dir, weights_sha256)
+    if index is None:
+        raise ValueError(why)
+    out = np.full(n_units, np.nan)
+    for row in index["units"]:
+        unit, r = int(row["unit"]), row["label_correlation"]
+        if not 0 <= unit < n_units:
+            raise ValueError(f"the unit index names unit {unit}, outside this model's {n_units} units")
+        out[unit] = np.nan if r is None else float(r)
     return out
 
 
