@@ -103,6 +103,7 @@ class Visitor:
 class Stage:
     rate: float
     offered: int
+    server_cpu_s: float = 0.0  # CPU time the server process used during the stage
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -146,6 +147,13 @@ async def run_stage(pool: asyncio.Queue, rate: float, reviews: list[tuple[str, s
     return stage
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, all its threads (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pin(pid: int, cpus: set[int]) -> str:
     """Pin every thread of ``pid`` (threads started later inherit it) to ``cpus`` when the machine has them."""
     if not cpus <= os.sched_getaffinity(0):
@@ -155,7 +163,7 @@ def pin(pid: int, cpus: set[int]) -> str:
     return f"pinned to cores {sorted(cpus)}"
 
 
-async def ramp(url: str, rates: list[float], seconds: float, words: int, visitors: int, target: float) -> list[Stage]:
+async def ramp(url: str, pid: int, rates: list[float], seconds: float, words: int, visitors: int, target: float) -> list[Stage]:
     model = load_model(ROOT / "models" / "gru")
     pool: asyncio.Queue = asyncio.Queue()
     for _ in range(visitors):
@@ -171,9 +179,12 @@ async def ramp(url: str, rates: list[float], seconds: float, words: int, visitor
             texts = [make_review(100_000 + n + k, n=words, seed=7)[0] for k in range(count)]
             n += count
             reviews = [(t, f"{model.trace(t).proba:.3f}") for t in texts]
+            cpu0 = cpu_seconds(pid)
             stage = await run_stage(pool, rate, reviews, target)
+            stage.server_cpu_s = cpu_seconds(pid) - cpu0
             stages.append(stage)
             print(f"{rate:>6.2f}/s  {stage.offered:>4} reviews  p50 {stage.p50:6.2f} s  p95 {stage.p95:6.2f} s  "
+                  f"server CPU {stage.server_cpu_s / stage.offered:5.2f} s/review  "
                   f"failed {len(stage.failures):>3}  {'sustained' if stage.sustained(target) else 'NOT sustained'}",
                   flush=True)
             if not stage.sustained(target):
@@ -199,7 +210,7 @@ def main() -> None:
         pinned = pin(proc.pid, {int(c) for c in a.cpus.split(",")})
         print(f"Server {url}, {pinned}; {hardware()}; load average before {os.getloadavg()[0]:.1f}")
         print(f"{a.visitors} websocket sessions, {a.words}-word new reviews, {a.stage_seconds:g} s per stage")
-        stages = asyncio.run(ramp(url, rates, a.stage_seconds, a.words, a.visitors, a.target))
+        stages = asyncio.run(ramp(url, proc.pid, rates, a.stage_seconds, a.words, a.visitors, a.target))
     ok = [s.rate for s in stages if s.sustained(a.target)]
     for s in stages:
         for f in s.failures[:3]:
