@@ -119,7 +119,7 @@ class Stage:
         return not self.failures and len(self.latencies) == self.offered and self.p95 <= target
 
 
-async def run_stage(pool: asyncio.Queue, rate: float, reviews: list[tuple[str, str]], target: float) -> Stage:
+async def run_stage(pool: asyncio.Queue, rate: float, reviews: list[tuple[str, str]]) -> Stage:
     """Offer ``reviews`` at ``rate`` per second, open loop; latency counts from each scheduled send."""
     stage = Stage(rate, len(reviews))
     start = time.perf_counter()
@@ -180,7 +180,7 @@ async def ramp(url: str, pid: int, rates: list[float], seconds: float, words: in
             n += count
             reviews = [(t, f"{model.trace(t).proba:.3f}") for t in texts]
             cpu0 = cpu_seconds(pid)
-            stage = await run_stage(pool, rate, reviews, target)
+            stage = await run_stage(pool, rate, reviews)
             stage.server_cpu_s = cpu_seconds(pid) - cpu0
             stages.append(stage)
             print(f"{rate:>6.2f}/s  {stage.offered:>4} reviews  p50 {stage.p50:6.2f} s  p95 {stage.p95:6.2f} s  "
