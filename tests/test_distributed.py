@@ -7,15 +7,21 @@ agree only if the gradients really are averaged over the ranks.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
 import sys
+import time
 
 import pytest
+import torch
+import torch.multiprocessing as mp
 
-from gru_core.distributed import ENV_CHECKSUMS, Ranks, ranks_from_env
+from benchmarks.harness import free_port
+from gru_core.distributed import ENV_CHECKSUMS, Ranks, process_group, ranks_from_env
 from gru_core.predictor import load_model
+from gru_core.train import TrainConfig, build_module, fit, prepare
 
 from .tiny import write_imdb_tar
 
@@ -76,3 +82,41 @@ def test_torchrun_trains_two_ranks_in_step(tmp_path):
     assert m["val_acc"] == max(h["val_acc"] for h in m["history"]) and "imdb_test" not in m
     assert float(model.predict_proba(["great fun"])[0]) != float(model.predict_proba(["awful bad"])[0])
     assert [p.name for p in out.parent.iterdir()] == ["ddp"]  # nothing half-written beside it
+
+
+def _stop_worker(rank: int, world: int, port: int, tar: str, out: str) -> None:
+    """One rank of an in-process group: train with a callback that asks to stop at step 2."""
+    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    cfg = TrainConfig(epochs=3, batch_size=8, vocab_size=30, embed_dim=8, hidden=8, warmup_steps=2, device="cpu")
+    events = []
+
+    def callback(ev) -> bool:
+        events.append([ev.kind, ev.step])
+        return ev.kind == "step" and ev.step == 2
+
+    with process_group(torch.device("cpu")) as (ranks, _):
+        data = prepare(cfg, tar)
+        history, _ = fit(build_module(cfg), data, cfg, callback, ranks)
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+        json.dump({"history": history, "events": events}, f)
+
+
+def test_a_stop_asked_on_rank_0_stops_every_rank(tmp_path, monkeypatch):
+    tar = tmp_path / "imdb.tar.gz"
+    write_imdb_tar(tar, n_train=100, n_test=10)
+    monkeypatch.setenv("GRU_EXPLORER_CACHE", str(tmp_path / "cache"))
+    prepare(TrainConfig(vocab_size=30), str(tar))  # build the token cache once, before the ranks read it
+    ctx = mp.spawn(_stop_worker, args=(2, free_port(), str(tar), str(tmp_path)), nprocs=2, join=False)
+    deadline = time.monotonic() + 240
+    while not ctx.join(timeout=2):  # raises if a rank failed
+        if time.monotonic() > deadline:  # a rank that missed the stop waits in a collective for ever
+            for proc in ctx.processes:
+                proc.kill()
+            pytest.fail("the ranks did not all stop")
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
+    assert r0["events"] == [["step", 1], ["step", 2], ["epoch", 2]]  # rank 0 alone reports
+    assert r1["events"] == []
+    for r in (r0, r1):  # both stopped at the same step, with the same history (validated on rank 0)
+        assert len(r["history"]) == 1 and r["history"][0]["steps"] == 2 and not r["history"][0]["complete"]
+    assert r0["history"][0] | {"seconds": 0} == r1["history"][0] | {"seconds": 0}
