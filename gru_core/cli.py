@@ -28,11 +28,15 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GRU, LSTM or RNN on IMDB and save a checkpoint",
                        description="Train on the IMDB training reviews (a validation split is carved out "
                                    "and picks the best epoch), evaluate on the 25,000 test reviews and "
-                                   "Rotten Tomatoes, and save a checkpoint folder atomically.")
+                                   "Rotten Tomatoes, and save a checkpoint folder atomically. Launched as "
+                                   "`torchrun --nproc_per_node N -m gru_core train ...` it trains with "
+                                   "DistributedDataParallel over N processes (gloo on CPU, NCCL on CUDA); "
+                                   "rank 0 reports, evaluates and saves.")
     t.add_argument("--arch", choices=("gru", "lstm", "rnn"), default=d.arch)
     t.add_argument("--out", required=True, help="checkpoint folder to write, e.g. models/my-gru")
     t.add_argument("--epochs", type=_positive_int, default=d.epochs)
-    t.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
+    t.add_argument("--batch-size", type=_positive_int, default=d.batch_size,
+                   help="reviews per step and process (under torchrun a step reads N times as many)")
     t.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (AdamW, warm-up then cosine decay)")
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--maxlen", type=_positive_int, default=d.maxlen, help="words read per review (the last ones)")
@@ -148,6 +152,7 @@ def _units(a: argparse.Namespace) -> int:
 def _train(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .distributed import ranks_from_env
     from .experiment import train_and_save
 
     cfg = TrainConfig(arch=a.arch, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
@@ -172,8 +177,13 @@ def _train(a: argparse.Namespace) -> int:
             print(f"epoch {h['epoch']}/{cfg.epochs}: train loss {h['train_loss']:.4f} acc {h['train_acc']:.4f} | "
                   f"val loss {h['val_loss']:.4f} acc {h['val_acc']:.4f} | {h['seconds']:.1f} s", flush=True)
 
-    command = "python -m gru_core " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+    ranks = ranks_from_env()
+    launcher = (f"torchrun --nnodes {ranks.world // ranks.local_world} --nproc_per_node {ranks.local_world}"
+                if ranks.distributed else "python")
+    command = f"{launcher} -m gru_core " + " ".join(shlex.quote(x) for x in sys.argv[1:])
     folder, m = train_and_save(cfg, a.out, a.data, a.rt_data, command, progress, evaluate_test=not a.no_test)
+    if folder is None:  # another process of a torchrun job: rank 0 reports and saves
+        return 0
     print(f"best epoch {m['best_epoch']} (val acc {m['val_acc']:.4f}); saved {folder}")
     if "imdb_test" in m:
         print(f"IMDB test accuracy {m['imdb_test']['accuracy']:.4f} on {m['imdb_test']['n']:,} reviews")

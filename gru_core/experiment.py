@@ -14,6 +14,7 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .data import DataNotFoundError, Split, load_imdb, load_rt_polarity
+from .distributed import Ranks, process_group
 from .evaluate import classification_metrics
 from .model import parameter_counts
 from .predictor import SentimentModel
@@ -51,19 +52,32 @@ def evaluate_split(model: SentimentModel, split: Split) -> dict:
 def train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | None = None,
                    rt_path: str | None = None, command: str = "",
                    callback: Callable[[TrainEvent], bool | None] | None = None,
-                   evaluate_test: bool = True) -> tuple[Path, dict]:
+                   evaluate_test: bool = True) -> tuple[Path | None, dict]:
     """Train with ``cfg``, keep the best epoch by validation accuracy, evaluate, save atomically.
 
     Returns (checkpoint folder, metrics). A stopped run still saves its best
     epoch so far; nothing is written when no epoch finished a validation pass.
+    Under torchrun every process trains its share (see ``fit``); rank 0 alone
+    evaluates and saves while the others wait, and they return (None, {}).
     """
-    device = resolve_device(cfg.device)
+    with process_group(resolve_device(cfg.device)) as (ranks, device):
+        folder, metrics = _train_and_save(cfg, out, data_path, rt_path, command, callback, evaluate_test,
+                                          ranks, device)
+        ranks.barrier()  # the ranks leave the process group together, once rank 0 has saved
+        return folder, metrics
+
+
+def _train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | None, rt_path: str | None,
+                    command: str, callback: Callable[[TrainEvent], bool | None] | None, evaluate_test: bool,
+                    ranks: Ranks, device: torch.device) -> tuple[Path | None, dict]:
     started = time.perf_counter()
     data = prepare(cfg, data_path)
     # The vocabulary can hold fewer words than asked for (a small training set):
     # size the embedding to the vocabulary actually built.
     module = build_module(replace(cfg, vocab_size=len(data.vocab))).to(device)
-    history, best_state = fit(module, data, cfg, callback)
+    history, best_state = fit(module, data, cfg, callback, ranks)
+    if not ranks.main:
+        return None, {}
     if not history:
         raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
     module.load_state_dict(best_state)
@@ -74,6 +88,7 @@ def train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | No
         "command": command,
         "seed": cfg.seed,
         "train_config": asdict(cfg),
+        "processes": ranks.world,
         "train_reviews": len(data.train),
         "val_reviews": len(data.val),
         "history": history,

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .data import Split, load_imdb, validation_split
+from .distributed import ONE_PROCESS, Ranks
 from .model import SentimentRNN
 from .text import PAD_ID, Vocab, pad_sequences
 
@@ -170,17 +171,24 @@ def train_step(module: SentimentRNN, opt: torch.optim.Optimizer, x: torch.Tensor
 
 
 def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
-        callback: Callable[[TrainEvent], bool | None] | None = None) -> tuple[list[dict], dict]:
+        callback: Callable[[TrainEvent], bool | None] | None = None,
+        ranks: Ranks = ONE_PROCESS) -> tuple[list[dict], dict]:
     """Train ``module`` in place; return (per-epoch history, best-by-validation state_dict).
 
     The callback sees every step and every epoch end; returning True stops
     training cleanly (the best state so far is still returned).
+
+    Under torchrun (``ranks``) each rank trains on its share of every epoch's
+    batches with gradients averaged over the ranks (DistributedDataParallel);
+    the loss and accuracy are summed over the ranks, rank 0 alone validates and
+    calls the callback, and its stop decision reaches every rank.
     """
     device = next(module.parameters()).device
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed + ranks.rank)  # the same weights everywhere, different dropout masks per rank
+    rng = np.random.default_rng(cfg.seed)  # the same epoch order on every rank
     opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
+    net = ranks.wrap(module)
+    steps_per_epoch = ranks.steps(math.ceil(len(data.train) / cfg.batch_size))
     total = steps_per_epoch * cfg.epochs
     warm = min(cfg.warmup_steps, max(total // 10, 1))
 
@@ -199,35 +207,45 @@ def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
         module.train()
         t0 = time.perf_counter()
         sum_loss = sum_correct = seen = 0.0
-        batches = length_batches(data.train.lengths, cfg.batch_size, rng)
+        all_loss = all_correct = all_seen = 0.0  # the same sums over every rank
+        batches = ranks.shard(length_batches(data.train.lengths, cfg.batch_size, rng))
         for step, idx in enumerate(batches, 1):
             x = batch_tensor(data.train.ids, idx, data.train.lengths, device)
             y = labels[idx].to(device)
-            logits, loss = train_step(module, opt, x, y, cfg.clip)
+            logits, loss = train_step(net, opt, x, y, cfg.clip)
             sched.step()
+            ranks.record_weights(module)
             n = len(idx)
             sum_loss += float(loss.detach()) * n
             sum_correct += float(((logits > 0) == (y > 0.5)).sum())
             seen += n
-            if callback and callback(TrainEvent("step", epoch, step, steps_per_epoch, sum_loss / seen,
-                                                 sum_correct / seen, time.perf_counter() - start, history)):
+            all_loss, all_correct, all_seen = ranks.sum(sum_loss, sum_correct, seen)
+            if _stop(ranks, callback, TrainEvent("step", epoch, step, steps_per_epoch, all_loss / all_seen,
+                                                 all_correct / all_seen, time.perf_counter() - start, history)):
                 stop = True
                 break
         train_seconds = time.perf_counter() - t0
-        val_loss, val_acc = _loss_acc(evaluate_logits(module, data.val), data.val.labels)
+        val_loss, val_acc = ranks.from_main(*(_loss_acc(evaluate_logits(module, data.val), data.val.labels)
+                                              if ranks.main else (0.0, 0.0)))
         history.append({
-            "epoch": epoch, "train_loss": sum_loss / max(seen, 1), "train_acc": sum_correct / max(seen, 1),
+            "epoch": epoch, "train_loss": all_loss / max(all_seen, 1), "train_acc": all_correct / max(all_seen, 1),
             "val_loss": val_loss, "val_acc": val_acc, "seconds": train_seconds,
             "steps": step, "complete": not stop, "lr_end": sched.get_last_lr()[0],
         })
         if val_acc > best_acc:
             best_acc, best_state = val_acc, copy.deepcopy(module.state_dict())
-        if callback and callback(TrainEvent("epoch", epoch, step, steps_per_epoch, sum_loss / max(seen, 1),
-                                            sum_correct / max(seen, 1), time.perf_counter() - start, history)):
+        if _stop(ranks, callback, TrainEvent("epoch", epoch, step, steps_per_epoch, all_loss / max(all_seen, 1),
+                                             all_correct / max(all_seen, 1), time.perf_counter() - start, history)):
             stop = True
         if stop:
             break
     return history, best_state
+
+
+def _stop(ranks: Ranks, callback: Callable[[TrainEvent], bool | None] | None, event: TrainEvent) -> bool:
+    """Rank 0 shows ``event`` to the callback; whether it asked to stop, on every rank."""
+    asked = bool(callback(event)) if callback and ranks.main else False
+    return bool(ranks.from_main(float(asked))[0])
 
 
 def build_module(cfg: TrainConfig) -> SentimentRNN:

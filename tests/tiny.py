@@ -65,3 +65,20 @@ def write_tar(path, members: dict[str, str]) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+def write_imdb_tar(path, n_train: int = 96, n_test: int = 16, seed: int = 0) -> None:
+    """A made-up aclImdb tarball of ``WORDS`` reviews: positive ones hold "great" or "fun",
+    negative ones "awful" or "bad", so a model can learn something in a few steps."""
+    rng = np.random.default_rng(seed)
+    neutral = [w for w in WORDS if w not in ("good", "bad", "great", "awful", "fun")]
+    members = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        for i in range(n):
+            pol = "pos" if i % 2 == 0 else "neg"
+            words = list(rng.choice(neutral, size=int(rng.integers(2, 15))))
+            words.insert(int(rng.integers(len(words) + 1)), rng.choice(["great", "fun"] if pol == "pos" else
+                                                                        ["awful", "bad"]))
+            rating = int(rng.integers(7, 11)) if pol == "pos" else int(rng.integers(1, 5))
+            members[f"aclImdb/{split}/{pol}/{i}_{rating}.txt"] = " ".join(words) + ".<br />"
+    write_tar(path, members)
