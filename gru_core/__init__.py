@@ -15,7 +15,20 @@ from .text import Vocab, pad_sequences, tokenize, tokenize_with_spans
 from .trace import GATE_NAMES, Trace
 
 __all__ = [
-    "CheckpointError", "DataNotFoundError", "GATE_NAMES", "SentimentModel", "Trace", "Vocab",
-    "list_checkpoints", "load_checkpoint", "load_imdb", "load_model", "load_rt_polarity",
-    "models_dir", "pad_sequences", "save_checkpoint", "tokenize", "tokenize_with_spans",
+    "GATE_NAMES",
+    "CheckpointError",
+    "DataNotFoundError",
+    "SentimentModel",
+    "Trace",
+    "Vocab",
+    "list_checkpoints",
+    "load_checkpoint",
+    "load_imdb",
+    "load_model",
+    "load_rt_polarity",
+    "models_dir",
+    "pad_sequences",
+    "save_checkpoint",
+    "tokenize",
+    "tokenize_with_spans",
 ]

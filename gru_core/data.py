@@ -15,6 +15,7 @@ import os
 import re
 import tarfile
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ class Split:
     def encode(self, vocab: Vocab) -> list[np.ndarray]:
         return [np.asarray(vocab.encode(t), dtype=np.int64) for t in self.tokens]
 
-    def subset(self, index: np.ndarray | list[int]) -> "Split":
+    def subset(self, index: np.ndarray | list[int]) -> Split:
         index = list(index)
         return Split(
             [self.texts[i] for i in index],
@@ -148,7 +149,11 @@ def _save_cache(folder: Path, raw: dict[str, list[tuple[str, int, int, str]]]) -
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / "words.json", {"words": list(word_ids), "splits": meta})
     # np.savez appends .npz to names without it; the temp name has another suffix.
-    write_atomic(folder / "arrays.npz", lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    write_atomic(folder / "arrays.npz", save)
 
 
 def _load_cache(folder: Path, split: str) -> Split:
@@ -162,7 +167,7 @@ def _load_cache(folder: Path, split: str) -> Split:
         ratings = z[f"{split}_ratings"]
         texts = z[f"{split}_text"].tobytes().decode("utf-8").split("\x00")
     all_tokens = words[flat].tolist() if len(flat) else []
-    tokens = [all_tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    tokens = [all_tokens[a:b] for a, b in pairwise(offsets)]
     return Split(texts, labels, ratings, meta["splits"][split]["ids"], tokens)
 
 
@@ -231,6 +236,6 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     """(train_index, val_index): a seeded random carve-out of the training set."""
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n)
-    n_val = int(round(n * fraction))
+    n_val = round(n * fraction)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 

@@ -80,7 +80,7 @@ class TrainJob:
         self._progress = Progress()
         self._thread = threading.Thread(target=self._run, name=f"train-{self.out.name}", daemon=True)
 
-    def start(self) -> "TrainJob":
+    def start(self) -> TrainJob:
         self._thread.start()
         return self
 
@@ -125,7 +125,7 @@ class TrainJob:
                 self.cfg, self.out, self.data_path, self.rt_path,
                 command=f"dashboard Train page: {self.cfg}", callback=self._callback,
                 evaluate_test=self.evaluate_test)
-        except Exception as e:  # the page shows it; the thread must not die silently
+        except Exception as e:  # noqa: BLE001 -- the page shows any failure; the thread must not die silently
             with self._lock:
                 self._progress.status = "failed"
                 self._progress.error = f"{type(e).__name__}: {e}"

@@ -101,7 +101,7 @@ def compute_stats(model: SentimentModel, test: Split, sample: int = 500, seed: i
         "test_ids_sha256": ids_digest([test.ids[i] for i in keep]),
         "test_labels": test.labels[keep].astype(int).tolist(),
         "test_proba": np.round(proba, 6).tolist(),
-        "sample_size": int(len(pick)),
+        "sample_size": len(pick),
         "sample_seed": seed,
         "saturation_thresholds": [SATURATED_LOW, SATURATED_HIGH],
         "saturation": saturation,

@@ -5,15 +5,31 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.charts import (confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter,
-                             trajectory)
-from gru_core.compare import (ARCH_NAMES, GATE_LIST, claims, comparison_table, confusion_frame, gradient_frame,
-                              history_frame, saturation_frame)
+from gru_core.charts import confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter, trajectory
+from gru_core.compare import (
+    ARCH_NAMES,
+    GATE_LIST,
+    claims,
+    comparison_table,
+    confusion_frame,
+    gradient_frame,
+    history_frame,
+    saturation_frame,
+)
 from gru_core.examples import EXAMPLES
 from gru_core.explain import heatmap_frame, last_window, words_frame
 from gru_core.stats import agreement, ids_digest
-from pages.common import (get_trace, imdb_test, live_measurements, load_named, memory_reach, model_names, model_stats,
-                          open_test_review, require_app)
+from pages.common import (
+    get_trace,
+    imdb_test,
+    live_measurements,
+    load_named,
+    memory_reach,
+    model_names,
+    model_stats,
+    open_test_review,
+    require_app,
+)
 
 require_app()
 st.title("GRU vs LSTM vs RNN")

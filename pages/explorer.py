@@ -10,8 +10,17 @@ import streamlit as st
 from gru_core.charts import coloured_text_html, heatmap, md_escape, trajectory, unit_lines, word_summary_chart
 from gru_core.compare import ARCH_NAMES
 from gru_core.examples import EXAMPLES
-from gru_core.explain import (GATE_LABELS, WINDOW, heatmap_frame, last_window, output_weights, quantities, trace_csv,
-                              word_summaries, words_frame)
+from gru_core.explain import (
+    GATE_LABELS,
+    WINDOW,
+    heatmap_frame,
+    last_window,
+    output_weights,
+    quantities,
+    trace_csv,
+    word_summaries,
+    words_frame,
+)
 from pages.common import current_model, get_influence, get_trace, imdb_test, open_test_review, require_app
 
 MAX_CHARS = 200_000

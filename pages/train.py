@@ -93,9 +93,8 @@ def progress_panel() -> None:
     eta = f", about {p.eta:.0f} s left" if p.eta and not job.finished else ""
     st.progress(min(done, 1.0), text=f"{slot.get('name')}: {p.status} — epoch {p.epoch}, step {p.step:,} of "
                                      f"{p.total_steps:,}, {p.elapsed:.0f} s elapsed{eta}")
-    if not job.finished:
-        if st.button("Stop", help="Ends training cleanly and saves the best epoch so far."):
-            job.stop()
+    if not job.finished and st.button("Stop", help="Ends training cleanly and saves the best epoch so far."):
+        job.stop()
     if p.points:
         pts = pd.DataFrame(p.points).melt(id_vars=["step", "epoch"], value_vars=["loss", "accuracy"],
                                           var_name="measure", value_name="value")

@@ -32,7 +32,7 @@ def app(timeout: float = 120) -> AppTest:
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
 
 
-def charts(at: AppTest) -> list[tuple[dict, "pa.Table | None"]]:
+def charts(at: AppTest) -> list[tuple[dict, pa.Table | None]]:
     """(Vega-Lite spec, data table) for every Altair chart on the page."""
     out = []
     for el in at.get("vega_lite_chart"):

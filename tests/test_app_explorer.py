@@ -11,7 +11,7 @@ from gru_core import list_checkpoints, load_model
 from gru_core.examples import EXAMPLES
 from gru_core.explain import GATE_LABELS
 
-from .apphelpers import ROOT, charts, chart_titles, no_exception, run_app
+from .apphelpers import ROOT, chart_titles, charts, no_exception, run_app
 
 MODELS = [p.name for p in list_checkpoints()]
 HOSTILE = 'Great film <img src=x onerror=alert(1)> and <script>alert("x")</script> **bold** [link](http://x)'

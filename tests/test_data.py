@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 import gru_core.data
-from gru_core.data import (DataNotFoundError, load_imdb, load_labelled_file, load_rt_polarity, resolve_imdb_path,
-                           validation_split)
+from gru_core.data import (
+    DataNotFoundError,
+    load_imdb,
+    load_labelled_file,
+    load_rt_polarity,
+    resolve_imdb_path,
+    validation_split,
+)
 from gru_core.text import tokenize
 
 from .tiny import write_tar
@@ -106,7 +112,7 @@ def test_labelled_file(tmp_path):
 def test_validation_split_is_seeded_and_disjoint():
     a_tr, a_va = validation_split(1000, 0.1, 3)
     b_tr, b_va = validation_split(1000, 0.1, 3)
-    assert np.array_equal(a_va, b_va) and len(a_va) == 100
+    assert np.array_equal(a_tr, b_tr) and np.array_equal(a_va, b_va) and len(a_va) == 100
     assert not set(a_tr) & set(a_va) and len(a_tr) + len(a_va) == 1000
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -21,7 +22,6 @@ from gru_core.text import PAD_ID, tokenize
 from gru_core.train import TrainConfig
 
 from .tiny import WORDS, clone_state, same_state, tiny_model, write_tar
-
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -73,7 +73,7 @@ def test_cost_2d_gradient_is_the_numeric_gradient(name):
 
 
 def test_numeric_grad_of_a_known_function():
-    f = lambda t: float(t[0] ** 2 * t[1] + 3 * t[1])  # noqa: E731
+    f = lambda t: float(t[0] ** 2 * t[1] + 3 * t[1])
     np.testing.assert_allclose(descent.numeric_grad(f, np.array([2.0, -1.0])), [-4.0, 7.0], rtol=1e-7)
 
 
@@ -305,7 +305,7 @@ def test_grid_and_paths_frames(name):
     c = descent.COSTS_2D[name]
     df = descent.grid_frame(c, 9)
     assert list(df.columns) == ["t0", "t1", "logJ"] and len(df) == 81
-    x, y, z = descent.grid_values(c.f, c.domain, 9)
+    x, y, _ = descent.grid_values(c.f, c.domain, 9)
     row = df.iloc[2 * 9 + 5]  # θ1 = y[2], θ0 = x[5]
     assert (row["t0"], row["t1"]) == (x[5], y[2])
     assert row["logJ"] == pytest.approx(np.log10(c.f(np.array([x[5], y[2]])) + 1e-12))
@@ -528,7 +528,7 @@ def test_descend_weight_steps(model, batch, guard):
     _, slope0, _ = landscape.weight_slope(copy, name, index, start, batch)
     assert out[0]["slope"] == slope0
     assert out[1]["theta"] == pytest.approx(start - alpha * slope0, rel=1e-15)  # θ1 = θ0 − α·slope
-    for a, b_ in zip(out, out[1:]):
+    for a, b_ in pairwise(out):
         assert b_["theta"] == pytest.approx(a["theta"] - alpha * a["slope"], rel=1e-15)
         l_, s, _ = landscape.weight_slope(copy, name, index, b_["theta"], batch)
         assert (b_["loss"], b_["slope"]) == (pytest.approx(l_, rel=1e-14), pytest.approx(s, rel=1e-12))
@@ -721,10 +721,12 @@ def test_check_request_refuses_runs_over_the_budget(tmp_path):
 
 POS_WORDS = ["great", "wonderful", "loved", "superb", "fun", "moving"]
 NEG_WORDS = ["awful", "boring", "hated", "dull", "terrible", "waste"]
-FILLER = ("the film was plot acting and a story it movie this that with for but not very just one scene "
-          "cast end music script camera light actor actress director role part time year dialogue score "
-          "character twist ending line shot set costume effects sound pace tone mood theme idea style "
-          ).split()
+FILLER = [
+    "the", "film", "was", "plot", "acting", "and", "a", "story", "it", "movie", "this", "that", "with", "for", "but",
+    "not", "very", "just", "one", "scene", "cast", "end", "music", "script", "camera", "light", "actor", "actress",
+    "director", "role", "part", "time", "year", "dialogue", "score", "character", "twist", "ending", "line", "shot",
+    "set", "costume", "effects", "sound", "pace", "tone", "mood", "theme", "idea", "style",
+]
 assert len(set(FILLER)) == 50
 
 
@@ -765,8 +767,8 @@ def models_root(tmp_path, monkeypatch):
 
 
 def _tiny_cfg(**kw) -> TrainConfig:
-    settings = dict(vocab_size=50, embed_dim=8, hidden=8, epochs=2, limit=None, batch_size=8, warmup_steps=2,
-                    device="cpu")
+    settings = {"vocab_size": 50, "embed_dim": 8, "hidden": 8, "epochs": 2, "limit": None, "batch_size": 8,
+                "warmup_steps": 2, "device": "cpu"}
     return TrainConfig(**{**settings, **kw})
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import gru_core.cli as cli
+from gru_core import cli
 from gru_core.download import IMDB_FILENAME, IMDB_MD5, DownloadError, download, download_imdb
 
 PAYLOAD = bytes(range(256)) * 1200 + b"tail"  # ~300 KB: several read chunks
