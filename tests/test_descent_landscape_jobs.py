@@ -15,8 +15,9 @@ import gru_core
 import gru_core.data
 import gru_core.experiment
 from gru_core import descent, jobs, landscape
+from gru_core.archs import NAMES
 from gru_core.data import Split
-from gru_core.model import ARCHS, SentimentRNN
+from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import PAD_ID, tokenize
 from gru_core.train import TrainConfig
@@ -352,9 +353,9 @@ def make_split(n: int = 40, seed: int = 0) -> Split:
 SPLIT = make_split()
 
 
-@pytest.fixture(scope="module", params=ARCHS)
+@pytest.fixture(scope="module", params=NAMES)
 def arch_model(request) -> SentimentModel:
-    return make_model(request.param, seed=ARCHS.index(request.param))
+    return make_model(request.param, seed=NAMES.index(request.param))
 
 
 @pytest.fixture(scope="module")
