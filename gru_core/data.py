@@ -10,6 +10,7 @@ version, so later loads take about a second.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -199,33 +200,51 @@ def resolve_rt_path(path: str | os.PathLike | None = None) -> Path:
     return p
 
 
+def read_lines(path: str | os.PathLike) -> io.StringIO:
+    """A text file's lines, decoded as strict UTF-8 (a BOM is dropped), else as cp1252: the original
+    rt-polarity files are cp1252, and replacement characters would silently corrupt accented words.
+    UnicodeDecodeError when the bytes are neither."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252")
+    return io.StringIO(text, newline=None)  # universal newlines, as open() reads them
+
+
 def load_rt_polarity(path: str | os.PathLike | None = None) -> Split:
     """Pang & Lee's 10,662 Rotten Tomatoes sentences: for out-of-domain evaluation only."""
     p = resolve_rt_path(path)
     texts, labels, ids = [], [], []
     for label, name in ((1, "pos"), (0, "neg")):
-        with open(p / f"rt-polarity.{name}", encoding="utf-8", errors="replace") as f:
-            for i, line in enumerate(f):
-                if line.strip():
-                    texts.append(line.strip())
-                    labels.append(label)
-                    ids.append(f"rt/{name}/{i}")
+        try:
+            lines = read_lines(p / f"rt-polarity.{name}")
+        except UnicodeDecodeError as e:
+            raise DataNotFoundError(f"{p / f'rt-polarity.{name}'} is neither UTF-8 nor cp1252 text ({e})") from e
+        for i, line in enumerate(lines):
+            if line.strip():
+                texts.append(line.strip())
+                labels.append(label)
+                ids.append(f"rt/{name}/{i}")
     return Split(texts, np.asarray(labels), np.zeros(len(texts), dtype=np.int64), ids, [tokenize(t) for t in texts])
 
 
 def load_labelled_file(path: str | os.PathLike) -> Split:
     """A user's own file: one ``label<TAB>text`` per line, label 1/0 or pos/neg."""
     texts, labels = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            label, sep, text = line.rstrip("\n").partition("\t")
-            label = label.strip().lower()
-            if not sep or label not in ("1", "0", "pos", "neg"):
-                raise ValueError(f"{path}:{n}: expected 'label<TAB>text' with label 1/0/pos/neg")
-            texts.append(text)
-            labels.append(int(label in ("1", "pos")))
+    try:
+        lines = read_lines(path)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is neither UTF-8 nor cp1252 text ({e})") from e
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        label, sep, text = line.rstrip("\n").partition("\t")
+        label = label.strip().lower()
+        if not sep or label not in ("1", "0", "pos", "neg"):
+            raise ValueError(f"{path}:{n}: expected 'label<TAB>text' with label 1/0/pos/neg")
+        texts.append(text)
+        labels.append(int(label in ("1", "pos")))
     if not texts:
         raise ValueError(f"{path} holds no labelled lines")
     return Split(texts, np.asarray(labels), np.zeros(len(texts), dtype=np.int64),
