@@ -8,14 +8,15 @@ No Streamlit here: the dashboard's pages are thin views over these functions.
     >>> t = model.trace("Not good at all.")             # gates at every word
     >>> t.tokens, t.gates["update"].shape, t.step_proba, t.proba
 """
+from .archs import ARCHS
 from .checkpoint import CheckpointError, list_checkpoints, load_checkpoint, models_dir, save_checkpoint
 from .data import DataNotFoundError, load_imdb, load_rt_polarity
 from .predictor import SentimentModel, load_model
 from .text import Vocab, pad_sequences, tokenize, tokenize_with_spans
-from .trace import GATE_NAMES, Trace
+from .trace import Trace
 
 __all__ = [
-    "GATE_NAMES",
+    "ARCHS",
     "CheckpointError",
     "DataNotFoundError",
     "SentimentModel",

@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from .archs import NAMES
 from .checkpoint import CheckpointError
 from .data import ENV_IMDB, ENV_RT, DataNotFoundError, load_imdb, load_labelled_file, load_rt_polarity
 from .download import IMDB_URL, DownloadError, download_imdb
@@ -29,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train on the IMDB training reviews (a validation split is carved out "
                                    "and picks the best epoch), evaluate on the 25,000 test reviews and "
                                    "Rotten Tomatoes, and save a checkpoint folder atomically.")
-    t.add_argument("--arch", choices=("gru", "lstm", "rnn"), default=d.arch)
+    t.add_argument("--arch", choices=NAMES, default=d.arch)
     t.add_argument("--out", required=True, help="checkpoint folder to write, e.g. models/my-gru")
     t.add_argument("--epochs", type=_positive_int, default=d.epochs)
     t.add_argument("--batch-size", type=_positive_int, default=d.batch_size)

@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .archs import NAMES
 from .experiment import train_and_save
 from .train import TrainConfig, TrainEvent
 
-SHIPPED = ("gru", "lstm", "rnn")
+SHIPPED = NAMES  # the shipped models' folders are named after their architectures
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 LIMITS = {  # setting: (lowest, highest)
     "limit": (100, 25_000),

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .archs import SIGMOID_GATES
 from .atomic import write_json_atomic
 from .data import Split
 from .experiment import predict_split
 from .explain import logit_gradients
 from .predictor import SentimentModel
-from .trace import SIGMOID_GATES, trace_ids
+from .trace import trace_ids
 
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9
 STATS_FILE = "stats.json"

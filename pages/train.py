@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from gru_core.archs import ARCHS, NAMES
 from gru_core.charts import learning_curves, training_progress
 from gru_core.checkpoint import models_dir
 from gru_core.compare import history_rows
@@ -42,7 +43,7 @@ job: TrainJob | None = slot.get("job")
 
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
-    arch = c1.selectbox("Architecture", ["gru", "lstm", "rnn"], help="The recurrent layer.")
+    arch = c1.selectbox("Architecture", NAMES, format_func=lambda n: ARCHS[n].display, help="The recurrent layer.")
     name = c2.text_input("Name of the new model", value="my-model", max_chars=40, key="train_name",
                          help="Saved as models/NAME; lower-case letters, digits, '-' and '_'.")
     limit = c3.number_input("Training reviews", *LIMITS["limit"], value=2_000, step=500,
