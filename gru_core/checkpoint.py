@@ -25,7 +25,12 @@ leaves only ``.NAME.old``: ``load_checkpoint``, ``list_checkpoints`` and the
 next ``save_checkpoint`` rename it back to ``NAME`` before anything else
 (``load_checkpoint`` reads it where it is if the models folder is read-only).
 A crash after step 3 leaves the new checkpoint and an outdated ``.NAME.old``,
-removed by the next save; a crash before step 2 may leave a ``.tmp`` folder. Folders whose names start with '.' are never listed as models.
+removed by the next save; a crash before step 2 may leave a ``.tmp`` folder.
+Folders whose names start with '.' are never listed as models. Within one
+process (the dashboard's sessions are threads) steps 2-4 and that recovery
+take turns, so a page listing models while a training run saves never mistakes
+the swap for a crash.
+
 A loaded checkpoint must record the SHA-256 of its weights in config.json, and
 the weights must match it.
 """
@@ -36,6 +41,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -51,6 +57,7 @@ ENV_MODELS = "GRU_EXPLORER_MODELS"
 
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")  # what save_checkpoint writes
 REQUIRED = FILES[:3]  # what loading needs
+_SWAP = threading.Lock()  # a save's renames vs. recovery in another thread
 
 
 class CheckpointError(Exception):
@@ -109,13 +116,14 @@ def recover(folder: str | os.PathLike) -> Path:
     place where the models folder is read-only."""
     folder = Path(folder)
     old = old_folder(folder)
-    if folder.exists() or not old.is_dir():
-        return folder
-    try:
-        os.replace(old, folder)
-        _fsync(folder.parent)
-    except OSError:
-        return old
+    with _SWAP:
+        if folder.exists() or not old.is_dir():
+            return folder
+        try:
+            os.replace(old, folder)
+            _fsync(folder.parent)
+        except OSError:
+            return old
     return folder
 
 
@@ -142,15 +150,16 @@ def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Voca
             _fsync(tmp / name)
         _fsync(tmp)
         old = old_folder(folder)
-        if folder.exists():
-            if old.exists():  # left by a save that crashed after its swap: outdated
-                shutil.rmtree(old)
-            os.replace(folder, old)
+        with _SWAP:
+            if folder.exists():
+                if old.exists():  # left by a save that crashed after its swap: outdated
+                    shutil.rmtree(old)
+                os.replace(folder, old)
+                _fsync(folder.parent)
+            os.replace(tmp, folder)
             _fsync(folder.parent)
-        os.replace(tmp, folder)
-        _fsync(folder.parent)
-        if old.exists():
-            shutil.rmtree(old)
+            if old.exists():
+                shutil.rmtree(old)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
