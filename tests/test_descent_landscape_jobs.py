@@ -205,9 +205,34 @@ def test_adam_step_one_and_two_steps():
     assert t2[0] == pytest.approx(t1[0] - 0.01 * (0.28 / 0.19) / math.sqrt(0.004996 / 0.001999), rel=1e-9)
 
 
-def test_optimizers_table():
-    assert descent.OPTIMIZERS == {"gradient descent": descent.gd_step, "momentum": descent.momentum_step,
-                                  "Adam": descent.adam_step}
+TORCH_OPTIMIZERS = {  # what each name on the page means, as PyTorch implements it
+    "gradient descent": lambda p, lr: torch.optim.SGD(p, lr=lr),
+    "momentum": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9),
+    "Adam": lambda p, lr: torch.optim.Adam(p, lr=lr),
+}
+
+
+@pytest.mark.parametrize("opt", list(TORCH_OPTIMIZERS))
+def test_each_optimizer_follows_pytorchs(opt):
+    """20 steps on J = (θ0 − 1)² + 10·θ1² + θ0·θ1 from (−1.5, 2): the same path as torch.optim."""
+    assert list(descent.OPTIMIZERS) == list(TORCH_OPTIMIZERS)
+
+    def cost(t):
+        return (t[0] - 1) ** 2 + 10 * t[1] ** 2 + t[0] * t[1]
+
+    def grad(t):
+        return np.array([2 * (t[0] - 1) + t[1], 20 * t[1] + t[0]])
+
+    ours = descent.optimize(descent.OPTIMIZERS[opt], grad, np.array([-1.5, 2.0]), 0.02, 20)
+    p = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    native = TORCH_OPTIMIZERS[opt]([p], 0.02)
+    theirs = [p.detach().numpy().copy()]
+    for _ in range(20):
+        native.zero_grad()
+        cost(p).backward()
+        native.step()
+        theirs.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(ours, np.array(theirs), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("opt", list(descent.OPTIMIZERS))
