@@ -22,11 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import CHROMIUM, CHROMIUM_FLAGS, ROOT, SETTLED_JS, rss_bytes, streamlit_server  # noqa: E402
-from gru_core import load_model  # noqa: E402
+from benchmarks.harness import CHROMIUM, CHROMIUM_FLAGS, ROOT, SETTLED_JS, rss_bytes, streamlit_server
+from gru_core import load_model
 
-WORDS = ("film movie acting plot story great awful boring brilliant fun dull superb waste loved hated "
-         "ending music scenes characters director script funny sad slow beautiful terrible").split()
+WORDS = ["film", "movie", "acting", "plot", "story", "great", "awful", "boring", "brilliant", "fun", "dull", "superb", "waste", "loved", "hated", "ending", "music", "scenes", "characters", "director", "script", "funny", "sad", "slow", "beautiful", "terrible"]
 
 
 def make_review(i: int, n: int = 14, seed: int = 0) -> tuple[str, str]:
@@ -125,9 +124,9 @@ def run_load(url: str, pid: int, sessions: int = 8, reviews: int = 200) -> dict:
 
 
 def summary(r: dict) -> str:
-    lines = [f"{r['sessions']} simultaneous browser sessions: Enter to rendered verdict and heatmaps "
-             f"p50 {r['p50_s']:.2f} s, p95 {r['p95_s']:.2f} s; model switch p50 {r['switch_p50_s']:.2f} s "
-             f"(all sessions done in {r['wall_s']:.1f} s)."]
+    lines = [(f"{r['sessions']} simultaneous browser sessions: Enter to rendered verdict and heatmaps "
+              f"p50 {r['p50_s']:.2f} s, p95 {r['p95_s']:.2f} s; model switch p50 {r['switch_p50_s']:.2f} s "
+              f"(all sessions done in {r['wall_s']:.1f} s).")]
     if r["memory"]:
         mem = ", ".join(f"{n}: {b / 2**20:.0f} MiB" for n, b in r["memory"])
         lines.append(f"Server resident memory after N distinct reviews — {mem}.")

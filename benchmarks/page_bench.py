@@ -19,9 +19,9 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gru_core import load_model  # noqa: E402
-from gru_core.compare import review_of  # noqa: E402
-from tests.apphelpers import app  # noqa: E402  (runs app.py on every run, as the server does)
+from gru_core import load_model
+from gru_core.compare import review_of
+from tests.apphelpers import app
 
 
 def run_once(at: AppTest) -> float:

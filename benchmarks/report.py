@@ -14,18 +14,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import altair  # noqa: E402
-import streamlit  # noqa: E402
-import torch  # noqa: E402
+import altair
+import streamlit
+import torch
 
-from benchmarks.harness import ROOT, streamlit_server  # noqa: E402
-from benchmarks.load_test import run_load  # noqa: E402
-from benchmarks.load_test import summary as load_summary  # noqa: E402
-from benchmarks.page_bench import bench_page  # noqa: E402
-from benchmarks.page_bench import summary as page_summary  # noqa: E402
-from gru_core.atomic import write_bytes_atomic  # noqa: E402
-from gru_core.bench import run_bench, summary_lines  # noqa: E402
-from gru_core.experiment import hardware  # noqa: E402
+from benchmarks.harness import ROOT, streamlit_server
+from benchmarks.load_test import run_load
+from benchmarks.load_test import summary as load_summary
+from benchmarks.page_bench import bench_page
+from benchmarks.page_bench import summary as page_summary
+from gru_core.atomic import write_bytes_atomic
+from gru_core.bench import run_bench, summary_lines
+from gru_core.experiment import hardware
 
 
 def main() -> None:
@@ -41,9 +41,9 @@ def main() -> None:
     text = "\n".join([
         "# Benchmark results",
         "",
-        f"Written by `python benchmarks/report.py` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.",
-        f"Machine: {hardware()}; Python {platform.python_version()}, torch {torch.__version__}, "
-        f"streamlit {streamlit.__version__}, altair {altair.__version__}.",
+        f"Written by `python benchmarks/report.py` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
+        (f"Machine: {hardware()}; Python {platform.python_version()}, torch {torch.__version__}, "
+         f"streamlit {streamlit.__version__}, altair {altair.__version__}."),
         "Ratios are measured side by side in one run (these machines are noisy).",
         "",
         "## Core (`python -m gru_core bench`)",

@@ -16,7 +16,7 @@ and returns the value to use from then on.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -12,9 +12,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from .archs import SIGMOID_GATES
 from .explain import GATE_LABELS
 from .stats import SATURATED_HIGH, SATURATED_LOW
-from .trace import SIGMOID_GATES
 
 NEG_RGB = (202, 0, 32)  # ends of Vega's redblue scheme
 POS_RGB = (5, 113, 176)

@@ -5,8 +5,34 @@
 - ``vocab.json``: the vocabulary.
 - ``metrics.json``: how the model was made and how well it does.
 
-A folder is written under a temporary name and renamed into place, so a crash
-or a stopped run never leaves a half-written checkpoint under a real name.
+Other modules may add files (``stats.json``, ...) that belong to these weights;
+replacing a checkpoint drops them with the old weights.
+
+What ``save_checkpoint(models/NAME)`` guarantees, whatever step a crash or a
+power cut stops it at: ``models/NAME`` then loads as a complete checkpoint,
+either the old one or the new one, never a mix of the two, and never missing
+when one was there before. The steps:
+
+1. every file is written into a temporary folder ``.NAME.<random>.tmp`` and
+   fsynced, then the folder itself;
+2. the old ``NAME`` (if any) is renamed to ``.NAME.old`` (a leftover
+   ``.NAME.old`` from an earlier interrupted save is removed first);
+3. the temporary folder is renamed to ``NAME``;
+4. ``.NAME.old`` is removed.
+
+Each rename is fsynced in the parent folder. A crash between steps 2 and 3
+leaves only ``.NAME.old``: ``load_checkpoint``, ``list_checkpoints`` and the
+next ``save_checkpoint`` rename it back to ``NAME`` before anything else
+(``load_checkpoint`` reads it where it is if the models folder is read-only).
+A crash after step 3 leaves the new checkpoint and an outdated ``.NAME.old``,
+removed by the next save; a crash before step 2 may leave a ``.tmp`` folder.
+Folders whose names start with '.' are never listed as models. Within one
+process (the dashboard's sessions are threads) steps 2-4 and that recovery
+take turns, so a page listing models while a training run saves never mistakes
+the swap for a crash.
+
+A loaded checkpoint must record the SHA-256 of its weights in config.json, and
+the weights must match it.
 """
 from __future__ import annotations
 
@@ -15,11 +41,13 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .archs import NAMES
 from .atomic import write_json_atomic
 from .model import SentimentRNN
 from .text import TOKENIZER_VERSION, Vocab
@@ -29,6 +57,7 @@ ENV_MODELS = "GRU_EXPLORER_MODELS"
 
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")  # what save_checkpoint writes
 REQUIRED = FILES[:3]  # what loading needs
+_SWAP = threading.Lock()  # a save's renames vs. recovery in another thread
 
 
 class CheckpointError(Exception):
@@ -64,11 +93,46 @@ def make_config(module: SentimentRNN, maxlen: int) -> dict:
     }
 
 
+def old_folder(folder: str | os.PathLike) -> Path:
+    """Where ``save_checkpoint`` moves the previous ``folder`` while it swaps the new one in."""
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}.old"
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk (folders only where the OS allows opening them)."""
+    if path.is_dir() and os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def recover(folder: str | os.PathLike) -> Path:
+    """The folder to read ``folder`` from: after a save interrupted between its two renames
+    (``folder`` gone, ``.NAME.old`` present) the old checkpoint is renamed back, or read in
+    place where the models folder is read-only."""
+    folder = Path(folder)
+    old = old_folder(folder)
+    with _SWAP:
+        if folder.exists() or not old.is_dir():
+            return folder
+        try:
+            os.replace(old, folder)
+            _fsync(folder.parent)
+        except OSError:
+            return old
+    return folder
+
+
 def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Vocab, maxlen: int,
                     metrics: dict | None = None) -> Path:
-    """Write a checkpoint folder atomically (replacing any previous one); return its path."""
+    """Write a checkpoint folder, replacing any previous one safely (see the module docstring); return its path."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    recover(folder)  # an earlier interrupted save: the old checkpoint first goes back under its name
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     os.chmod(tmp, 0o755)
     try:
@@ -82,14 +146,20 @@ def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Voca
         metrics = dict(metrics or {})
         metrics["weights_sha256"] = config["weights_sha256"]
         write_json_atomic(tmp / "metrics.json", metrics)
-        # Swap in: the old folder (if any) moves aside first, then is removed.
-        old = None
-        if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
-            os.replace(folder, old / "ckpt")
-        os.replace(tmp, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        for name in FILES:
+            _fsync(tmp / name)
+        _fsync(tmp)
+        old = old_folder(folder)
+        with _SWAP:
+            if folder.exists():
+                if old.exists():  # left by a save that crashed after its swap: outdated
+                    shutil.rmtree(old)
+                os.replace(folder, old)
+                _fsync(folder.parent)
+            os.replace(tmp, folder)
+            _fsync(folder.parent)
+            if old.exists():
+                shutil.rmtree(old)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -110,7 +180,7 @@ def _read_json(path: Path) -> dict:
 
 def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dict, dict]:
     """(module in eval mode, vocab, config, metrics); CheckpointError names any bad file."""
-    folder = Path(folder)
+    folder = recover(folder)
     if not folder.is_dir():
         raise CheckpointError(folder / "config.json", f"model folder {folder} does not exist")
     config = _read_json(folder / "config.json")
@@ -123,7 +193,9 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
     if not weights.is_file():
         raise CheckpointError(weights, "file is missing")
     expected = config.get("weights_sha256")
-    if expected and sha256_file(weights) != expected:
+    if not isinstance(expected, str) or not expected:
+        raise CheckpointError(folder / "config.json", "no weights_sha256: the weights cannot be checked")
+    if sha256_file(weights) != expected:
         raise CheckpointError(weights, "SHA-256 does not match config.json (truncated or changed file)")
     try:
         sizes = [config[k] for k in ("vocab_size", "embed_dim", "hidden", "maxlen")]
@@ -154,13 +226,18 @@ def models_dir() -> Path:
 
 
 def list_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:
-    """Model folders under ``root`` that hold a config.json; gru, lstm, rnn first.
+    """Model folders under ``root`` that hold a config.json; the shipped gru, lstm, rnn first.
 
-    Folders whose names start with '.' are temporary (a save in progress) and skipped.
+    Folders whose names start with '.' are temporary (a save in progress) and skipped; a
+    checkpoint left as ``.NAME.old`` by an interrupted save is first restored as ``NAME``.
     """
     root = Path(root) if root is not None else models_dir()
     if not root.is_dir():
         return []
+    for p in root.glob(".*.old"):
+        name = p.name[1:-len(".old")]
+        if name and not name.startswith("."):
+            recover(root / name)
     found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()]
-    order = {"gru": 0, "lstm": 1, "rnn": 2}
-    return sorted(found, key=lambda p: (order.get(p.name, 3), p.name))
+    order = {name: i for i, name in enumerate(NAMES)}
+    return sorted(found, key=lambda p: (order.get(p.name, len(order)), p.name))

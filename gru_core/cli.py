@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from .archs import NAMES
 from .checkpoint import CheckpointError
 from .data import ENV_IMDB, ENV_RT, DataNotFoundError, load_imdb, load_labelled_file, load_rt_polarity
 from .download import IMDB_URL, DownloadError, download_imdb
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "`torchrun --nproc_per_node N -m gru_core train ...` it trains with "
                                    "DistributedDataParallel over N processes (gloo on CPU, NCCL on CUDA); "
                                    "rank 0 reports, evaluates and saves.")
-    t.add_argument("--arch", choices=("gru", "lstm", "rnn"), default=d.arch)
+    t.add_argument("--arch", choices=NAMES, default=d.arch)
     t.add_argument("--out", required=True, help="checkpoint folder to write, e.g. models/my-gru")
     t.add_argument("--epochs", type=_positive_int, default=d.epochs)
     t.add_argument("--batch-size", type=_positive_int, default=d.batch_size,

@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model import GATES, parameter_counts
+from .archs import ARCHS
+from .model import parameter_counts
 from .predictor import SentimentModel
 from .timing import interleaved
-from .trace import GATE_NAMES, SIGMOID_GATES
-
-GATE_LIST = {arch: [g for g in names if g in SIGMOID_GATES] for arch, names in GATE_NAMES.items()}
-ARCH_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "plain RNN"}
 
 
 def architecture_facts(model: SentimentModel) -> dict:
@@ -29,12 +26,13 @@ def architecture_facts(model: SentimentModel) -> dict:
     counts = parameter_counts(model.module)
     size = sum(f.stat().st_size for f in Path(model.path).iterdir() if f.is_file()) if model.path else 0
     weights = Path(model.path) / "model.safetensors" if model.path else None
+    spec = ARCHS[model.arch]
     return {
         "arch": model.arch,
-        "gates": len(GATE_LIST[model.arch]),
-        "gate_names": GATE_LIST[model.arch],
+        "gates": len(spec.gates),
+        "gate_names": list(spec.gates),
         # One input and one recurrent matrix per gate/candidate block.
-        "weight_matrices": GATES[model.arch],
+        "weight_matrices": spec.n_blocks,
         "params_embedding": counts["embedding"],
         "params_recurrent": counts["rnn"],
         "params_dense": counts["dense"],
@@ -186,7 +184,7 @@ def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None 
         lv = (live or {}).get(m.name) or {}
         mem = lv.get("peak_memory_bytes")
         cols[m.name] = {
-            "architecture": ARCH_NAMES[m.arch],
+            "architecture": ARCHS[m.arch].display,
             "gates": f"{f['gates']} ({', '.join(f['gate_names'])})" if f["gates"] else "0 (no gates)",
             "weight matrices (blocks)": str(f["weight_matrices"]),
             "parameters: embedding": f"{f['params_embedding']:,}",

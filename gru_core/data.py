@@ -10,11 +10,13 @@ version, so later loads take about a second.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import tarfile
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +82,7 @@ class Split:
     def encode(self, vocab: Vocab) -> list[np.ndarray]:
         return [np.asarray(vocab.encode(t), dtype=np.int64) for t in self.tokens]
 
-    def subset(self, index: np.ndarray | list[int]) -> "Split":
+    def subset(self, index: np.ndarray | list[int]) -> Split:
         index = list(index)
         return Split(
             [self.texts[i] for i in index],
@@ -149,7 +151,11 @@ def _save_cache(folder: Path, raw: dict[str, list[tuple[str, int, int, str]]]) -
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder / "words.json", {"words": list(word_ids), "splits": meta})
     # np.savez appends .npz to names without it; the temp name has another suffix.
-    write_atomic(folder / "arrays.npz", lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    write_atomic(folder / "arrays.npz", save)
 
 
 def _load_cache(folder: Path, split: str) -> Split:
@@ -163,7 +169,7 @@ def _load_cache(folder: Path, split: str) -> Split:
         ratings = z[f"{split}_ratings"]
         texts = z[f"{split}_text"].tobytes().decode("utf-8").split("\x00")
     all_tokens = words[flat].tolist() if len(flat) else []
-    tokens = [all_tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    tokens = [all_tokens[a:b] for a, b in pairwise(offsets)]
     return Split(texts, labels, ratings, meta["splits"][split]["ids"], tokens)
 
 
@@ -195,33 +201,51 @@ def resolve_rt_path(path: str | os.PathLike | None = None) -> Path:
     return p
 
 
+def read_lines(path: str | os.PathLike) -> io.StringIO:
+    """A text file's lines, decoded as strict UTF-8 (a BOM is dropped), else as cp1252: the original
+    rt-polarity files are cp1252, and replacement characters would silently corrupt accented words.
+    UnicodeDecodeError when the bytes are neither."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252")
+    return io.StringIO(text, newline=None)  # universal newlines, as open() reads them
+
+
 def load_rt_polarity(path: str | os.PathLike | None = None) -> Split:
     """Pang & Lee's 10,662 Rotten Tomatoes sentences: for out-of-domain evaluation only."""
     p = resolve_rt_path(path)
     texts, labels, ids = [], [], []
     for label, name in ((1, "pos"), (0, "neg")):
-        with open(p / f"rt-polarity.{name}", encoding="utf-8", errors="replace") as f:
-            for i, line in enumerate(f):
-                if line.strip():
-                    texts.append(line.strip())
-                    labels.append(label)
-                    ids.append(f"rt/{name}/{i}")
+        try:
+            lines = read_lines(p / f"rt-polarity.{name}")
+        except UnicodeDecodeError as e:
+            raise DataNotFoundError(f"{p / f'rt-polarity.{name}'} is neither UTF-8 nor cp1252 text ({e})") from e
+        for i, line in enumerate(lines):
+            if line.strip():
+                texts.append(line.strip())
+                labels.append(label)
+                ids.append(f"rt/{name}/{i}")
     return Split(texts, np.asarray(labels), np.zeros(len(texts), dtype=np.int64), ids, [tokenize(t) for t in texts])
 
 
 def load_labelled_file(path: str | os.PathLike) -> Split:
     """A user's own file: one ``label<TAB>text`` per line, label 1/0 or pos/neg."""
     texts, labels = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            label, sep, text = line.rstrip("\n").partition("\t")
-            label = label.strip().lower()
-            if not sep or label not in ("1", "0", "pos", "neg"):
-                raise ValueError(f"{path}:{n}: expected 'label<TAB>text' with label 1/0/pos/neg")
-            texts.append(text)
-            labels.append(int(label in ("1", "pos")))
+    try:
+        lines = read_lines(path)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is neither UTF-8 nor cp1252 text ({e})") from e
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        label, sep, text = line.rstrip("\n").partition("\t")
+        label = label.strip().lower()
+        if not sep or label not in ("1", "0", "pos", "neg"):
+            raise ValueError(f"{path}:{n}: expected 'label<TAB>text' with label 1/0/pos/neg")
+        texts.append(text)
+        labels.append(int(label in ("1", "pos")))
     if not texts:
         raise ValueError(f"{path} holds no labelled lines")
     return Split(texts, np.asarray(labels), np.zeros(len(texts), dtype=np.int64),
@@ -232,6 +256,6 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     """(train_index, val_index): a seeded random carve-out of the training set."""
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n)
-    n_val = int(round(n * fraction))
+    n_val = round(n * fraction)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 

@@ -100,7 +100,7 @@ def _train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | N
         "torch": torch.__version__,
         "device": str(device) if device.type != "cuda" else f"cuda ({torch.cuda.get_device_name(device)})",
         "hardware": hardware(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     if evaluate_test:
         metrics["imdb_test"] = evaluate_split(model, load_imdb("test", data_path))

@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .archs import NAMES
 from .experiment import train_and_save
 from .train import TrainConfig, TrainEvent
 
-SHIPPED = ("gru", "lstm", "rnn")
+SHIPPED = NAMES  # the shipped models' folders are named after their architectures
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 LIMITS = {  # setting: (lowest, highest)
     "limit": (100, 25_000),
@@ -80,7 +81,7 @@ class TrainJob:
         self._progress = Progress()
         self._thread = threading.Thread(target=self._run, name=f"train-{self.out.name}", daemon=True)
 
-    def start(self) -> "TrainJob":
+    def start(self) -> TrainJob:
         self._thread.start()
         return self
 
@@ -125,7 +126,7 @@ class TrainJob:
                 self.cfg, self.out, self.data_path, self.rt_path,
                 command=f"dashboard Train page: {self.cfg}", callback=self._callback,
                 evaluate_test=self.evaluate_test)
-        except Exception as e:  # the page shows it; the thread must not die silently
+        except Exception as e:  # noqa: BLE001 -- the page shows any failure; the thread must not die silently
             with self._lock:
                 self._progress.status = "failed"
                 self._progress.error = f"{type(e).__name__}: {e}"

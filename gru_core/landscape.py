@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .archs import ARCHS
 from .data import Split
 from .model import SentimentRNN
 from .predictor import SentimentModel
@@ -164,20 +165,13 @@ def direction_slice(module: SentimentRNN, directions: list[dict[str, torch.Tenso
     return np.asarray(out)
 
 
-BLOCK_NAMES = {
-    "gru": ("reset gate r", "update gate z", "candidate n"),
-    "lstm": ("input gate i", "forget gate f", "cell candidate g", "output gate o"),
-    "rnn": ("hidden state h",),
-}
-
-
 def weight_blocks(module: SentimentRNN) -> dict[str, tuple[str, slice]]:
     """Label -> (parameter name, rows) for each gate's recurrent and input weight matrix."""
     h = module.rnn.hidden_size
     out = {}
     for kind, pname in (("recurrent", "rnn.weight_hh_l0"), ("input", "rnn.weight_ih_l0")):
         sym = "h" if kind == "recurrent" else "i"
-        for b, label in enumerate(BLOCK_NAMES[module.arch]):
+        for b, label in enumerate(ARCHS[module.arch].block_labels):
             out[f"{label}: {kind} weights W_{sym}·"] = (pname, slice(b * h, (b + 1) * h))
     return out
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import archs
 from .text import PAD_ID
-
-ARCHS = ("gru", "lstm", "rnn")
-GATES = {"gru": 3, "lstm": 4, "rnn": 1}  # weight blocks per recurrent matrix
 
 
 class SentimentRNN(nn.Module):
@@ -23,17 +21,17 @@ class SentimentRNN(nn.Module):
     same as for the review alone, whatever the batch. This runs the fast
     unpacked kernels (packed sequences are ~3x slower on CPU); batches grouped
     by length waste little on the steps after a short review ends.
+    Rows with padding after a word (post-padded) are refused with a ValueError:
+    read as pre-padded they would lose their words.
     """
 
     def __init__(self, arch: str = "gru", vocab_size: int = 5000, embed_dim: int = 100,
                  hidden: int = 100, embed_dropout: float = 0.0, dropout: float = 0.0):
         super().__init__()
-        if arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
+        spec = archs.arch(arch)  # ValueError naming the choices
         self.arch = arch
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
-        rnn_cls = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[arch]
-        self.rnn = rnn_cls(embed_dim, hidden, batch_first=True)
+        self.rnn = spec.module(embed_dim, hidden, batch_first=True)
         self.dense = nn.Linear(hidden, 1)
         # Spatial dropout (Keras SpatialDropout1D): one mask per review and channel.
         self.embed_dropout = nn.Dropout1d(embed_dropout)
@@ -44,7 +42,8 @@ class SentimentRNN(nn.Module):
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras' default
         with torch.no_grad():
             self.embedding.weight[PAD_ID].zero_()
-        g = GATES[self.arch]
+        blocks = archs.ARCHS[self.arch].blocks
+        g = len(blocks)
         for name, w in self.rnn.named_parameters():
             if name.startswith("weight_ih"):
                 for block in w.chunk(g, 0):
@@ -54,18 +53,24 @@ class SentimentRNN(nn.Module):
                     nn.init.orthogonal_(block)
             else:
                 nn.init.zeros_(w)
-        if self.arch == "lstm":
+        if "forget" in blocks:
             # Forget-gate bias 1 (Jozefowicz et al. 2015), as Keras' unit_forget_bias.
-            h = self.rnn.hidden_size
+            h, k = self.rnn.hidden_size, blocks.index("forget")
             with torch.no_grad():
-                self.rnn.bias_ih_l0[h:2 * h].fill_(1.0)
+                self.rnn.bias_ih_l0[k * h:(k + 1) * h].fill_(1.0)
         nn.init.xavier_uniform_(self.dense.weight)
         nn.init.zeros_(self.dense.bias)
 
     def embed(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """([B, T, E] embeddings with each review moved to the front of its row and trimmed to
         the longest, [B] lengths) for pre-padded ids."""
-        lengths = (ids != PAD_ID).sum(1)
+        real = ids != PAD_ID
+        pad_after_word = (real[:, :-1] & ~real[:, 1:]).any(1)
+        if bool(pad_after_word.any()):
+            row = int(pad_after_word.nonzero()[0, 0])
+            raise ValueError(f"row {row} has padding (id {PAD_ID}) after a word: ids must be pre-padded "
+                             "(padding first, as text.pad_sequences does)")
+        lengths = real.sum(1)
         if bool((lengths == 0).any()):
             raise ValueError("every review needs at least one token")
         t_max = int(lengths.max())

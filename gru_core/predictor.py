@@ -36,7 +36,7 @@ class SentimentModel:
     def encode(self, text: str):
         """(tokens with spans that will be read, their ids, total token count)."""
         if not isinstance(text, str):
-            raise ValueError("a review must be text")
+            raise ValueError("a review must be text")  # noqa: TRY004 -- callers show ValueError as a message
         tokens = tokenize_with_spans(text)
         if not tokens:
             raise ValueError("the review contains no words")

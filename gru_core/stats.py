@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .archs import SIGMOID_GATES
 from .atomic import write_json_atomic
 from .data import Split
 from .experiment import predict_split
 from .explain import logit_gradients
 from .predictor import SentimentModel
-from .trace import SIGMOID_GATES, trace_ids
+from .trace import trace_ids
 
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9
 STATS_FILE = "stats.json"
@@ -101,7 +102,7 @@ def compute_stats(model: SentimentModel, test: Split, sample: int = 500, seed: i
         "test_ids_sha256": ids_digest([test.ids[i] for i in keep]),
         "test_labels": test.labels[keep].astype(int).tolist(),
         "test_proba": np.round(proba, 6).tolist(),
-        "sample_size": int(len(pick)),
+        "sample_size": len(pick),
         "sample_seed": seed,
         "saturation_thresholds": [SATURATED_LOW, SATURATED_HIGH],
         "saturation": saturation,

@@ -64,7 +64,7 @@ class Vocab:
         return len(self.words) + 2
 
     @classmethod
-    def build(cls, token_lists: Iterable[Sequence[str]], size: int) -> "Vocab":
+    def build(cls, token_lists: Iterable[Sequence[str]], size: int) -> Vocab:
         """The ``size - 2`` most frequent words (ties broken alphabetically)."""
         if size < 3:
             raise ValueError("vocab size must be at least 3 (pad, unknown, one word)")
@@ -91,7 +91,7 @@ class Vocab:
         return {"pad_id": PAD_ID, "unk_id": UNK_ID, "words": self.words}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Vocab":
+    def from_json(cls, data: dict) -> Vocab:
         if not isinstance(data, dict) or data.get("pad_id") != PAD_ID or data.get("unk_id") != UNK_ID:
             raise ValueError("vocab.json uses different pad/unknown ids")
         words = data.get("words")

@@ -36,14 +36,6 @@ import torch
 from .model import SentimentRNN
 from .text import UNK_ID, pad_sequences
 
-GATE_NAMES = {
-    "gru": ("update", "reset", "candidate"),
-    "lstm": ("input", "forget", "cell_candidate", "output", "cell"),
-    "rnn": (),
-}
-# The sigmoid gates, in [0, 1]; the other traced quantities are tanh outputs or the cell state.
-SIGMOID_GATES = frozenset({"update", "reset", "input", "forget", "output"})
-
 
 @dataclass
 class Trace:
@@ -53,7 +45,7 @@ class Trace:
     tokens: list[str]  # the words as the user typed them
     spans: list[tuple[int, int]]  # character offsets of each token in ``text``
     ids: np.ndarray  # [T] vocabulary ids (1 = unknown word)
-    gates: dict[str, np.ndarray]  # name -> [T, H]
+    gates: dict[str, np.ndarray]  # name -> [T, H], names and order: archs.ARCHS[arch].traced
     hidden: np.ndarray  # [T, H]
     step_proba: np.ndarray  # [T] P(positive) after each word
     proba: float  # the prediction: step_proba[-1]

@@ -17,6 +17,7 @@ from gru_core.data import resolve_imdb_path
 from gru_core.explain import grad_x_input, occlusion
 from gru_core.stats import STATS_FILE, gradient_by_position, read_stats
 
+
 def _stamp(path: Path) -> tuple:
     """Identity of a checkpoint's files: a retrained or restored model is reloaded."""
     stamp = []

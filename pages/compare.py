@@ -5,15 +5,30 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.charts import (confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter,
-                             trajectory)
-from gru_core.compare import (ARCH_NAMES, GATE_LIST, claims, comparison_table, confusion_frame, gradient_frame,
-                              history_frame, saturation_frame)
+from gru_core.archs import ARCHS, NAMES
+from gru_core.charts import confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter, trajectory
+from gru_core.compare import (
+    claims,
+    comparison_table,
+    confusion_frame,
+    gradient_frame,
+    history_frame,
+    saturation_frame,
+)
 from gru_core.examples import EXAMPLES
 from gru_core.explain import heatmap_frame, last_window, words_frame
 from gru_core.stats import agreement, ids_digest
-from pages.common import (get_trace, imdb_test, live_measurements, load_named, memory_reach, model_names, model_stats,
-                          open_test_review, require_app)
+from pages.common import (
+    get_trace,
+    imdb_test,
+    live_measurements,
+    load_named,
+    memory_reach,
+    model_names,
+    model_stats,
+    open_test_review,
+    require_app,
+)
 
 require_app()
 st.title("GRU vs LSTM vs RNN")
@@ -24,7 +39,7 @@ names = model_names()
 if not names:
     st.error("No trained model found in models/. Restore the shipped ones with `git checkout models/`.")
     st.stop()
-default = [n for n in ("gru", "lstm", "rnn") if n in names] or names[:3]
+default = [n for n in NAMES if n in names] or names[:3]  # the shipped models, named after their architectures
 chosen = st.multiselect("Models to compare", names, default=default,
                         help="Every checkpoint in models/, including ones you train yourself.")
 models = load_named(chosen)
@@ -128,7 +143,7 @@ if text.strip():
 if traces:
     cols = st.columns(len(traces))
     for col, (name, tr) in zip(cols, traces.items()):
-        col.metric(f"{name} ({ARCH_NAMES[by_name[name].arch]})", f"{tr.proba:.3f}",
+        col.metric(f"{name} ({ARCHS[by_name[name].arch].display})", f"{tr.proba:.3f}",
                    "positive" if tr.proba > 0.5 else "negative", delta_color="off")
     frames = pd.concat([words_frame(tr).assign(model=name) for name, tr in traces.items()])
     st.altair_chart(trajectory(frames, series="model"), width="stretch")
@@ -136,7 +151,7 @@ if traces:
     for tab, (name, tr) in zip(tabs, traces.items()):
         with tab:
             m = by_name[name]
-            for q in GATE_LIST[m.arch] or ["hidden"]:
+            for q in ARCHS[m.arch].gates or ["hidden"]:
                 st.altair_chart(heatmap(heatmap_frame(m, tr, q, "weight", last_window(tr)), q), width="stretch")
 elif not text.strip():
     st.info("Type a review to read it with every model.")

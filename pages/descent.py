@@ -8,8 +8,19 @@ import pandas as pd
 import streamlit as st
 
 from gru_core.charts import contour_chart, descent_1d_chart, loss_per_step, slice_chart, surface_chart
-from gru_core.descent import (COSTS_1D, COSTS_2D, OPTIMIZERS, curve_frame, descend_1d, diagnose, grid_frame,
-                              optimize, path_frame, paths_frame, tangent_frame)
+from gru_core.descent import (
+    COSTS_1D,
+    COSTS_2D,
+    OPTIMIZERS,
+    curve_frame,
+    descend_1d,
+    diagnose,
+    grid_frame,
+    optimize,
+    path_frame,
+    paths_frame,
+    tangent_frame,
+)
 from gru_core.landscape import session_copy, steepest_entry, surface_frame, weight_blocks, weight_section
 from pages.common import cache_key, current_model, get_model, imdb_train, landscape_batch, require_app
 

@@ -7,14 +7,38 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.charts import (coloured_text_html, heatmap, md_escape, picked_cell, trajectory, unit_lines,
-                             word_summary_chart)
-from gru_core.compare import ARCH_NAMES
+from gru_core.archs import ARCHS
+from gru_core.charts import (
+    coloured_text_html,
+    heatmap,
+    md_escape,
+    picked_cell,
+    trajectory,
+    unit_lines,
+    word_summary_chart,
+)
 from gru_core.examples import EXAMPLES
-from gru_core.explain import (GATE_LABELS, WINDOW, heatmap_frame, last_window, output_weights, quantities, trace_csv,
-                              word_summaries, words_frame)
-from pages.common import (current_model, get_influence, get_trace, imdb_test, open_test_review, require_app, set_unit,
-                          unit_input)
+from gru_core.explain import (
+    GATE_LABELS,
+    WINDOW,
+    heatmap_frame,
+    last_window,
+    output_weights,
+    quantities,
+    trace_csv,
+    word_summaries,
+    words_frame,
+)
+from pages.common import (
+    current_model,
+    get_influence,
+    get_trace,
+    imdb_test,
+    open_test_review,
+    require_app,
+    set_unit,
+    unit_input,
+)
 from pages.interventions_panel import interventions_panel
 
 MAX_CHARS = 200_000
@@ -71,7 +95,7 @@ label = "positive" if trace.proba > 0.5 else "negative"
 cols = st.columns(4)
 cols[0].metric("P(positive)", f"{trace.proba:.3f}", help="The output layer applied to the last hidden state.")
 cols[1].metric("Verdict", label)
-cols[2].metric("Model", f"{model.name} ({ARCH_NAMES[model.arch]})")
+cols[2].metric("Model", f"{model.name} ({ARCHS[model.arch].display})")
 truth = st.session_state.get("truth")
 if truth is not None and truth[3] == text:  # the true label of an IMDB test review, while it is unedited
     true_label = "positive" if truth[0] else "negative"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from gru_core.archs import ARCHS, NAMES
 from gru_core.charts import learning_curves, training_progress
 from gru_core.checkpoint import models_dir
 from gru_core.compare import history_rows
@@ -42,7 +43,7 @@ job: TrainJob | None = slot.get("job")
 
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
-    arch = c1.selectbox("Architecture", ["gru", "lstm", "rnn"], help="The recurrent layer.")
+    arch = c1.selectbox("Architecture", NAMES, format_func=lambda n: ARCHS[n].display, help="The recurrent layer.")
     name = c2.text_input("Name of the new model", value="my-model", max_chars=40, key="train_name",
                          help="Saved as models/NAME; lower-case letters, digits, '-' and '_'.")
     limit = c3.number_input("Training reviews", *LIMITS["limit"], value=2_000, step=500,
@@ -93,9 +94,8 @@ def progress_panel() -> None:
     eta = f", about {p.eta:.0f} s left" if p.eta and not job.finished else ""
     st.progress(min(done, 1.0), text=f"{slot.get('name')}: {p.status} — epoch {p.epoch}, step {p.step:,} of "
                                      f"{p.total_steps:,}, {p.elapsed:.0f} s elapsed{eta}")
-    if not job.finished:
-        if st.button("Stop", help="Ends training cleanly and saves the best epoch so far."):
-            job.stop()
+    if not job.finished and st.button("Stop", help="Ends training cleanly and saves the best epoch so far."):
+        job.stop()
     if p.points:
         pts = pd.DataFrame(p.points).melt(id_vars=["step", "epoch"], value_vars=["loss", "accuracy"],
                                           var_name="measure", value_name="value")

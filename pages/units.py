@@ -4,11 +4,17 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from gru_core.analysis.atlas import (ablation_frame, cocluster_frame, cocluster_groups, context_rows, unit_table,
-                                     word_frame)
+from gru_core.analysis.atlas import (
+    ablation_frame,
+    cocluster_frame,
+    cocluster_groups,
+    context_rows,
+    unit_table,
+    word_frame,
+)
 from gru_core.analysis.charts import ablation_chart, cocluster_heatmap
+from gru_core.archs import ARCHS
 from gru_core.charts import md_escape
-from gru_core.compare import ARCH_NAMES
 from gru_core.explain import GATE_LABELS
 from pages.common import current_model, imdb_test, open_test_review, require_app, set_unit, unit_index, unit_input
 
@@ -24,7 +30,7 @@ st.caption(f"What each hidden unit does across all {index['test_reviews']:,} IMD
            "verdict, where it fires, which words move it, and what the model loses without it.")
 
 # --- All units ------------------------------------------------------------------------------------------------
-st.subheader(f"All {len(index['units'])} units of {model.name} ({ARCH_NAMES[model.arch]})")
+st.subheader(f"All {len(index['units'])} units of {model.name} ({ARCHS[model.arch].display})")
 table = unit_table(index)
 event = st.dataframe(table, hide_index=True, width="stretch", height=320, on_select="rerun",
                      selection_mode="single-row", key="atlas_table",

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,6 +14,18 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ["gru", "lstm", "rnn"]  # the models shipped in models/
+
+
+@contextmanager
+def shipped_models_only(root: Path) -> Iterator[Path]:
+    """Copies of the shipped models in ``root``, which the app reads while this lasts: a model a
+    user trained into models/ cannot change what a test sees."""
+    for name in SHIPPED:
+        shutil.copytree(ROOT / "models" / name, root / name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRU_EXPLORER_MODELS", str(root))
+        yield root
 
 
 class _ServerLikePages(PagesManager):
@@ -32,7 +46,7 @@ def app(timeout: float = 120) -> AppTest:
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
 
 
-def charts(at: AppTest) -> list[tuple[dict, "pa.Table | None"]]:
+def charts(at: AppTest) -> list[tuple[dict, pa.Table | None]]:
     """(Vega-Lite spec, data table) for every Altair chart on the page."""
     out = []
     for el in at.get("vega_lite_chart"):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gru_core.archs import NAMES
 from gru_core.data import DataNotFoundError, resolve_imdb_path, resolve_rt_path
-from gru_core.model import ARCHS
 from gru_core.predictor import SentimentModel
 
 from .tiny import tiny_model
@@ -49,12 +49,12 @@ def imdb_train(imdb_path):
     return load_imdb("train", imdb_path)
 
 
-@pytest.fixture(scope="module", params=ARCHS)
+@pytest.fixture(scope="module", params=NAMES)
 def arch(request) -> str:
     return request.param
 
 
 @pytest.fixture(scope="module")
 def tiny_arch_model(arch) -> SentimentModel:
-    """A tiny random model of each architecture (``arch``), seeded by its place in ARCHS."""
-    return tiny_model(arch, seed=ARCHS.index(arch))
+    """A tiny random model of each architecture (``arch``), seeded by its place in NAMES."""
+    return tiny_model(arch, seed=NAMES.index(arch))

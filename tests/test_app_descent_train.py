@@ -11,8 +11,6 @@ from . import apphelpers
 from .apphelpers import charts, no_exception, open_page
 
 
-
-
 def messages(at) -> str:
     return " ".join(x.value for x in [*at.success, *at.info, *at.warning, *at.error])
 

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+from functools import cache
 
 import numpy as np
 import pytest
 
-from gru_core import list_checkpoints, load_model
+from gru_core import load_model
 from gru_core.examples import EXAMPLES
 from gru_core.explain import GATE_LABELS
 
-from .apphelpers import ROOT, charts, chart_titles, no_exception, run_app
+from .apphelpers import ROOT, SHIPPED, chart_titles, charts, no_exception, run_app, shipped_models_only
 
-MODELS = [p.name for p in list_checkpoints()]
+MODELS = SHIPPED
+DISPLAY = {"gru": "gru (GRU)", "lstm": "lstm (LSTM)", "rnn": "rnn (plain RNN)"}  # the Model metric
 HOSTILE = 'Great film <img src=x onerror=alert(1)> and <script>alert("x")</script> **bold** [link](http://x)'
 WORDS = list(EXAMPLES.values())
 
@@ -31,14 +34,35 @@ def heatmaps(at):
     return [(spec, table) for spec, table in charts(at) if spec.get("title") in names]
 
 
-def test_models_are_shipped():
-    assert MODELS[:3] == ["gru", "lstm", "rnn"]
+@pytest.fixture(scope="module", autouse=True)
+def models_root(tmp_path_factory):
+    """The app sees the shipped models only, whatever else is in the repository's models/."""
+    with shipped_models_only(tmp_path_factory.mktemp("models")) as root:
+        yield root
+
+
+@cache
+def shipped(name: str):
+    return load_model(ROOT / "models" / name)
+
+
+def test_model_picker_offers_the_shipped_models_then_the_users_own(models_root):
+    at = run_app()
+    picker = at.selectbox(key="_model_picker")
+    assert picker.options == SHIPPED and picker.value == "gru"
+    shutil.copytree(models_root / "gru", models_root / "aaa-mine")  # sorts before "gru" by name
+    try:
+        at = run_app()
+        picker = at.selectbox(key="_model_picker")
+        assert picker.options == [*SHIPPED, "aaa-mine"] and picker.value == "gru"
+    finally:
+        shutil.rmtree(models_root / "aaa-mine")
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_default_review_shows_verdict_and_one_row_per_unit_and_word(model):
     at = run_with(model)
-    m = load_model(f"models/{model}") if model in ("gru", "lstm", "rnn") else None
+    m = shipped(model)
     metrics = {x.label: x.value for x in at.metric}
     trace = m.trace(at.session_state["review"])
     assert metrics["P(positive)"] == f"{trace.proba:.3f}"
@@ -57,7 +81,10 @@ def test_default_review_shows_verdict_and_one_row_per_unit_and_word(model):
 def test_every_example_runs(model, example):
     at = run_with(model, example=example)
     assert at.session_state["review"] == EXAMPLES[example]
-    assert at.metric
+    proba = shipped(model).trace(EXAMPLES[example]).proba
+    metrics = {x.label: x.value for x in at.metric}
+    assert metrics["P(positive)"] == f"{proba:.3f}" and metrics["Model"] == DISPLAY[model]
+    assert metrics["Verdict"] == ("positive" if proba > 0.5 else "negative")
 
 
 @pytest.mark.parametrize("model", MODELS)

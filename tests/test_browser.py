@@ -14,7 +14,7 @@ import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from benchmarks.harness import CHROMIUM, CHROMIUM_FLAGS, ROOT, SETTLED_JS, streamlit_server  # noqa: E402
+from benchmarks.harness import CHROMIUM, CHROMIUM_FLAGS, ROOT, SETTLED_JS, streamlit_server
 
 ARTIFACTS = ROOT / "test-artifacts"
 

@@ -69,6 +69,7 @@ def test_round_trip_identical_predictions(tmp_path, arch):
     assert loaded.arch == arch and loaded.maxlen == 7 and loaded.name == arch
     assert loaded.vocab.words == v.words
     assert loaded.metrics["note"] == "x"
+    m.requires_grad_(False)  # as loaded: torch picks another nn.RNN kernel for trainable weights (~3e-8 apart)
     original = SentimentModel(m, v, {"maxlen": 7})
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), original.predict_proba(TEXTS))
     for k, t in m.state_dict().items():
@@ -127,17 +128,36 @@ def test_truncated_weights(saved):
 
 
 @pytest.mark.parametrize("cut", [0, 4, 0.5])
-def test_truncated_weights_without_recorded_sha(saved, cut):
+def test_truncated_weights_with_matching_sha(saved, cut):
     # The safetensors parser itself must also be turned into a CheckpointError.
     folder, _ = saved
-    cfg = _config(folder)
-    del cfg["weights_sha256"]
-    _write_config(folder, cfg)
     w = folder / "model.safetensors"
     data = w.read_bytes()
     w.write_bytes(data[: int(len(data) * cut) if isinstance(cut, float) else cut])
+    cfg = _config(folder)
+    cfg["weights_sha256"] = hashlib.sha256(w.read_bytes()).hexdigest()
+    _write_config(folder, cfg)
     err = _load_error(folder)
     assert err.file.name == "model.safetensors" and "model.safetensors" in str(err)
+
+
+@pytest.mark.parametrize("value", ["missing", None, ""])
+def test_missing_sha_is_refused(saved, value):
+    folder, _ = saved
+    cfg = _config(folder)
+    if value == "missing":
+        del cfg["weights_sha256"]
+    else:
+        cfg["weights_sha256"] = value
+    _write_config(folder, cfg)
+    err = _load_error(folder)
+    assert err.file.name == "config.json" and "weights_sha256" in str(err)
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "rnn"])
+def test_shipped_configs_record_the_weights_sha(name):
+    folder = REPO / "models" / name
+    assert _config(folder)["weights_sha256"] == hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
 
 
 def test_changed_weights(saved):
@@ -293,6 +313,94 @@ def test_failed_save_keeps_old_checkpoint_and_no_temp(tmp_path, monkeypatch):
     assert sorted(p.name for p in parent.iterdir()) == ["gru"]
     assert {p.name: p.read_bytes() for p in (parent / "gru").iterdir()} == before
     load_model(parent / "gru")
+
+
+class Crash(Exception):
+    """The process died here."""
+
+
+class CrashAt:
+    """Counts file operations (renames, removals, fsyncs); the ``k``-th and every later one fails,
+    as if the process had died there: nothing after it, not even clean-up, reaches the disk."""
+
+    OPS = (("os", "replace"), ("os", "fsync"), ("shutil", "rmtree"))
+
+    def __init__(self, monkeypatch, k: int):
+        import shutil
+        self.k, self.calls = k, 0
+        for module, name in self.OPS:
+            real = getattr({"os": os, "shutil": shutil}[module], name)
+            monkeypatch.setattr({"os": os, "shutil": shutil}[module], name, self._wrap(real))
+
+    def _wrap(self, real):
+        def op(*args, **kwargs):
+            self.calls += 1
+            if self.calls >= self.k:
+                raise Crash(f"crash at file operation {self.k}")
+            return real(*args, **kwargs)
+        return op
+
+
+def _version(folder: Path, v: Vocab, old, new) -> str:
+    """Which of two saved checkpoints ``folder`` holds, checking that every file belongs to that one."""
+    loaded = load_model(folder)
+    config, metrics = _config(folder), json.loads((folder / "metrics.json").read_text())
+    version = metrics["version"]
+    module, maxlen = {"old": old, "new": new}[version]
+    assert loaded.maxlen == maxlen and config["maxlen"] == maxlen
+    assert metrics["weights_sha256"] == config["weights_sha256"] == sha256_file(folder / "model.safetensors")
+    assert (folder / "stats.json").exists() == (version == "old")  # the old folder's extra file goes with it
+    np.testing.assert_array_equal(loaded.predict_proba(TEXTS),
+                                  SentimentModel(module, v, {"maxlen": maxlen}).predict_proba(TEXTS))
+    return version
+
+
+def test_crash_at_every_step_of_a_replacing_save_leaves_a_complete_checkpoint(tmp_path, monkeypatch):
+    v, old, new = vocab(), tiny(seed=1), tiny(seed=2)
+    steps = None
+    seen = set()
+    k = 1
+    while steps is None or k <= steps + 1:
+        parent = tmp_path / f"run{k}"
+        save_checkpoint(parent / "gru", old, v, maxlen=20, metrics={"version": "old"})
+        (parent / "gru" / "stats.json").write_text("{}")  # an extra file keyed to the old weights
+        with monkeypatch.context() as m:
+            crash = CrashAt(m, k)
+            try:
+                save_checkpoint(parent / "gru", new, v, maxlen=12, metrics={"version": "new"})
+            except Crash:
+                pass
+            else:
+                steps = crash.calls  # no crash: the save needs this many file operations
+        # after the "restart": the name is there, whole, and is the old or the new checkpoint
+        assert [p.name for p in list_checkpoints(parent)] == ["gru"]
+        seen.add(_version(parent / "gru", v, (old, 20), (new, 12)))
+        # the next save works and cleans up what the crash left besides temporary folders
+        save_checkpoint(parent / "gru", new, v, maxlen=12, metrics={"version": "new"})
+        assert _version(parent / "gru", v, (old, 20), (new, 12)) == "new"
+        assert not [p for p in parent.iterdir() if p.name.startswith(".") and not p.name.endswith(".tmp")]
+        k += 1
+    assert steps >= 10 and seen == {"old", "new"}
+
+
+def test_crash_between_the_renames_is_recovered_on_load(tmp_path, monkeypatch):
+    """The state a crash between step 2 and 3 leaves: only .gru.old. Loading restores it as gru."""
+    v, m1 = vocab(), tiny(seed=1)
+    folder = save_checkpoint(tmp_path / "gru", m1, v, maxlen=20, metrics={"version": "old"})
+    (folder / "stats.json").write_text("{}")
+    os.replace(folder, ckpt_mod.old_folder(folder))
+    assert not folder.exists() and (tmp_path / ".gru.old").is_dir()
+    assert _version(folder, v, (m1, 20), (None, 0)) == "old"
+    assert folder.is_dir() and not (tmp_path / ".gru.old").exists()
+    # where the models folder cannot be written, the old folder is read where it is
+    os.replace(folder, ckpt_mod.old_folder(folder))
+
+    def read_only(*a, **k):
+        raise PermissionError("read-only file system (simulated)")
+
+    monkeypatch.setattr(os, "replace", read_only)
+    assert load_model(folder).name == "gru"
+    assert not folder.exists()
 
 
 def test_write_atomic_failure_leaves_nothing(tmp_path):

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 import gru_core.data
-from gru_core.data import (DataNotFoundError, load_imdb, load_labelled_file, load_rt_polarity, resolve_imdb_path,
-                           validation_split)
+from gru_core.data import (
+    DataNotFoundError,
+    load_imdb,
+    load_labelled_file,
+    load_rt_polarity,
+    resolve_imdb_path,
+    validation_split,
+)
 from gru_core.text import tokenize
 
 from .tiny import write_tar
@@ -103,10 +109,42 @@ def test_labelled_file(tmp_path):
         load_labelled_file(f)
 
 
+POS = "A café of a film: naïve, déjà vu — and “wonderful”.\n"
+NEG = "Crème brûlée’s flat, Señor.\r\nSecond line.\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-8-sig"])
+def test_rt_polarity_accented_words_in_either_encoding(tmp_path, encoding):
+    for name, text in (("pos", POS), ("neg", NEG)):
+        (tmp_path / f"rt-polarity.{name}").write_bytes(text.encode(encoding))
+    if encoding == "cp1252":  # the bytes really are not UTF-8 (é is 0xE9 alone)
+        with pytest.raises(UnicodeDecodeError):
+            POS.encode("cp1252").decode("utf-8")
+    s = load_rt_polarity(tmp_path)
+    assert s.texts == ["A café of a film: naïve, déjà vu — and “wonderful”.",
+                       "Crème brûlée’s flat, Señor.", "Second line."]
+    assert s.labels.tolist() == [1, 0, 0] and s.ids == ["rt/pos/0", "rt/neg/0", "rt/neg/1"]
+    assert "\ufffd" not in "".join(s.texts)
+    assert s.tokens[0][:3] == ["a", "café", "of"] and "naïve" in s.tokens[0]
+
+
+def test_undecodable_text_is_refused_clearly(tmp_path):
+    (tmp_path / "rt-polarity.pos").write_bytes(b"bad \x81 byte\n")  # 0x81: not UTF-8, undefined in cp1252
+    (tmp_path / "rt-polarity.neg").write_bytes(b"fine\n")
+    with pytest.raises(DataNotFoundError, match="rt-polarity.pos is neither UTF-8 nor cp1252"):
+        load_rt_polarity(tmp_path)
+    f = tmp_path / "mine.tsv"
+    f.write_bytes("pos\tUn café naïf\n".encode("cp1252"))
+    assert load_labelled_file(f).texts == ["Un café naïf"]
+    f.write_bytes(b"pos\t\x81\n")
+    with pytest.raises(ValueError, match="neither UTF-8 nor cp1252"):
+        load_labelled_file(f)
+
+
 def test_validation_split_is_seeded_and_disjoint():
     a_tr, a_va = validation_split(1000, 0.1, 3)
     b_tr, b_va = validation_split(1000, 0.1, 3)
-    assert np.array_equal(a_va, b_va) and len(a_va) == 100
+    assert np.array_equal(a_tr, b_tr) and np.array_equal(a_va, b_va) and len(a_va) == 100
     assert not set(a_tr) & set(a_va) and len(a_tr) + len(a_va) == 1000
 
 

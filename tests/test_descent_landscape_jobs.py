@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -14,14 +15,14 @@ import gru_core
 import gru_core.data
 import gru_core.experiment
 from gru_core import descent, jobs, landscape
+from gru_core.archs import NAMES
 from gru_core.data import Split
-from gru_core.model import ARCHS, SentimentRNN
+from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import PAD_ID, tokenize
 from gru_core.train import TrainConfig
 
 from .tiny import WORDS, clone_state, same_state, tiny_model, write_tar
-
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -73,7 +74,7 @@ def test_cost_2d_gradient_is_the_numeric_gradient(name):
 
 
 def test_numeric_grad_of_a_known_function():
-    f = lambda t: float(t[0] ** 2 * t[1] + 3 * t[1])  # noqa: E731
+    f = lambda t: float(t[0] ** 2 * t[1] + 3 * t[1])
     np.testing.assert_allclose(descent.numeric_grad(f, np.array([2.0, -1.0])), [-4.0, 7.0], rtol=1e-7)
 
 
@@ -204,9 +205,34 @@ def test_adam_step_one_and_two_steps():
     assert t2[0] == pytest.approx(t1[0] - 0.01 * (0.28 / 0.19) / math.sqrt(0.004996 / 0.001999), rel=1e-9)
 
 
-def test_optimizers_table():
-    assert descent.OPTIMIZERS == {"gradient descent": descent.gd_step, "momentum": descent.momentum_step,
-                                  "Adam": descent.adam_step}
+TORCH_OPTIMIZERS = {  # what each name on the page means, as PyTorch implements it
+    "gradient descent": lambda p, lr: torch.optim.SGD(p, lr=lr),
+    "momentum": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9),
+    "Adam": lambda p, lr: torch.optim.Adam(p, lr=lr),
+}
+
+
+@pytest.mark.parametrize("opt", list(TORCH_OPTIMIZERS))
+def test_each_optimizer_follows_pytorchs(opt):
+    """20 steps on J = (θ0 − 1)² + 10·θ1² + θ0·θ1 from (−1.5, 2): the same path as torch.optim."""
+    assert list(descent.OPTIMIZERS) == list(TORCH_OPTIMIZERS)
+
+    def cost(t):
+        return (t[0] - 1) ** 2 + 10 * t[1] ** 2 + t[0] * t[1]
+
+    def grad(t):
+        return np.array([2 * (t[0] - 1) + t[1], 20 * t[1] + t[0]])
+
+    ours = descent.optimize(descent.OPTIMIZERS[opt], grad, np.array([-1.5, 2.0]), 0.02, 20)
+    p = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    native = TORCH_OPTIMIZERS[opt]([p], 0.02)
+    theirs = [p.detach().numpy().copy()]
+    for _ in range(20):
+        native.zero_grad()
+        cost(p).backward()
+        native.step()
+        theirs.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(ours, np.array(theirs), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("opt", list(descent.OPTIMIZERS))
@@ -305,7 +331,7 @@ def test_grid_and_paths_frames(name):
     c = descent.COSTS_2D[name]
     df = descent.grid_frame(c, 9)
     assert list(df.columns) == ["t0", "t1", "logJ"] and len(df) == 81
-    x, y, z = descent.grid_values(c.f, c.domain, 9)
+    x, y, _ = descent.grid_values(c.f, c.domain, 9)
     row = df.iloc[2 * 9 + 5]  # θ1 = y[2], θ0 = x[5]
     assert (row["t0"], row["t1"]) == (x[5], y[2])
     assert row["logJ"] == pytest.approx(np.log10(c.f(np.array([x[5], y[2]])) + 1e-12))
@@ -352,9 +378,9 @@ def make_split(n: int = 40, seed: int = 0) -> Split:
 SPLIT = make_split()
 
 
-@pytest.fixture(scope="module", params=ARCHS)
+@pytest.fixture(scope="module", params=NAMES)
 def arch_model(request) -> SentimentModel:
-    return make_model(request.param, seed=ARCHS.index(request.param))
+    return make_model(request.param, seed=NAMES.index(request.param))
 
 
 @pytest.fixture(scope="module")
@@ -528,7 +554,7 @@ def test_descend_weight_steps(model, batch, guard):
     _, slope0, _ = landscape.weight_slope(copy, name, index, start, batch)
     assert out[0]["slope"] == slope0
     assert out[1]["theta"] == pytest.approx(start - alpha * slope0, rel=1e-15)  # θ1 = θ0 − α·slope
-    for a, b_ in zip(out, out[1:]):
+    for a, b_ in pairwise(out):
         assert b_["theta"] == pytest.approx(a["theta"] - alpha * a["slope"], rel=1e-15)
         l_, s, _ = landscape.weight_slope(copy, name, index, b_["theta"], batch)
         assert (b_["loss"], b_["slope"]) == (pytest.approx(l_, rel=1e-14), pytest.approx(s, rel=1e-12))
@@ -630,13 +656,16 @@ def test_surface_frame_is_the_direction_slice_on_a_grid(model, batch, guard):
     assert df.loc[(df["a"] == 0) & (df["b"] == 0), "loss"].item() == landscape.loss(copy, batch)
 
 
-@pytest.mark.parametrize("arch, blocks", [("gru", 3), ("lstm", 4), ("rnn", 1)])
-def test_weight_blocks(arch, blocks):
+@pytest.mark.parametrize("arch, names", [  # PyTorch's block order (nn.GRU: r, z, n; nn.LSTM: i, f, g, o)
+    ("gru", ("reset gate r", "update gate z", "candidate n")),
+    ("lstm", ("input gate i", "forget gate f", "cell candidate g", "output gate o")),
+    ("rnn", ("hidden state h",)),
+])
+def test_weight_blocks(arch, names):
     module = make_model(arch).module
     wb = landscape.weight_blocks(module)
+    blocks = len(names)
     assert len(wb) == 2 * blocks
-    names = landscape.BLOCK_NAMES[arch]
-    assert len(names) == blocks
     expected = [f"{label}: recurrent weights W_h·" for label in names] + \
                [f"{label}: input weights W_i·" for label in names]
     assert list(wb) == expected
@@ -721,10 +750,12 @@ def test_check_request_refuses_runs_over_the_budget(tmp_path):
 
 POS_WORDS = ["great", "wonderful", "loved", "superb", "fun", "moving"]
 NEG_WORDS = ["awful", "boring", "hated", "dull", "terrible", "waste"]
-FILLER = ("the film was plot acting and a story it movie this that with for but not very just one scene "
-          "cast end music script camera light actor actress director role part time year dialogue score "
-          "character twist ending line shot set costume effects sound pace tone mood theme idea style "
-          ).split()
+FILLER = [
+    "the", "film", "was", "plot", "acting", "and", "a", "story", "it", "movie", "this", "that", "with", "for", "but",
+    "not", "very", "just", "one", "scene", "cast", "end", "music", "script", "camera", "light", "actor", "actress",
+    "director", "role", "part", "time", "year", "dialogue", "score", "character", "twist", "ending", "line", "shot",
+    "set", "costume", "effects", "sound", "pace", "tone", "mood", "theme", "idea", "style",
+]
 assert len(set(FILLER)) == 50
 
 
@@ -765,8 +796,8 @@ def models_root(tmp_path, monkeypatch):
 
 
 def _tiny_cfg(**kw) -> TrainConfig:
-    settings = dict(vocab_size=50, embed_dim=8, hidden=8, epochs=2, limit=None, batch_size=8, warmup_steps=2,
-                    device="cpu")
+    settings = {"vocab_size": 50, "embed_dim": 8, "hidden": 8, "epochs": 2, "limit": None, "batch_size": 8,
+                "warmup_steps": 2, "device": "cpu"}
     return TrainConfig(**{**settings, **kw})
 
 

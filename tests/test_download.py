@@ -4,13 +4,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import os
 import socket
 import threading
 from pathlib import Path
 
 import pytest
 
-import gru_core.cli as cli
+from gru_core import cli
+from gru_core.data import ENV_IMDB
 from gru_core.download import IMDB_FILENAME, IMDB_MD5, DownloadError, download, download_imdb
 
 PAYLOAD = bytes(range(256)) * 1200 + b"tail"  # ~300 KB: several read chunks
@@ -205,8 +207,29 @@ def test_download_imdb_replaces_unverified_file(tmp_path, server):
     assert _names(tmp_path) == [IMDB_FILENAME]
 
 
-def test_download_imdb_default_checksum_is_official():
-    assert IMDB_MD5 == "7c2ac02c03563afcf9b574c7e56c153a"
+# The MD5 Stanford's aclImdb_v1.tar.gz is published with (also in torchtext's and TFDS' IMDB loaders).
+OFFICIAL_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
+
+
+def test_download_imdb_checks_the_official_md5_by_default(tmp_path, base):
+    """Without an md5 argument a file that is not the official archive is refused, and the message
+    names the official checksum; a stale copy at the destination is not trusted either."""
+    (tmp_path / IMDB_FILENAME).write_bytes(PAYLOAD)  # a "verified copy" check must not accept it
+    with pytest.raises(DownloadError) as e:
+        download_imdb(tmp_path, url=f"{base}/not-imdb.tar.gz")
+    assert f"has MD5 {PAYLOAD_MD5}, expected {OFFICIAL_MD5}" in str(e.value)
+    assert _names(tmp_path) == [IMDB_FILENAME] and (tmp_path / IMDB_FILENAME).read_bytes() == PAYLOAD
+
+
+def test_official_archive_matches_the_default_md5():
+    """Where the official archive itself is at hand (data/ or GRU_EXPLORER_IMDB), its MD5 is the default."""
+    candidates = [Path(__file__).resolve().parent.parent / "data" / IMDB_FILENAME]
+    if os.environ.get(ENV_IMDB):
+        candidates.append(Path(os.environ[ENV_IMDB]))
+    found = [p for p in candidates if p.is_file() and p.name == IMDB_FILENAME]
+    if not found:
+        pytest.skip(f"no {IMDB_FILENAME} (the official archive) here")
+    assert hashlib.md5(found[0].read_bytes()).hexdigest() == IMDB_MD5 == OFFICIAL_MD5
 
 
 # --------------------------------------------------------------------------- CLI

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from gru_core import charts, explain
+from gru_core.archs import ARCHS
 from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import UNK_ID, tokenize_with_spans
-from gru_core.trace import GATE_NAMES
 
 from .tiny import WORDS, random_review, tiny_model
 from .vegaspec import data_of, mark_type, tooltip_fields
@@ -104,7 +104,7 @@ def test_gate_frame_custom_order_and_window(trace):
 
 
 def test_gate_frame_quantities_per_arch(arch, trace):
-    assert list(explain.quantities(trace)) == list(GATE_NAMES[arch]) + ["hidden"]
+    assert list(explain.quantities(trace)) == list(ARCHS[arch].traced) + ["hidden"]
     for q in explain.quantities(trace):
         assert q in explain.GATE_LABELS
 
@@ -138,7 +138,7 @@ def test_word_summaries(arch, trace):
     df = explain.word_summaries(trace)
     T = len(trace.tokens)
     assert len(df) == T
-    assert set(df.columns) == {"step", "label", "word", "h_change"} | {f"mean_{g}" for g in GATE_NAMES[arch]}
+    assert set(df.columns) == {"step", "label", "word", "h_change"} | {f"mean_{g}" for g in ARCHS[arch].traced}
     h = trace.hidden.astype(np.float64)
     expect = [np.sqrt(np.sum(h[0] ** 2))] + [np.sqrt(np.sum((h[t] - h[t - 1]) ** 2)) for t in range(1, T)]
     np.testing.assert_allclose(df["h_change"], expect, rtol=1e-5, atol=1e-6)
@@ -155,11 +155,11 @@ def test_trace_csv(arch, trace):
     text = explain.trace_csv(trace)
     df = pd.read_csv(io.StringIO(text))
     T = len(trace.tokens)
-    n_q = len(GATE_NAMES[arch]) + 1  # + hidden
+    n_q = len(ARCHS[arch].traced) + 1  # + hidden
     assert list(df.columns) == ["step", "word", "unit", "quantity", "value"]
     assert len(df) == T * H * n_q + T
     counts = df["quantity"].value_counts().to_dict()
-    assert counts == {**{q: T * H for q in list(GATE_NAMES[arch]) + ["hidden"]}, "p_positive": T}
+    assert counts == {**{q: T * H for q in list(ARCHS[arch].traced) + ["hidden"]}, "p_positive": T}
     for q, values in explain.quantities(trace).items():
         part = df[df["quantity"] == q]
         got = np.zeros((T, H))
@@ -487,7 +487,7 @@ def test_word_summary_chart(arch, trace):
     assert {"word", "value"} <= set(tooltip_fields(enc))
     assert spec["resolve"]["scale"]["y"] == "independent"
     long = data_of(spec, spec)
-    T, gates = len(trace.tokens), GATE_NAMES[arch]
+    T, gates = len(trace.tokens), ARCHS[arch].traced
     assert len(long) == T * (len(gates) + 1)
     expect = {f"mean {explain.GATE_LABELS[g]}": df[f"mean_{g}"] for g in gates}
     expect["‖h_t − h_{t−1}‖"] = df["h_change"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -121,7 +121,7 @@ def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-@lru_cache(maxsize=None)
+@cache
 def shipped(model: str):
     return load_model(ROOT / "models" / model)
 

@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("playwright.async_api")
 
-from benchmarks.harness import CHROMIUM, ROOT, streamlit_server  # noqa: E402
-from benchmarks.load_test import run_load, summary  # noqa: E402
+from benchmarks.harness import CHROMIUM, ROOT, streamlit_server
+from benchmarks.load_test import run_load, summary
 
 
 def test_eight_sessions_see_their_own_results_and_memory_stays_bounded(tmp_path):

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from gru_core.model import ARCHS, SentimentRNN, left_align, parameter_counts
+from gru_core.archs import ARCHS as SPECS
+from gru_core.archs import NAMES as ARCHS
+from gru_core.model import SentimentRNN, left_align, parameter_counts
 from gru_core.predictor import SentimentModel
 from gru_core.text import PAD_ID, UNK_ID, pad_sequences
-from gru_core.trace import GATE_NAMES, trace_ids
+from gru_core.trace import trace_ids
 
 from .tiny import clone_state, same_state, tiny_model, tiny_module
 
@@ -77,7 +79,7 @@ def native(m: SentimentRNN, ids: np.ndarray):
 def test_trace_gate_names_and_shapes(arch):
     m = tiny(arch)
     r = trace_ids(m, [rand_ids(7, 1)])[0]
-    assert set(r["gates"]) == set(GATE_NAMES[arch])
+    assert set(r["gates"]) == set(SPECS[arch].traced)
     assert r["hidden"].shape == (7, H)
     assert r["step_proba"].shape == (7,)
     for g in r["gates"].values():
@@ -230,6 +232,26 @@ def test_forward_all_padding_row_raises():
         m(torch.tensor([[0, 0, 3], [0, 0, 0]]))
 
 
+@pytest.mark.parametrize("ids", [[[5, 6, 0, 0]], [[0, 5, 6], [5, 0, 6]], [[0, 0, 7], [4, 5, 0]]])
+def test_forward_refuses_padding_after_a_word(ids):
+    """Read as pre-padded, [5, 6, 0, 0] would lose its words and answer logit 0: refused instead."""
+    m = tiny("gru")
+    with pytest.raises(ValueError, match="after a word.*pre-padded"):
+        m(torch.tensor(ids))
+
+
+def test_pre_padded_rows_still_read_and_name_the_bad_row():
+    m = tiny("gru", seed=2)
+    with torch.no_grad():
+        ok = m(torch.tensor([[0, 0, 5, 6], [7, 8, 9, 2]]))
+        # the native layer on the words alone, no padding anywhere
+        for row, words in zip(ok, ([5, 6], [7, 8, 9, 2]), strict=True):
+            out, _ = m.rnn(m.embedding(torch.tensor([words])))
+            assert row.item() == pytest.approx(m.dense(out[0, -1]).item(), abs=1e-6)
+    with pytest.raises(ValueError, match="row 1 "):
+        m(torch.tensor([[0, 0, 5, 6], [7, 8, 0, 0]]))
+
+
 # --------------------------------------------------------------------------- SentimentModel
 
 WORDS = ["good", "bad", "movie", "great", "awful", "the", "was", "don't", "plot", "acting"]
@@ -251,7 +273,11 @@ def test_trace_proba_equals_predict_proba(arch):
         tr = sm.trace(text)
         p = sm.predict_proba([text])[0]
         assert abs(tr.proba - p) < 1e-6
-        assert tr.step_proba[-1] == tr.proba
+        # every per-word verdict is the native layer's, run on the words alone (no padding, no trace code)
+        with torch.no_grad():
+            out, _ = sm.module.rnn(sm.module.embedding(torch.as_tensor(tr.ids)[None]))
+            native = torch.sigmoid(sm.module.dense(out[0])).squeeze(-1).double().numpy()
+        np.testing.assert_allclose(tr.step_proba, native, atol=1e-6)
         assert 0.0 < tr.proba < 1.0
         assert tr.arch == arch
 

@@ -13,7 +13,7 @@ def test_every_control_has_help():
     missing = []
     for path in sorted((ROOT / "pages").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WIDGETS:
-                if not any(k.arg == "help" for k in node.keywords):
-                    missing.append(f"{path.name}:{node.lineno} {node.func.attr}")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WIDGETS
+                    and not any(k.arg == "help" for k in node.keywords)):
+                missing.append(f"{path.name}:{node.lineno} {node.func.attr}")
     assert not missing, missing

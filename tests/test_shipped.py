@@ -1,8 +1,6 @@
 """The shipped models: exact traces with the real weights, and their measured accuracy."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -41,7 +39,9 @@ def test_trace_matches_native_layer_with_shipped_weights(model, n):
         z, n_ = t.gates["update"], t.gates["candidate"]
         prev = np.vstack([np.zeros((1, t.hidden.shape[1])), t.hidden[:-1]])
         assert np.abs((1 - z) * n_ + z * prev - t.hidden).max() < 1e-5
-    assert abs(t.proba - model.predict_proba([text])[0]) < 1e-6 and t.step_proba[-1] == t.proba
+    with torch.no_grad():
+        native_proba = torch.sigmoid(model.module.dense(out[0, -1])).item()  # the output layer on the native h_T
+    assert abs(t.proba - native_proba) < 1e-6 and abs(model.predict_proba([text])[0] - native_proba) < 1e-6
 
 
 def test_metrics_files_describe_the_models(model):
@@ -58,15 +58,16 @@ def test_gru_has_the_seeds_parameter_count():
     assert parameter_counts(m.module) == {"embedding": 500_000, "rnn": 60_600, "dense": 101, "total": 560_701}
 
 
-def test_accuracy_targets_as_recorded():
-    acc = {a: json.loads((ROOT / "models" / a / "metrics.json").read_text())["imdb_test"]["accuracy"] for a in SHIPPED}
-    assert acc["gru"] >= 0.89 and acc["lstm"] >= 0.885
+TARGETS = {"gru": 0.89, "lstm": 0.885, "rnn": None}  # the accuracy targets set for the shipped models
 
 
-def test_shipped_gru_on_all_25000_test_reviews(imdb_test):
-    model = load_model(ROOT / "models" / "gru")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_on_all_25000_test_reviews(imdb_test, name):
+    """Accuracy measured now on the test set: it meets the target and is what metrics.json (and the pages) say."""
+    model = load_model(ROOT / "models" / name)
     measured = evaluate_split(model, imdb_test)
-    print(f"shipped GRU: test accuracy {measured['accuracy']:.4f}")
+    print(f"shipped {name}: test accuracy {measured['accuracy']:.4f}")
     assert measured["n"] == 25_000
-    assert measured["accuracy"] >= 0.89
+    if TARGETS[name] is not None:
+        assert measured["accuracy"] >= TARGETS[name]
     assert abs(measured["accuracy"] - model.metrics["imdb_test"]["accuracy"]) <= 2e-4  # same code path

@@ -78,5 +78,5 @@ def test_smoke_training_on_real_reviews(tmp_path, imdb_path):
     losses = [h["train_loss"] for h in metrics["history"]]
     assert losses[-1] < losses[0]
     assert metrics["train_reviews"] == 360 and metrics["val_reviews"] == 40
-    module, vocab, config, saved = load_checkpoint(folder)
+    _, vocab, config, saved = load_checkpoint(folder)
     assert config["arch"] == "gru" and len(vocab) == 2000 and saved["history"] == metrics["history"]
