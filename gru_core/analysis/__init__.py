@@ -1,0 +1,1 @@
+"""Analyses of trained models that go beyond one trace: state-space dynamics and the like."""
