@@ -13,6 +13,7 @@ st.set_page_config(page_title="GRU Explorer", page_icon="docs/icon.png", layout=
 page = st.navigation([
     st.Page("pages/explorer.py", title="Gate Explorer", icon=":material/tune:", default=True),
     st.Page("pages/compare.py", title="GRU vs LSTM", icon=":material/compare_arrows:"),
+    st.Page("pages/dynamics.py", title="Dynamics", icon=":material/timeline:"),
     st.Page("pages/descent.py", title="Gradient descent", icon=":material/trending_down:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ])

@@ -61,7 +61,8 @@ def test_a_planted_line_attractor_is_recovered():
     assert share > 0.9999 and abs(direction @ v1) > 1 - 1e-8
     jac = D.jacobian_state(F, torch.as_tensor(fp.points), torch.zeros(1, dtype=torch.float64)).numpy()
     for j in jac:
-        mode = D.slowest_mode(j)
+        assert D.slow_mode(j, v2).value == pytest.approx(0.5)  # the mode along a given direction
+        mode = D.slow_mode(j)
         assert abs(mode.value - 1) < 1e-4
         assert abs(mode.right @ v1) > 1 - 1e-6 and abs(mode.left @ mode.right - 1) < 1e-9
     assert D.time_constant(np.exp(-1 / 10)) == pytest.approx(10)
@@ -92,7 +93,7 @@ def test_pca_fractions_are_sorted_and_projections_match_numpy_svd():
     p = D.pca(x, 4)
     assert np.all(np.diff(p.variance_ratio) <= 0) and p.variance_ratio.sum() <= 1 + 1e-12
     c = x - x.mean(0)
-    u, s, vt = np.linalg.svd(c, full_matrices=False)
+    _, s, vt = np.linalg.svd(c, full_matrices=False)
     assert np.allclose(p.variance_ratio, (s ** 2 / (s ** 2).sum())[:4])
     ours, theirs = p.project(x), c @ vt[:4].T
     signs = np.sign((ours * theirs).sum(0))

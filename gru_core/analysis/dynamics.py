@@ -13,8 +13,8 @@ resolution of q.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -106,7 +106,7 @@ def speed(F: Update, h: Tensor, x0: Tensor) -> Tensor:
 
 def jacobian_state(F: Update, h: Tensor, x: Tensor) -> Tensor:
     """∂F/∂state at each row of ``h`` (with word ``x`` [E]): [N, D, D]."""
-    one = lambda s: F(s[None], x[None])[0]  # noqa: E731
+    one = lambda s: F(s[None], x[None])[0]
     return torch.func.vmap(torch.func.jacrev(one))(h)
 
 
@@ -191,10 +191,15 @@ def time_constant(abs_eig: np.ndarray | float) -> np.ndarray:
         return 1.0 / np.abs(np.log(a))
 
 
-def slowest_mode(jac: np.ndarray) -> Mode:
-    """The mode of ``jac`` [D, D] with the largest |λ|, with its right and left eigenvectors."""
+def slow_mode(jac: np.ndarray, direction: np.ndarray | None = None) -> Mode:
+    """A mode of ``jac`` [D, D] with its right and left eigenvectors: the one whose right eigenvector is most
+    aligned with ``direction`` (the line of fixed points), or without one the mode with the largest |λ|."""
     vals, right = np.linalg.eig(jac)
-    i = int(np.argmax(np.abs(vals)))
+    if direction is None:
+        i = int(np.argmax(np.abs(vals)))
+    else:
+        re = np.real(right) / np.linalg.norm(np.real(right), axis=0).clip(1e-300)
+        i = int(np.argmax(np.abs(np.asarray(direction) @ re)))
     lvals, left = np.linalg.eig(jac.T)
     j = int(np.argmin(np.abs(lvals - vals[i])))
     r, ell = np.real(right[:, i]), np.real(left[:, j])

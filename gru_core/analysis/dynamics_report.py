@@ -123,15 +123,17 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
 
     t0 = time.perf_counter()
     centre, direction, line_share = D.line_fit(fp.points)
-    direction = direction if direction @ readout >= 0 else -direction
+    logit = fp.points @ readout  # the output layer at each fixed point (up to its bias)
+    if np.corrcoef((fp.points - centre) @ direction, logit)[0, 1] < 0:
+        direction = -direction  # the positive end of the line is where the readout says positive
     coord = (fp.points - centre) @ direction
     order = np.argsort(coord)
     points, q, coord = fp.points[order], fp.q[order], coord[order]
     jac = D.jacobian_state(F, torch.as_tensor(points), torch.zeros(E, dtype=torch.float64)).numpy()
     eig_abs = np.sort(np.abs(np.linalg.eigvals(jac)), axis=1)[:, ::-1]
-    mid = int(np.argsort(coord)[len(coord) // 2])
-    mode = D.slowest_mode(jac[mid])
-    if mode.right @ readout < 0:
+    mid = len(coord) // 2  # the fixed point with the median position on the line
+    mode = D.slow_mode(jac[mid], direction)  # the mode along the line
+    if mode.right @ direction < 0:
         mode.right, mode.left = -mode.right, -mode.left
     mid_eigs = np.linalg.eigvals(jac[mid])
     lin_err = D.linearisation_error(F, points[mid], x0, SCALES, seed=seed)
@@ -160,7 +162,7 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
         "arch": model.arch,
         "state": "[h; c]" if model.arch == "lstm" else "h",
         "state_dim": int(states.shape[1]),
-        "sample": {"reviews": int(len(pick)), "states": int(len(states)), "seed": seed},
+        "sample": {"reviews": len(pick), "states": len(states), "seed": seed},
         "pca": {"mean": _r(basis.mean), "components": _r(basis.components), "variance": _r(basis.variance_ratio),
                 "variance_fresh": _r(D.pca(fresh_states, 10).variance_ratio)},
         "h0": _r(basis.project(np.zeros(states.shape[1]))),
@@ -179,9 +181,11 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
         "line": {"centre": _r(centre, 8), "direction": _r(direction, 8), "variance_share": line_share},
         "middle": {"index": mid, "eig_re": _r(mid_eigs.real), "eig_im": _r(mid_eigs.imag),
                    "slow_re": mode.value.real, "slow_im": mode.value.imag,
+                   "slow_line_cos": D.abs_cos(mode.right, direction),
                    "right": _r(mode.right, 8), "left": _r(mode.left, 8)},
         "linearisation": {"scales": SCALES, "rel_error": _r(lin_err, 8)},
-        "kicks": {"linear": _r(kick, 7), "nonlinear_correlation": float(np.corrcoef(kick[words], kick_true[words])[0, 1])},
+        "kicks": {"linear": _r(kick, 7),
+                  "nonlinear_correlation": float(np.corrcoef(kick[words], kick_true[words])[0, 1])},
         "bow": {"weights": _r(bow, 6), "accuracy": bow_acc, "train": len(train), "test": len(test), "C": 0.1},
         "kick_bow_correlation": float(np.corrcoef(kick[words], bow[words])[0, 1]),
         "readout": {"pc": _r(basis.components[:2] @ readout), "alignment": D.abs_cos(readout, direction),
@@ -253,7 +257,8 @@ def summary(dyn: dict) -> dict:
         "line_variance_share": dyn["line"]["variance_share"],
         "slowest_abs_eigenvalue": slow,
         "slowest_tau_words": float(D.time_constant(slow)),
-        "middle_slow_eigenvalue": dyn["middle"]["slow_re"],
+        "line_mode_eigenvalue": dyn["middle"]["slow_re"],
+        "line_mode_cos": dyn["middle"]["slow_line_cos"],
         "readout_alignment": dyn["readout"]["alignment"],
         "readout_alignment_slow_mode": dyn["readout"]["alignment_slow_mode"],
         "readout_alignment_null95": dyn["readout"]["null95"],
@@ -286,3 +291,43 @@ def review_frame(dyn: dict, trace: Trace) -> pd.DataFrame:
         "movement": (s - prev) @ left,
         "off_line": D.distance_from_line(s, np.asarray(dyn["line"]["centre"]), np.asarray(dyn["line"]["direction"])),
     })
+
+
+# --- Tables for the page ------------------------------------------------------------------
+
+def _labels(codes) -> list[str]:
+    return ["positive" if int(c) else "negative" for c in codes]
+
+
+def plane_frames(dyn: dict) -> dict[str, pd.DataFrame]:
+    """The stored picture as frames: test states, final states, fixed points, h₀ and the readout arrow."""
+    fp = dyn["fixed_points"]
+    pc = np.asarray(fp["pc"])
+    top = np.asarray(fp["top_abs_eig"])[:, 0]
+    fixed = pd.DataFrame({"pc1": pc[:, 0], "pc2": pc[:, 1], "q": fp["q"], "line_coord": fp["line_coord"],
+                          "abs_eig": top, "tau": D.time_constant(top)})
+    s, f = np.asarray(dyn["states_sample"]["pc"]), np.asarray(dyn["final_states"]["pc"])
+    states = pd.DataFrame({"pc1": s[:, 0], "pc2": s[:, 1], "label": _labels(dyn["states_sample"]["label"])})
+    finals = pd.DataFrame({"pc1": f[:, 0], "pc2": f[:, 1], "label": _labels(dyn["final_states"]["label"])})
+    h0 = np.asarray(dyn["h0"])[:2]
+    r = np.asarray(dyn["readout"]["pc"])
+    span = float(np.ptp(s[:, 0])) if len(s) else 1.0
+    tip = h0 + 0.3 * span * r / max(np.linalg.norm(r), 1e-12)
+    arrow = pd.DataFrame({"pc1": [h0[0]], "pc2": [h0[1]], "pc1_end": [tip[0]], "pc2_end": [tip[1]]})
+    marks = pd.DataFrame({"pc1": [h0[0], tip[0]], "pc2": [h0[1], tip[1]], "text": ["h₀", "readout"]})
+    return {"states": states, "finals": finals, "fixed": fixed, "arrow": arrow, "marks": marks}
+
+
+def kick_table(dyn: dict, model: SentimentModel) -> pd.DataFrame:
+    """Every vocabulary word with its kick and bag-of-words weight, by kick."""
+    kick, bow = np.asarray(dyn["kicks"]["linear"]), np.asarray(dyn["bow"]["weights"])
+    ids = np.arange(UNK_ID + 1, min(len(kick), len(model.vocab)))
+    return pd.DataFrame({"word": [model.vocab.word(int(i)) for i in ids], "kick": kick[ids],
+                         "bow": bow[ids]}).sort_values("kick", ascending=False, ignore_index=True)
+
+
+def modifier_paths(dyn: dict, model: SentimentModel) -> pd.DataFrame:
+    """The trajectory of every phrase in MODIFIERS (each once) in the stored PC1–PC2 plane."""
+    phrases = list(dict.fromkeys(p for row in MODIFIERS for p in row[:2]))
+    frames = [review_frame(dyn, t).assign(phrase=p) for p, t in zip(phrases, model.trace(phrases))]
+    return pd.concat(frames, ignore_index=True)
