@@ -167,6 +167,11 @@ st.markdown(
     f"**r = {dyn['kick_bow_correlation']:.2f}**: the network adds up word evidence much like it. (The linear kick "
     f"and the true one-step movement from the fixed point correlate at r = "
     f"{dyn['kicks']['nonlinear_correlation']:.2f}.)")
+if (dyn["kick_bow_correlation"] > 0) != (dyn["kicks"]["line_bow_correlation"] > 0):
+    st.warning(f"For this model ℓ₁ is ill-conditioned (‖ℓ₁‖ = {dyn['kicks']['left_norm']:.1f} with ℓ₁ᵀr₁ = 1: the "
+               f"Jacobian is far from normal), and kicks measured along it disagree with the plain projection on "
+               f"the line, whose correlation with the bag-of-words weights is "
+               f"r = {dyn['kicks']['line_bow_correlation']:.2f}. Read the kick signs below with that in mind.")
 k1, k2 = st.columns(2)
 k1.altair_chart(C.kick_bars(kt.head(15), "Most positive kicks"), width="stretch")
 k2.altair_chart(C.kick_bars(kt.tail(15).iloc[::-1], "Most negative kicks"), width="stretch")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pytest
 
 from gru_core.analysis.dynamics_report import FILE
@@ -22,6 +23,16 @@ def open_dynamics(model: str = "gru", review: str | None = None):
     return at
 
 
+def tables(at) -> list:
+    """Every data table of every chart (a layered chart holds one per layer)."""
+    return [pa.ipc.open_stream(d.data.data).read_all() for el in at.get("vega_lite_chart") for d in el.proto.datasets]
+
+
+def words_drawn(at) -> list[str]:
+    return [w for t in tables(at) if "word" in t.column_names and "p_positive" in t.column_names
+            for w in t.column("word").to_pylist()]
+
+
 def text_of(at) -> str:
     return "\n".join(m.value for m in (*at.markdown, *at.caption, *at.info, *at.warning))
 
@@ -39,9 +50,8 @@ def test_each_shipped_model_shows_every_section_from_its_file(model):
     assert f"**{var[0]:.1%}**" in body and f"**{len(dyn['fixed_points']['q'])} fixed points**" in body
     assert f"r = {dyn['kick_bow_correlation']:.2f}" in body and f"**{dyn['readout']['null95']:.3f}**" in body
     assert f"**{dyn['bow']['accuracy']:.1%}**" in body
-    # the typed review's trajectory is on the state plane, one point per word
-    plane = [t for s, t in charts(at) if t is not None and "word" in t.column_names and "p_positive" in t.column_names]
-    assert plane
+    # the default review's trajectory is drawn, one point per word (and the modifier phrases)
+    assert "brilliant" in words_drawn(at) and "not" in words_drawn(at)
 
 
 def test_empty_review_is_a_prompt_and_the_rest_of_the_page_stays():
@@ -54,8 +64,7 @@ def test_hostile_html_review_is_shown_only_escaped():
     payload = "<script>alert(1)</script> <img src=x onerror=alert(2)> great"
     at = open_dynamics(review=payload)
     assert "<script>" not in text_of(at) and "onerror=" not in text_of(at)
-    words = [w for _, t in charts(at) if t is not None and "word" in t.column_names
-             for w in t.column("word").to_pylist()]
+    words = words_drawn(at)
     assert "script" in words and "great" in words  # read as words, never as markup
 
 
@@ -74,4 +83,4 @@ def test_a_model_without_its_file_says_how_to_make_it(models_root):
 
 def test_the_explorer_links_here():
     at = open_page("pages/explorer.py")
-    assert any(el.proto.page.endswith("pages/dynamics.py") for el in at.get("page_link"))
+    assert any(el.proto.page == "dynamics" and "dynamics" in el.proto.label for el in at.get("page_link"))

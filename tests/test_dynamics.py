@@ -109,7 +109,7 @@ def test_fixed_points_of_the_gru_satisfy_their_tolerance_by_the_native_layer(gru
     states = np.concatenate([gru.trace(t).hidden for t in (
         "a wonderful film with a brilliant cast", "the worst movie i have ever seen, boring and bad",
         "it was fine i guess")]).astype(np.float64)
-    fp = D.find_fixed_points(D.update_fn(gru.module), states, np.zeros(100), tolerance=1e-5, max_steps=1500,
+    fp = D.find_fixed_points(D.update_fn(gru.module), states[::3], np.zeros(100), tolerance=2e-5, max_steps=800,
                              search_dtype=torch.float32)
     assert len(fp.points) >= 1 and np.all(fp.q <= fp.tolerance)
     native = torch.nn.GRU(100, 100, batch_first=True)  # a float64 copy: the shared model is never changed

@@ -123,9 +123,8 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
 
     t0 = time.perf_counter()
     centre, direction, line_share = D.line_fit(fp.points)
-    logit = fp.points @ readout  # the output layer at each fixed point (up to its bias)
-    if np.corrcoef((fp.points - centre) @ direction, logit)[0, 1] < 0:
-        direction = -direction  # the positive end of the line is where the readout says positive
+    if np.corrcoef(states @ direction, states @ readout)[0, 1] < 0:
+        direction = -direction  # the positive end of the line: where the readout says positive on visited states
     coord = (fp.points - centre) @ direction
     order = np.argsort(coord)
     points, q, coord = fp.points[order], fp.q[order], coord[order]
@@ -142,6 +141,7 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
     t0 = time.perf_counter()
     emb = module.embedding.weight.detach().double().numpy()
     kick = D.kicks(F, points[mid], mode.left, emb)
+    kick_line = D.kicks(F, points[mid], direction, emb)  # plain projection on the line, for comparison
     with torch.no_grad():
         moved = F(torch.as_tensor(points[mid]).expand(len(emb), -1), torch.as_tensor(emb)).numpy() - points[mid]
     kick_true = moved @ mode.left
@@ -179,12 +179,13 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
                          "pc": _r(basis.project(points)[:, :2], 5), "q": _r(q, 12), "line_coord": _r(coord),
                          "top_abs_eig": _r(eig_abs[:, :3], 8)},
         "line": {"centre": _r(centre, 8), "direction": _r(direction, 8), "variance_share": line_share},
-        "middle": {"index": mid, "eig_re": _r(mid_eigs.real), "eig_im": _r(mid_eigs.imag),
+        "middle": {"index": mid, "point": _r(points[mid], 8), "eig_re": _r(mid_eigs.real), "eig_im": _r(mid_eigs.imag),
                    "slow_re": mode.value.real, "slow_im": mode.value.imag,
                    "slow_line_cos": D.abs_cos(mode.right, direction),
                    "right": _r(mode.right, 8), "left": _r(mode.left, 8)},
         "linearisation": {"scales": SCALES, "rel_error": _r(lin_err, 8)},
-        "kicks": {"linear": _r(kick, 7),
+        "kicks": {"linear": _r(kick, 7), "left_norm": float(np.linalg.norm(mode.left)),
+                  "line_bow_correlation": float(np.corrcoef(kick_line[words], bow[words])[0, 1]),
                   "nonlinear_correlation": float(np.corrcoef(kick[words], kick_true[words])[0, 1])},
         "bow": {"weights": _r(bow, 6), "accuracy": bow_acc, "train": len(train), "test": len(test), "C": 0.1},
         "kick_bow_correlation": float(np.corrcoef(kick[words], bow[words])[0, 1]),
@@ -263,6 +264,8 @@ def summary(dyn: dict) -> dict:
         "readout_alignment_slow_mode": dyn["readout"]["alignment_slow_mode"],
         "readout_alignment_null95": dyn["readout"]["null95"],
         "kick_bow_correlation": dyn["kick_bow_correlation"],
+        "kick_bow_correlation_line_projection": dyn["kicks"]["line_bow_correlation"],
+        "left_eigenvector_norm": dyn["kicks"]["left_norm"],
         "bow_test_accuracy": dyn["bow"]["accuracy"],
         "linearisation_rel_error": dict(zip(map(str, dyn["linearisation"]["scales"]), dyn["linearisation"]["rel_error"])),
         "modifiers_right": sum(r["right_modified"] for r in dyn["modifiers"]),
