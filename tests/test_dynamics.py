@@ -197,3 +197,17 @@ def test_cli_refuses_a_file_for_other_weights_without_the_dataset(tmp_path, caps
     err = capsys.readouterr().err
     assert "belongs to other weights" in err and "GRU_EXPLORER_IMDB" in err
     assert json.loads((folder / FILE).read_text())["weights_sha256"] == "0" * 64  # nothing overwritten
+
+
+def test_cli_recomputes_a_file_for_other_weights_with_the_dataset(imdb_path, tmp_path, capsys):
+    folder = tmp_path / "rnn"
+    shutil.copytree(ROOT / "models" / "rnn", folder)
+    data = json.loads((folder / FILE).read_text())
+    data["weights_sha256"] = "0" * 64
+    (folder / FILE).write_text(json.dumps(data))
+    assert main(["dynamics", "--model", str(folder), "--json", "--data", str(imdb_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["source"] == "computed" and REQUIRED_KEYS <= set(out)
+    sha = load_model(folder).config["weights_sha256"]
+    assert read_dynamics(folder, sha) is not None and out["weights_sha256"] == sha
+    assert out["fixed_point_q_max"] <= out["fixed_point_tolerance"]
