@@ -194,9 +194,10 @@ st.markdown(
     + ("reads the position on the line." if ro["alignment"] > ro["null95"] else
        "is not better aligned with the line than chance.")
     + (" (For the LSTM the readout sees only h, half of the state [h; c].)" if dyn["state"] != "h" else ""))
-al = pd.DataFrame({"against": ["line of fixed points", "mode along the line"],
-                   "abs_cos": [ro["alignment"], ro["alignment_slow_mode"]]})
-st.altair_chart(C.alignment_chart(al, ro["null95"]), width="stretch")
+al = pd.DataFrame({"against": ["line of fixed points", "mode along the line", "random directions (95th percentile)"],
+                   "abs_cos": [ro["alignment"], ro["alignment_slow_mode"], ro["null95"]],
+                   "kind": ["measured", "measured", "random directions"]})
+st.altair_chart(C.alignment_chart(al), width="stretch")
 
 # --- 6. Modifiers -------------------------------------------------------------------------------------------
 st.subheader("6 · Modifiers")

@@ -10,13 +10,18 @@ from .test_browser import ROOT, Page, browser, server  # noqa: E402, F401  (the 
 
 def test_dynamics_page_renders_its_charts(server, browser):
     p = Page(browser, server[0])
-    p.nav("Dynamics", "1 · The state space")
+    p.page.get_by_role("link", name="state-space dynamics").click()  # the Gate Explorer's link to this page
+    p.page.wait_for_selector("text=1 · The state space", timeout=120_000)
+    p.settle()
     p.charts(10)
     p.type_review("The acting was not good, but the ending was brilliant and moving.")
     p.charts(11)  # the review's own kicks appear
     body = p.body()
     assert "fixed points" in body and "modified phrases" in body and "not good" in body
-    p.page.get_by_text("1 · The state space").scroll_into_view_if_needed()
+    p.settle()
+    p.page.locator(".vega-embed").nth(1).scroll_into_view_if_needed()  # the state plane with the trajectory
     p.page.screenshot(path=str(ROOT / "docs" / "screenshot-dynamics.png"))
-    p.shot("dynamics")
+    for section in ("3 · Linearisation", "4 · Word kicks", "6 · Modifiers"):
+        p.page.get_by_text(section).scroll_into_view_if_needed()
+        p.shot("dynamics-" + section.split(" · ")[1].split()[0].lower())
     p.clean()

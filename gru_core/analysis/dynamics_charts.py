@@ -14,7 +14,8 @@ def variance_bars(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("component:O", title="principal component"),
         xOffset="weights:N",
         y=alt.Y("fraction:Q", title="share of variance", axis=alt.Axis(format="%")),
-        color=alt.Color("weights:N", title="weights", scale=alt.Scale(range=["#5e3c99", "#bbbbbb"])),
+        color=alt.Color("weights:N", title="weights", sort=["trained", "fresh initialisation"],
+                        scale=alt.Scale(domain=["trained", "fresh initialisation"], range=["#5e3c99", "#bbbbbb"])),
         tooltip=["weights:N", "component:O", alt.Tooltip("fraction:Q", format=".2%")],
     ).properties(height=220)
 
@@ -87,10 +88,10 @@ def kick_bars(df: pd.DataFrame, title: str) -> alt.Chart:
     """Horizontal bars of ``kick`` per ``word`` (sorted as given)."""
     return alt.Chart(df, title=title).mark_bar().encode(
         x=alt.X("kick:Q", title="kick along the line's mode"),
-        y=alt.Y("word:N", sort=list(df["word"]), title=None),
+        y=alt.Y("word:N", sort=list(df["word"]), title=None, axis=alt.Axis(labelOverlap=False)),
         color=alt.condition("datum.kick > 0", alt.value("#0571b0"), alt.value("#ca0020")),
         tooltip=["word:N", alt.Tooltip("kick:Q", format=".4f")],
-    ).properties(height=max(120, 16 * len(df)))
+    ).properties(height=alt.Step(16))
 
 
 def kick_bow_scatter(df: pd.DataFrame, r: float) -> alt.Chart:
@@ -116,16 +117,15 @@ def review_kicks(df: pd.DataFrame) -> alt.LayerChart:
         height=240)
 
 
-def alignment_chart(df: pd.DataFrame, null95: float) -> alt.LayerChart:
-    """|cos| of the readout with the line and the line's mode (``against``, ``abs_cos``), and the null's 95th
-    percentile as a rule."""
-    bars = alt.Chart(df).mark_bar(color="#5e3c99").encode(
+def alignment_chart(df: pd.DataFrame) -> alt.Chart:
+    """|cos| with the readout vector (``against``, ``abs_cos``, ``kind``: measured or the random null)."""
+    return alt.Chart(df, title="Readout alignment").mark_bar().encode(
         x=alt.X("abs_cos:Q", title="|cos| with the readout vector", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("against:N", title=None), tooltip=["against:N", alt.Tooltip("abs_cos:Q", format=".3f")])
-    rule = alt.Chart(pd.DataFrame({"null": [null95]})).mark_rule(color="#ca0020", strokeDash=[4, 3]).encode(
-        x="null:Q", tooltip=[alt.Tooltip("null:Q", title="random directions, 95th pct", format=".3f")])
-    return alt.layer(bars, rule, title="Readout alignment (dashed: 95th percentile of random directions)").properties(
-        height=110)
+        y=alt.Y("against:N", title=None, sort=list(df["against"]), axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["measured", "random directions"],
+                                                                 range=["#5e3c99", "#bbbbbb"])),
+        tooltip=["against:N", alt.Tooltip("abs_cos:Q", format=".3f")],
+    ).properties(height=alt.Step(28))
 
 
 def modifier_plane(paths: pd.DataFrame, fixed: pd.DataFrame) -> alt.LayerChart:
