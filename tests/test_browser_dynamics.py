@@ -5,7 +5,10 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from .test_browser import ROOT, Page, browser, server  # noqa: E402, F401  (the shared server and browser fixtures)
+from . import test_browser as shared
+
+ROOT, Page = shared.ROOT, shared.Page
+server, browser = shared.server, shared.browser  # the shared app server and Chromium fixtures
 
 
 def test_dynamics_page_renders_its_charts(server, browser):
