@@ -204,14 +204,17 @@ st.subheader("6 · Modifiers")
 rows = pd.DataFrame(dyn["modifiers"])
 wrong = rows[~rows["right_modified"]]
 st.markdown(
-    f"Each pair below is read from h₀. A modifier moves the state off the line (median distance of test states "
-    f"from it: {dyn['offline_median']:.3f}), which changes how the next word kicks. The model reads "
+    f"Each pair below is read from h₀. The table gives how far the state is from the line of fixed points "
+    f"right after the modifier (test states: median {dyn['offline_median']:.3f}) and how far the last word then "
+    f"moves the state along the line's mode, with and without the modifier. The model reads "
     f"**{int(rows['right_modified'].sum())} of {len(rows)}** modified phrases the way a reader would.")
 if len(wrong):
     st.markdown("**Where it fails:** " + "; ".join(
         f"“{r.modified}” gets P(positive) = {r.p_modified:.2f} (plain “{r.plain}”: {r.p_plain:.2f}); "
         f"the last word moved {r.last_move_modified:+.3f} along the line's mode, against {r.last_move_plain:+.3f} "
-        f"without “{r.modifier}”" for r in wrong.itertuples()) + ".")
+        f"without “{r.modifier}”: the modifier scales the word's push to {r.last_move_modified / r.last_move_plain:.0%}"
+        f" of its usual size" + ("" if r.last_move_modified * r.last_move_plain < 0 else " without reversing it")
+        for r in wrong.itertuples()) + ".")
 table = rows.assign(**{"off the line after modifier": rows["offline_after_modifier"].round(3)})[
     ["plain", "p_plain", "modified", "p_modified", "right_modified", "last_move_plain", "last_move_modified",
      "off the line after modifier"]]
