@@ -191,7 +191,9 @@ st.markdown(
     f"|cos| between the output layer's weight vector and the line of fixed points is **{ro['alignment']:.3f}** "
     f"(with the line's mode at the middle fixed point: {ro['alignment_slow_mode']:.3f}); random directions in the "
     f"readout's space reach **{ro['null95']:.3f}** at their 95th percentile. The readout "
-    + ("reads the position on the line." if ro["alignment"] > ro["null95"] else
+    + ("reads the position on the line." if ro["alignment"] > max(ro["null95"], 0.3) else
+       "is aligned with the line above chance, but weakly: most of the line lies in directions the readout "
+       "does not read directly." if ro["alignment"] > ro["null95"] else
        "is not better aligned with the line than chance.")
     + (" (For the LSTM the readout sees only h, half of the state [h; c].)" if dyn["state"] != "h" else ""))
 al = pd.DataFrame({"against": ["line of fixed points", "mode along the line", "random directions (95th percentile)"],
