@@ -1,4 +1,4 @@
-"""``python -m gru_core <command>``: train, evaluate, predict, stats, units, download-imdb, bench."""
+"""``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, download-imdb, bench."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
 
+    _dynamics_parser(sub)
     _units_parser(sub)
 
     b = sub.add_parser("bench", help="trace/native ratio, training-step ratio, evaluation throughput")
@@ -249,6 +250,55 @@ def _stats(a: argparse.Namespace) -> int:
     return 0
 
 
+def _dynamics_parser(sub) -> None:
+    dy = sub.add_parser("dynamics", help="line attractor, fixed points, word kicks: MODEL/dynamics.json",
+                        description="Fixed points of the state update with no word, their linearisation, each "
+                                    "word's kick along the slow mode, a bag-of-words baseline and the readout's "
+                                    "alignment (Maheswaranathan et al. 2019). Reads MODEL/dynamics.json when it "
+                                    "belongs to the model's weights; otherwise computes it with the dataset and "
+                                    "writes it.")
+    dy.add_argument("--model", required=True, help="checkpoint folder, e.g. models/gru")
+    dy.add_argument("--json", action="store_true", help="print one JSON object with the headline numbers")
+    dy.add_argument("--recompute", action="store_true", help="recompute even when the stored file matches")
+    dy.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
+
+
+def _dynamics(a: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from .analysis.dynamics_report import FILE, compute_dynamics, read_dynamics, summary, write_dynamics
+    from .predictor import load_model
+
+    t0 = time.perf_counter()
+    model = load_model(a.model)
+    dyn = None if a.recompute else read_dynamics(a.model, model.config.get("weights_sha256"))
+    source = "stored"
+    if dyn is None:
+        try:
+            train, test = load_imdb("train", a.data), load_imdb("test", a.data)
+        except DataNotFoundError as e:
+            raise DataNotFoundError(f"{Path(a.model) / FILE} is missing or belongs to other weights, and "
+                                    f"recomputing it needs the dataset. {e}") from None
+        torch.set_num_threads(1)  # one core: the search is many small ops; a second thread only adds overhead
+        dyn = compute_dynamics(model, train, test)
+        write_dynamics(model, dyn)
+        source = "computed"
+    out = {"model": str(a.model), "source": source, "seconds_total": round(time.perf_counter() - t0, 2),
+           **summary(dyn)}
+    if a.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{a.model}: dynamics {source} in {out['seconds_total']:.1f} s -> {Path(a.model) / FILE}")
+    for k, v in out.items():
+        if k not in ("model", "source", "seconds_total", "pc_variance", "pc_variance_fresh"):
+            print(f"  {k:<30} {v}")
+    print(f"  PC1 / PC1+2 variance          trained {out['pc_variance'][0]:.3f} / {sum(out['pc_variance'][:2]):.3f}"
+          f", fresh {out['pc_variance_fresh'][0]:.3f} / {sum(out['pc_variance_fresh'][:2]):.3f}")
+    return 0
+
+
 def _download(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -279,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             return _download(args)
         if args.command == "stats":
             return _stats(args)
+        if args.command == "dynamics":
+            return _dynamics(args)
         if args.command == "units":
             return _units(args)
         from .bench import run_bench

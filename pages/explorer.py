@@ -137,6 +137,8 @@ else:
     window = (0, T)
 shown = frame.iloc[window[0]:window[1]]
 st.altair_chart(trajectory(shown), width="stretch")
+st.page_link("pages/dynamics.py", label="How the network keeps this verdict: its state-space dynamics",
+             icon=":material/timeline:")
 
 st.subheader("Gates at every word")
 order_by = st.radio("Order units by", ["index", "weight", "mean"], horizontal=True,

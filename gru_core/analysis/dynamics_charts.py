@@ -1,0 +1,140 @@
+"""Chart builders for the Dynamics page: pure functions, data frames in, Altair charts out."""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+LABELS = alt.Scale(domain=["negative", "positive"], range=["#ca0020", "#0571b0"])  # as charts.py's red–blue
+
+
+def variance_bars(df: pd.DataFrame) -> alt.Chart:
+    """Share of variance per principal component (``component``, ``fraction``, ``weights``)."""
+    return alt.Chart(df, title="Variance explained by each principal component").mark_bar().encode(
+        x=alt.X("component:O", title="principal component"),
+        xOffset="weights:N",
+        y=alt.Y("fraction:Q", title="share of variance", axis=alt.Axis(format="%")),
+        color=alt.Color("weights:N", title="weights", sort=["trained", "fresh initialisation"],
+                        scale=alt.Scale(domain=["trained", "fresh initialisation"], range=["#5e3c99", "#bbbbbb"])),
+        tooltip=["weights:N", "component:O", alt.Tooltip("fraction:Q", format=".2%")],
+    ).properties(height=220)
+
+
+def state_plane(states: pd.DataFrame, fixed: pd.DataFrame, path: pd.DataFrame, marks: pd.DataFrame,
+                title: str = "State space: PC1–PC2") -> alt.LayerChart:
+    """Test states (``pc1``, ``pc2``, ``label``), fixed points, a trajectory (``word``, ``step``, ``p_positive``)
+    and labelled marks (h₀, the readout arrow's tip, the verdict: ``pc1``, ``pc2``, ``text``)."""
+    x = alt.X("pc1:Q", title="PC1"), alt.Y("pc2:Q", title="PC2")
+    layers = [alt.Chart(states).mark_circle(size=9, opacity=0.25).encode(
+        *x, color=alt.Color("label:N", scale=LABELS, title="review label"))]
+    if len(fixed):
+        layers.append(alt.Chart(fixed).mark_point(shape="diamond", size=30, filled=True, color="black").encode(
+            *x, tooltip=[alt.Tooltip("line_coord:Q", title="position on line", format=".3f"),
+                         alt.Tooltip("q:Q", format=".2e"), alt.Tooltip("abs_eig:Q", title="top |λ|", format=".4f")]))
+    if len(path):
+        layers.append(alt.Chart(path).mark_line(color="#ff7f00", strokeWidth=1.5).encode(*x, order="step:Q"))
+        layers.append(alt.Chart(path).mark_circle(size=35, color="#ff7f00").encode(
+            *x, tooltip=["step:Q", "word:N", alt.Tooltip("p_positive:Q", format=".3f")]))
+    if len(marks):
+        layers.append(alt.Chart(marks).mark_point(size=120, filled=True, shape="square", color="#333").encode(*x))
+        layers.append(alt.Chart(marks).mark_text(align="left", dx=8, dy=-8, fontWeight="bold").encode(
+            *x, text="text:N"))
+    return alt.layer(*layers, title=title).properties(height=420)
+
+
+def arrow(start: pd.DataFrame) -> alt.Chart:
+    """A segment from (``pc1``, ``pc2``) to (``pc1_end``, ``pc2_end``) (the readout direction)."""
+    return alt.Chart(start).mark_rule(color="#333", strokeWidth=2.5, strokeDash=[6, 3]).encode(
+        x="pc1:Q", y="pc2:Q", x2="pc1_end:Q", y2="pc2_end:Q")
+
+
+def eigen_plane(eigs: pd.DataFrame) -> alt.LayerChart:
+    """Eigenvalues (``re``, ``im``) with the unit circle."""
+    t = np.linspace(0, 2 * np.pi, 181)
+    circle = pd.DataFrame({"re": np.cos(t), "im": np.sin(t), "i": np.arange(len(t))})
+    base = alt.Chart(circle).mark_line(color="#999", strokeDash=[4, 3]).encode(
+        x=alt.X("re:Q", title="Re λ", scale=alt.Scale(domain=[-1.1, 1.1])),
+        y=alt.Y("im:Q", title="Im λ", scale=alt.Scale(domain=[-1.1, 1.1])), order="i:Q")
+    pts = alt.Chart(eigs).mark_circle(size=30, color="#5e3c99").encode(
+        x="re:Q", y="im:Q", tooltip=[alt.Tooltip("re:Q", format=".4f"), alt.Tooltip("im:Q", format=".4f"),
+                                     alt.Tooltip("abs:Q", title="|λ|", format=".4f"),
+                                     alt.Tooltip("tau:Q", title="τ (words)", format=".1f")])
+    return alt.layer(base, pts, title="Eigenvalues of ∂F/∂h at the middle fixed point").properties(
+        width=340, height=340)
+
+
+def along_line(df: pd.DataFrame) -> alt.HConcatChart:
+    """Top |λ| and τ at each fixed point (``line_coord``, ``abs_eig``, ``tau``)."""
+    x = alt.X("line_coord:Q", title="position along the line (fixed points)")
+    a = alt.Chart(df, title="Largest |λ| along the line").mark_circle(size=25).encode(
+        x, alt.Y("abs_eig:Q", title="|λ|", scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("abs_eig:Q", format=".5f"), alt.Tooltip("tau:Q", format=".1f")])
+    b = alt.Chart(df, title="Time constant τ = 1/|ln|λ|| (words)").mark_circle(size=25, color="#e66101").encode(
+        x, alt.Y("tau:Q", title="τ (words, log)", scale=alt.Scale(type="log")),
+        tooltip=[alt.Tooltip("tau:Q", format=".1f")])
+    return alt.hconcat(a.properties(width=300, height=220), b.properties(width=300, height=220))
+
+
+def linearisation_chart(df: pd.DataFrame) -> alt.Chart:
+    """Relative error of the linear prediction (``scale``, ``rel_error``), log–log."""
+    return alt.Chart(df, title="Linearisation check: ‖ΔF − J·δ‖ / ‖ΔF‖").mark_line(point=True).encode(
+        x=alt.X("scale:Q", title="perturbation size ‖δ‖", scale=alt.Scale(type="log")),
+        y=alt.Y("rel_error:Q", title="relative error", scale=alt.Scale(type="log")),
+        tooltip=[alt.Tooltip("scale:Q"), alt.Tooltip("rel_error:Q", format=".2e")],
+    ).properties(height=220)
+
+
+def kick_bars(df: pd.DataFrame, title: str) -> alt.Chart:
+    """Horizontal bars of ``kick`` per ``word`` (sorted as given)."""
+    return alt.Chart(df, title=title).mark_bar().encode(
+        x=alt.X("kick:Q", title="kick along the line's mode"),
+        y=alt.Y("word:N", sort=list(df["word"]), title=None, axis=alt.Axis(labelOverlap=False)),
+        color=alt.condition("datum.kick > 0", alt.value("#0571b0"), alt.value("#ca0020")),
+        tooltip=["word:N", alt.Tooltip("kick:Q", format=".4f")],
+    ).properties(height=alt.Step(16))
+
+
+def kick_bow_scatter(df: pd.DataFrame, r: float) -> alt.Chart:
+    """Each word's kick against its bag-of-words weight (``word``, ``kick``, ``bow``)."""
+    return alt.Chart(df, title=f"Kick vs bag-of-words weight (r = {r:.2f})").mark_circle(size=12, opacity=0.5).encode(
+        x=alt.X("bow:Q", title="logistic-regression weight (word present)"),
+        y=alt.Y("kick:Q", title="kick along the line's mode"),
+        tooltip=["word:N", alt.Tooltip("kick:Q", format=".4f"), alt.Tooltip("bow:Q", format=".3f")],
+    ).properties(height=320)
+
+
+def review_kicks(df: pd.DataFrame) -> alt.LayerChart:
+    """Per word of a review: the predicted kick (bars) and the actual movement along the line's mode (points)."""
+    long = df.melt(id_vars=["label", "word", "step"], value_vars=["kick", "movement"], var_name="what")
+    long["what"] = long["what"].map({"kick": "predicted kick", "movement": "actual movement"})
+    x = alt.X("label:N", sort=list(df["label"]), title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90))
+    bars = alt.Chart(long[long["what"] == "predicted kick"]).mark_bar(color="#b2abd2").encode(
+        x, y=alt.Y("value:Q", title="along the line's mode"),
+        tooltip=["word:N", alt.Tooltip("value:Q", title="kick", format=".4f")])
+    dots = alt.Chart(long[long["what"] == "actual movement"]).mark_point(color="#e66101", filled=True).encode(
+        x, y="value:Q", tooltip=["word:N", alt.Tooltip("value:Q", title="movement", format=".4f")])
+    return alt.layer(bars, dots, title="Each word: predicted kick (bars) and actual movement (dots)").properties(
+        height=240)
+
+
+def alignment_chart(df: pd.DataFrame) -> alt.Chart:
+    """|cos| with the readout vector (``against``, ``abs_cos``, ``kind``: measured or the random null)."""
+    return alt.Chart(df, title="Readout alignment").mark_bar().encode(
+        x=alt.X("abs_cos:Q", title="|cos| with the readout vector", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("against:N", title=None, sort=list(df["against"]), axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["measured", "random directions"],
+                                                                 range=["#5e3c99", "#bbbbbb"])),
+        tooltip=["against:N", alt.Tooltip("abs_cos:Q", format=".3f")],
+    ).properties(height=alt.Step(28))
+
+
+def modifier_plane(paths: pd.DataFrame, fixed: pd.DataFrame) -> alt.LayerChart:
+    """Trajectories of short phrases (``phrase``, ``step``, ``word``, ``pc1``, ``pc2``) over the fixed points."""
+    x = alt.X("pc1:Q", title="PC1"), alt.Y("pc2:Q", title="PC2")
+    layers = []
+    if len(fixed):
+        layers.append(alt.Chart(fixed).mark_point(shape="diamond", size=20, filled=True, color="#999").encode(*x))
+    layers.append(alt.Chart(paths).mark_line(point=True).encode(
+        *x, color=alt.Color("phrase:N", title=None), order="step:Q",
+        tooltip=["phrase:N", "step:Q", "word:N", alt.Tooltip("p_positive:Q", format=".3f")]))
+    return alt.layer(*layers, title="Modifiers: trajectories in the PC1–PC2 plane").properties(height=360)
