@@ -200,13 +200,14 @@ def training_slot() -> dict:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _stats(path: str, mtime: int) -> dict | None:
+def _stats(path: str, mtime: int, stamp: tuple) -> dict | None:
     return read_stats(path)
 
 
 def model_stats(model: SentimentModel) -> dict | None:
-    """The model's stats.json (read once per version of the file), or None."""
+    """The model's stats.json (read once per version of it and of the weights), or None when it is missing
+    or was computed from other weights."""
     if model.path is None:
         return None
     f = Path(model.path) / STATS_FILE
-    return _stats(str(model.path), f.stat().st_mtime_ns if f.exists() else 0)
+    return _stats(str(model.path), f.stat().st_mtime_ns if f.exists() else 0, _stamp(Path(model.path)))
