@@ -164,7 +164,7 @@ for name, s in stats.items():
     g = s["gradient_by_distance"]
     label = f"{name} (test average)"
     raw[label] = np.array([np.nan if v is None else v for v in g["mean"]], dtype=float)
-    relative[label] = np.array([np.nan if v is None else v for v in g["relative_median"]], dtype=float)
+    relative[label] = np.array([np.nan if v is None else v for v in g.get("relative_median", [])], dtype=float)
     reviews[label] = np.asarray(g["count"])
 if raw:
     left, right = st.columns(2)
@@ -172,14 +172,16 @@ if raw:
                                      "Raw: on each model's own logit scale"), width="stretch")
     right.altair_chart(gradient_curve(gradient_frame(relative, reviews), "share of the last word's gradient",
                                       "Scale-free: divided by the last word's"), width="stretch")
+    samples = " / ".join(str(n) for n in sorted({s["sample_size"] for s in stats.values()}))
     st.caption("Both charts show the gradient of the verdict's logit with respect to each word's embedding, "
-               "against how many words before the end the word stands (log scale). Left, its size "
-               "‖∂ logit / ∂ e_t‖: it is measured on each model's own logit scale, so a model with larger logits "
-               "sits higher everywhere. Right, the same divided by the last word's gradient in the same review "
-               "(median over reviews for the test average), which removes the scale: a vanishing gradient shows "
-               "as a curve that falls steeply, meaning words far back can no longer change the verdict and "
-               f"cannot be learned from. Test averages are over {stats[next(iter(stats))]['sample_size'] if stats else 0} "
-               f"random test reviews; only reviews at least d words long count at distance d (hover for how many), "
-               f"and a curve stops where fewer than {MIN_REVIEWS} reviews remain.")
+               "against how many words before the end the word stands (gradient on a log scale). Left, its size "
+               "‖∂ logit / ∂ e_t‖, measured on each model's own logit scale: a model with larger logits tends to "
+               "sit higher at every distance. Right, the same divided by the last word's gradient in the same "
+               "review (the median over reviews for a test average), which removes the scale: a vanishing "
+               "gradient shows as a curve that falls steeply, meaning words far back can no longer change the "
+               "verdict and cannot be learned from."
+               + (f" Test averages are over a random sample of {samples} test reviews (stats.json); only reviews "
+                  "longer than d words count at distance d (hover for how many), and a curve stops where fewer "
+                  f"than {MIN_REVIEWS} reviews remain." if stats else ""))
     for line in reach_summary(stats):
         st.markdown(line)

@@ -1,6 +1,7 @@
 """Test-set statistics (stats.py), the GRU vs LSTM comparison (compare.py) and its charts, on tiny models."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -231,6 +232,21 @@ def test_mean_by_distance():
     assert count.tolist() == [3, 2, 1, 0]
 
 
+def test_relative_by_distance_divides_by_the_last_word_then_takes_the_median():
+    nan = np.nan
+    grads = np.array([
+        [2.0, 1.0, 0.5, nan],   # ratios 1, 0.5, 0.25
+        [10.0, 1.0, nan, nan],  # ratios 1, 0.1
+        [4.0, 4.0, 2.0, 1.0],   # ratios 1, 1, 0.5, 0.25
+    ])
+    rel = stats.relative_by_distance(grads)
+    np.testing.assert_allclose(rel, [1.0, 0.5, (0.25 + 0.5) / 2, 0.25])
+    # scale-free: multiplying one review's gradients by any factor changes nothing
+    scaled = grads * np.array([[1e3], [1.0], [1e-4]])
+    np.testing.assert_allclose(stats.relative_by_distance(scaled), rel)
+    assert np.isnan(stats.relative_by_distance(np.array([[1.0, nan]]))[1])
+
+
 # --------------------------------------------------------------------------- compute / write / read stats
 
 
@@ -281,6 +297,13 @@ def test_compute_stats(arch, tiny_arch_model, split):
     assert g["count"] == count.tolist()
     np.testing.assert_allclose(g["mean"], mean, rtol=1e-6)
     assert all(isinstance(x, float) and x > 0 for x in g["mean"])
+    # scale-free: per review, each word's gradient over the last word's (reference autograd), median over reviews
+    ratios = [reference_norms(tiny_arch_model.module, ids) for ids in encoded]
+    ratios = [r / r[0] for r in ratios]
+    for d in (0, 1, 4, 16, MAXLEN - 1):
+        want = np.median([r[d] for r in ratios if len(r) > d])
+        assert g["relative_median"][d] == pytest.approx(want, rel=1e-4), d
+    assert g["relative_median"][0] == 1.0
     json.dumps(out, allow_nan=False)  # plain JSON, no NaN
 
 
@@ -304,8 +327,20 @@ def test_write_and_read_stats(tmp_path, split):
     assert not [p.name for p in sm.path.iterdir() if p.name.startswith(".")]  # no temp file left
     got = stats.read_stats(sm.path)
     assert got == json.loads(path.read_text(encoding="utf-8"))
-    assert got == stats.compute_stats(sm, split, sample=6)
+    extra = {"weights_sha256", "inference_memory"}
+    assert {k: v for k, v in got.items() if k not in extra} == stats.compute_stats(sm, split, sample=6)
     assert got["sample_size"] == 6
+    assert got["weights_sha256"] == hashlib.sha256((sm.path / "model.safetensors").read_bytes()).hexdigest()
+    mem = got["inference_memory"]
+    assert (mem["batch"], mem["words"]) == (256, 200) and mem["hardware"]
+    if os.path.exists(memprobe.CLEAR_REFS):  # the fresh process held at least the embedded batch (maxlen 50)
+        assert mem["error"] is None and mem["peak_bytes"] >= 256 * MAXLEN * 6 * 4
+    else:
+        assert mem["peak_bytes"] is None and mem["error"]
+    # computed from other weights: not valid for these
+    other = saved(tmp_path, "other_gru", "gru", seed=9)
+    (other.path / "stats.json").write_bytes(path.read_bytes())
+    assert stats.read_stats(other.path) is None
     # the checkpoint still loads (stats.json is an extra file)
     assert load_model(sm.path).arch == "gru"
 
@@ -633,10 +668,47 @@ def test_gradient_frame_drops_missing_and_non_positive():
         "b": [2.0, None, 1.0],
     }
     df = compare.gradient_frame(curves)
-    assert list(df.columns) == ["model", "distance", "gradient"]
+    assert list(df.columns) == ["model", "distance", "gradient", "reviews"]
     assert df[df["model"] == "a"][["distance", "gradient"]].values.tolist() == [[0, 0.5], [1, 0.25], [6, 1e-9]]
     assert df[df["model"] == "b"][["distance", "gradient"]].values.tolist() == [[0, 2.0], [2, 1.0]]
+    assert set(df["reviews"]) == {1}  # single reviews
     assert len(compare.gradient_frame({"c": [None, np.nan]})) == 0
+
+
+def test_gradient_frame_stops_averages_where_too_few_reviews_remain():
+    curves = {"avg": np.array([1.0, 0.9, 0.8, 0.7, 0.6]), "one": np.array([1.0, 0.5, 0.25])}
+    counts = {"avg": np.array([500, 120, 50, 49, 60])}  # stops at distance 3 (49 < 50), even if 4 had more
+    df = compare.gradient_frame(curves, counts, min_reviews=50)
+    avg = df[df["model"] == "avg"]
+    assert avg["distance"].tolist() == [0, 1, 2] and avg["reviews"].tolist() == [500, 120, 50]
+    assert df[df["model"] == "one"]["distance"].tolist() == [0, 1, 2]
+    assert compare.gradient_frame(curves, counts, min_reviews=121)["model"].tolist() == ["avg", "one", "one", "one"]
+
+
+def reach_stats(raw: list[float], relative: list[float], counts: list[int], logit: float) -> dict:
+    p = 1 / (1 + np.exp(-logit))
+    return {"gradient_by_distance": {"mean": raw, "relative_median": relative, "count": counts},
+            "test_proba": [p, 1 - p]}
+
+
+def test_reach_summary_is_computed_from_the_curves():
+    planted_ = {
+        # larger logits, higher raw curve, but it falls fastest once divided by the last word's gradient
+        "big": reach_stats([8.0, 4.0, 0.4, 0.25, 0.1], [1.0, 0.5, 0.05, 0.02, 0.01], [500, 400, 300, 60, 10], 6.0),
+        "small": reach_stats([1.0, 0.9, 0.3, 0.2, 0.1], [1.0, 0.9, 0.3, 0.2, 0.1], [500, 400, 300, 200, 100], 1.5),
+    }
+    raw, rel = compare.reach_summary(planted_, min_reviews=50)
+    # common last distance with ≥ 50 reviews: 3 (big has 10 at distance 4)
+    assert "**big**'s curve is the highest at the last word and lies above small at every distance up to 3" in raw
+    assert "mean |logit| on the test reviews is big 6.00, small 1.50" in raw
+    assert "a word 3 words before the end" in rel
+    assert "**big** 0.02 (below a tenth from distance 2)" in rel and "**small** 0.2 (never below a tenth)" in rel
+    assert "falls fastest for **big** and slowest for **small**" in rel
+    # where the curves cross, no "above at every distance" is claimed
+    planted_["small"]["gradient_by_distance"]["mean"] = [1.0, 0.9, 0.5, 0.3, 0.1]
+    assert "lies above" not in compare.reach_summary(planted_, min_reviews=50)[0]
+    assert compare.reach_summary({}) == [] and compare.reach_summary(
+        {"x": reach_stats([1.0], [1.0], [10], 1.0)}) == []
 
 
 # --------------------------------------------------------------------------- live measurements
@@ -763,10 +835,12 @@ def test_saturation_scatter():
 
 def test_gradient_curve(tiny_arch_model):
     grads = stats.gradient_by_position(tiny_arch_model, [np.array([2, 3, 4, 5]), np.array([6, 7])])
-    mean, _ = stats.mean_by_distance(grads)
-    df = compare.gradient_frame({"tiny": mean, "one": grads[1]})
+    mean, count = stats.mean_by_distance(grads)
+    df = compare.gradient_frame({"tiny": mean, "one": grads[1]}, {"tiny": count}, min_reviews=1)
     assert len(df) == 4 + 2
-    spec = charts.gradient_curve(df).to_dict()
+    spec = charts.gradient_curve(df, "share", "Scale-free").to_dict()
+    assert spec["title"] == "Scale-free" and spec["encoding"]["y"]["title"] == "share"
+    assert "reviews" in tooltip_fields(spec["encoding"])
     assert mark_type(spec) == "line"
     enc = spec["encoding"]
     assert enc["x"]["field"] == "distance" and enc["y"]["field"] == "gradient"
