@@ -106,7 +106,7 @@ def claims(gru: SentimentModel, lstm: SentimentModel, live: dict[str, dict] | No
     rows.append({
         "claim": "Fewer parameters: 3 weight matrices instead of 4",
         "measured": f"{fg['weight_matrices']} vs {fl['weight_matrices']} blocks per matrix; recurrent layer "
-                    f"{fg['params_recurrent']:,} vs {fl['params_recurrent']:,} ({rec:.1%} fewer); whole model "
+                    f"{fg['params_recurrent']:,} vs {fl['params_recurrent']:,} ({rec:.0%} fewer); whole model "
                     f"{fg['params_total']:,} vs {fl['params_total']:,} ({tot:.1%} fewer: the embedding dominates)",
         "verdict": "holds" if fg["params_total"] < fl["params_total"] else "does not hold here",
     })

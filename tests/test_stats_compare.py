@@ -380,7 +380,7 @@ def test_architecture_facts_default_sizes(arch_, gates, names, blocks, recurrent
     assert facts["params_total"] == counts["total"] == total
     assert facts["params_embedding"] == counts["embedding"] == 500_000
     assert facts["params_dense"] == counts["dense"] == 101
-    assert facts["checkpoint_bytes"] == 0 and facts["weights_bytes"] == 0  # no folder
+    assert facts["weights_bytes"] == 0  # no folder
 
 
 def safetensors_size(module: torch.nn.Module, path: Path) -> int:
