@@ -350,8 +350,8 @@ def reach_summary(stats: dict[str, dict], min_reviews: int = MIN_REVIEWS) -> lis
         + (f" and lies above {', '.join(others)} at every distance up to {d}" if above else "")
         + ". Their logit scales differ: mean |logit| on the test reviews is "
         + ", ".join(f"{n} {curves[n][2]:.2f}" for n in curves)
-        + ". A model whose logits are larger has larger gradients at every word, so the raw heights compare "
-          "scales, not how far back each model remembers."
+        + ". The gradient of a larger logit tends to be larger at every word, so the raw heights mix each "
+          "model's scale with how far back it remembers; the scale-free curves separate the two."
     ]
     parts = []
     for n, (_, rel, _) in curves.items():
