@@ -345,9 +345,11 @@ def reach_summary(stats: dict[str, dict], min_reviews: int = MIN_REVIEWS) -> lis
     top = max(curves, key=lambda n: curves[n][0][0])
     others = [n for n in curves if n != top]
     above = bool(others) and all(np.all(curves[top][0][:d + 1] > curves[n][0][:d + 1]) for n in others)
+    far = max(curves, key=lambda n: curves[n][0][d])
     lines = [
         f"Raw gradients (test average): **{top}**'s curve is the highest at the last word"
-        + (f" and lies above {', '.join(others)} at every distance up to {d}" if above else "")
+        + (f" and lies above {', '.join(others)} at every distance up to {d}" if above else
+           f"; at distance {d} the highest is **{far}**'s")
         + ". Their logit scales differ: mean |logit| on the test reviews is "
         + ", ".join(f"{n} {curves[n][2]:.2f}" for n in curves)
         + ". The gradient of a larger logit tends to be larger at every word, so the raw heights mix each "

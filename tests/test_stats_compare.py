@@ -706,7 +706,8 @@ def test_reach_summary_is_computed_from_the_curves():
     assert "falls fastest for **big** and slowest for **small**" in rel
     # where the curves cross, no "above at every distance" is claimed
     planted_["small"]["gradient_by_distance"]["mean"] = [1.0, 0.9, 0.5, 0.3, 0.1]
-    assert "lies above" not in compare.reach_summary(planted_, min_reviews=50)[0]
+    raw = compare.reach_summary(planted_, min_reviews=50)[0]
+    assert "lies above" not in raw and "at distance 3 the highest is **small**'s" in raw
     assert compare.reach_summary({}) == [] and compare.reach_summary(
         {"x": reach_stats([1.0], [1.0], [10], 1.0)}) == []
 
