@@ -105,7 +105,7 @@ def test_claims_are_checked_and_live_measurements_fill_the_table():
     claims = at.table[0].value
     assert "Trains faster" in claims.index and set(claims["verdict"]) <= {
         "holds", "does not hold here", "depends", "not measured yet"}
-    at.button[0].click().run()
+    at.button[0].click().run(timeout=600)  # three models, each with a fresh memory-probe process
     no_exception(at)
     t = table(at)
     assert t.loc["latency, one 100-word review", "gru"].endswith("ms")
