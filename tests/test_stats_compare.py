@@ -723,7 +723,7 @@ def saved_gru(tmp_path_factory) -> SentimentModel:
 def test_review_of_uses_known_words(saved_gru):
     text = compare.review_of(saved_gru, 40, seed=3)
     assert text == compare.review_of(saved_gru, 40, seed=3)
-    tokens, ids, total = saved_gru.encode(text)
+    _, ids, total = saved_gru.encode(text)
     assert total == len(ids) == 40 and (ids >= 2).all()
 
 
