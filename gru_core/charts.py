@@ -179,13 +179,15 @@ def saturation_scatter(df: pd.DataFrame, title: str = "") -> alt.Chart:
     ).properties(height=230)
 
 
-def gradient_curve(df: pd.DataFrame) -> alt.Chart:
-    """Gradient size against distance from the end: columns model, distance, gradient (log scale)."""
-    return alt.Chart(df).mark_line().encode(
+def gradient_curve(df: pd.DataFrame, y_title: str = "‖∂ logit / ∂ word embedding‖", title: str = "") -> alt.Chart:
+    """Gradient size against distance from the end: columns model, distance, gradient (log scale), reviews
+    (how many reviews each point averages)."""
+    return alt.Chart(df, title=title).mark_line().encode(
         x=alt.X("distance:Q", title="words before the end (0 = last word)"),
-        y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title="‖∂ logit / ∂ word embedding‖"),
+        y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title=y_title),
         color=alt.Color("model:N", scale=alt.Scale(scheme="tableau10")),
-        tooltip=["model:N", "distance:Q", alt.Tooltip("gradient:Q", format=".3g")],
+        tooltip=["model:N", "distance:Q", alt.Tooltip("gradient:Q", format=".3g"),
+                 alt.Tooltip("reviews:Q", title="reviews averaged")],
     ).properties(height=280)
 
 

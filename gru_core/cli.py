@@ -246,7 +246,12 @@ def _stats(a: argparse.Namespace) -> int:
 
     test = load_imdb("test", a.data)
     for path in a.model:
-        print(f"wrote {write_stats(load_model(path), test, a.sample, a.seed)}")
+        out = write_stats(load_model(path), test, a.sample, a.seed)
+        mem = json.loads(out.read_text(encoding="utf-8"))["inference_memory"]
+        if mem["peak_bytes"] is None:
+            print(f"wrote {out}; peak inference memory NOT measured: {mem['error']}", file=sys.stderr)
+        else:
+            print(f"wrote {out} (peak inference memory {mem['peak_bytes'] / 2**20:.1f} MiB)")
     return 0
 
 

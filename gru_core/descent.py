@@ -44,6 +44,22 @@ COSTS_1D: dict[str, Cost1D] = {c.name: c for c in (
 )}
 
 
+def log_alphas(low_exp: int = -4, high_exp: float = 0.5, per_decade: int = 10) -> list[float]:
+    """Learning rates evenly spaced on a log axis (``per_decade`` per factor of 10), each rounded to two
+    significant figures so that it reads plainly (0.5, 1, 2 and 0.1 are among them)."""
+    exps = np.arange(round(low_exp * per_decade), round(high_exp * per_decade) + 1) / per_decade
+    return [float(f"{10 ** e:.2g}") for e in exps]
+
+
+def slope_sign(slope: float) -> tuple[str, str]:
+    """(sign of the slope, what descent does): a slope of exactly 0 is zero, and θ stays."""
+    if slope > 0:
+        return "positive", "decrease θ"
+    if slope < 0:
+        return "negative", "increase θ"
+    return "zero", "stay"
+
+
 def descend_1d(df: Fn1, theta0: float, alpha: float, steps: int, limit: float = 1e6) -> np.ndarray:
     """θ_0 … θ_N of plain gradient descent; stops early (shorter array) once |θ| exceeds ``limit``."""
     thetas = [float(theta0)]

@@ -84,8 +84,12 @@ def _loss_and_grad(module: SentimentRNN, p: torch.Tensor, batch: Batch) -> tuple
     return float(l.detach()), g
 
 
+FD_STEP = 1e-5  # h of the central finite difference, in float64
+SLOPE_RTOL = 1e-6  # autograd's own share of the tolerance, relative to max(1, |slope|)
+
+
 def weight_slope(module: SentimentRNN, name: str, index: tuple[int, ...], value: float, batch: Batch,
-                 h: float = 1e-5, fd: bool = True) -> tuple[float, float, float]:
+                 h: float = FD_STEP, fd: bool = True) -> tuple[float, float, float]:
     """(loss, autograd slope, central finite-difference slope) with the weight set to ``value``.
 
     ``fd=False`` skips the two extra forward passes of the finite difference (returned as NaN).
@@ -104,6 +108,22 @@ def weight_slope(module: SentimentRNN, name: str, index: tuple[int, ...], value:
     finally:
         p.data[index] = w0
     return l, float(g[index]), numeric
+
+
+def slope_check(auto: float, fd: float, fd_2h: float, loss_value: float, h: float = FD_STEP) -> dict:
+    """Do the autograd slope and the central finite difference FD(h) agree, and by what standard?
+
+    The tolerance is the finite difference's own error estimate plus a small share for autograd:
+    truncation |FD(h) − FD(2h)| (its error is O(h²), so this is about three times FD(h)'s truncation
+    error), rounding 4·ε·|L|/h (float64 ε; each loss is off by about ε·|L|, divided by 2h), and
+    SLOPE_RTOL·max(1, |autograd|).
+    """
+    truncation = abs(fd - fd_2h)
+    rounding = 4 * np.finfo(np.float64).eps * abs(loss_value) / h
+    tolerance = truncation + rounding + SLOPE_RTOL * max(1.0, abs(auto))
+    difference = abs(auto - fd)
+    return {"difference": difference, "tolerance": tolerance, "truncation": truncation, "rounding": rounding,
+            "agree": bool(difference <= tolerance)}
 
 
 def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], start: float, alpha: float,
@@ -179,13 +199,17 @@ def weight_blocks(module: SentimentRNN) -> dict[str, tuple[str, slice]]:
 def weight_section(module: SentimentRNN, batch: Batch, name: str, index: tuple[int, ...], start: float,
                    alpha: float, steps: int) -> dict:
     """Everything the one-weight view shows: the loss along the weight (trained value ± 3), the
-    descent from ``start`` (an offset from the trained value), and both slopes at its last point."""
+    descent from ``start`` (an offset from the trained value), both slopes at its last point, and
+    whether they agree (``slope_check``)."""
     w0 = float(parameter(module, name).data[index])
     offsets = np.linspace(-3.0, 3.0, 41)  # offsets[20] == 0.0 exactly: the trained weight
     losses = weight_slice(module, name, index, offsets, batch)
     trail = descend_weight(module, name, index, w0 + start, alpha, steps, batch)
-    return {"w0": w0, "offsets": offsets, "losses": losses, "path": trail,
-            "slopes": weight_slope(module, name, index, trail[-1]["theta"], batch), "loss0": float(losses[20])}
+    theta = trail[-1]["theta"]
+    l, auto, fd = weight_slope(module, name, index, theta, batch)
+    fd_2h = weight_slope(module, name, index, theta, batch, h=2 * FD_STEP)[2]
+    return {"w0": w0, "offsets": offsets, "losses": losses, "path": trail, "slopes": (l, auto, fd),
+            "check": slope_check(auto, fd, fd_2h, l), "loss0": float(losses[20])}
 
 
 def surface_frame(module: SentimentRNN, batch: Batch, seed1: int, seed2: int, points: int = 11) -> pd.DataFrame:

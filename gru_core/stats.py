@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
 from .archs import SIGMOID_GATES
 from .atomic import write_json_atomic
+from .checkpoint import sha256_file
 from .data import Split
 from .experiment import predict_split
 from .explain import logit_gradients
+from .memprobe import BATCH, N_WORDS, MemoryProbeError, peak_inference_memory
 from .predictor import SentimentModel
 from .trace import trace_ids
 
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9
 STATS_FILE = "stats.json"
+WEIGHTS_FILE = "model.safetensors"
 
 
 def saturation_fractions(values: np.ndarray, low: float = SATURATED_LOW,
@@ -52,6 +57,50 @@ def agreement(proba_a: np.ndarray, proba_b: np.ndarray, labels: np.ndarray | Non
     return out
 
 
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: the binomial test of b against c among the b + c disagreements.
+
+    ``b``: reviews only the first model gets right; ``c``: only the second. Under "equally
+    accurate" each disagreement is a fair coin, so p = min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½).
+    """
+    if b < 0 or c < 0:
+        raise ValueError("counts must be non-negative")
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1))
+    return min(1.0, 2 * tail / 2 ** n)  # exact integers; one rounding at the end
+
+
+def paired_difference_ci(b: int, c: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Accuracy difference (first − second) of two models on the same n reviews, and its Wald interval.
+
+    The per-review difference d_i ∈ {−1, 0, 1} has mean (b − c)/n and variance
+    ((b + c)/n − ((b − c)/n)²); the interval is the normal approximation to its mean
+    (Agresti, Categorical Data Analysis, §10.1): (b − c)/n ± z·√((b + c) − (b − c)²/n)/n.
+    """
+    if n <= 0 or b < 0 or c < 0 or b + c > n:
+        raise ValueError("need 0 ≤ b, c and b + c ≤ n with n > 0")
+    diff = (b - c) / n
+    se = math.sqrt(max((b + c) - (b - c) ** 2 / n, 0.0)) / n
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    return diff, diff - z * se, diff + z * se
+
+
+def paired_comparison(proba_a: np.ndarray, proba_b: np.ndarray, labels: np.ndarray, level: float = 0.95) -> dict:
+    """Two models' verdicts on the same reviews: accuracies, disagreements b and c, McNemar's exact p, and
+    the confidence interval of the accuracy difference (a − b)."""
+    y = np.asarray(labels).astype(bool)
+    ra, rb = (np.asarray(proba_a) > 0.5) == y, (np.asarray(proba_b) > 0.5) == y
+    if ra.shape != rb.shape or ra.size == 0:
+        raise ValueError("need two non-empty prediction arrays of the same length as the labels")
+    b, c = int(np.sum(ra & ~rb)), int(np.sum(~ra & rb))
+    diff, low, high = paired_difference_ci(b, c, ra.size, level)
+    return {"n": int(ra.size), "accuracy_a": float(ra.mean()), "accuracy_b": float(rb.mean()), "only_a_right": b,
+            "only_b_right": c, "p_value": mcnemar_exact(b, c), "difference": diff, "ci": (low, high),
+            "level": level}
+
+
 def gradient_by_position(model: SentimentModel, id_lists: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
     """‖∂ logit / ∂ e_t‖ for every word: [N, maxlen], column d = d words before the end (0 = last), NaN beyond.
 
@@ -76,6 +125,18 @@ def mean_by_distance(grads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan), count
 
 
+def relative_by_distance(grads: np.ndarray) -> np.ndarray:
+    """Scale-free memory reach: per review, each word's gradient divided by the last word's, then the
+    median over reviews at each distance (NaN where no review reaches). 1 at distance 0 by construction."""
+    ratios = grads / grads[:, :1]
+    out = np.full(grads.shape[1], np.nan)
+    for d in range(grads.shape[1]):
+        col = ratios[:, d][~np.isnan(ratios[:, d])]
+        if len(col):
+            out[d] = float(np.median(col))
+    return out
+
+
 def ids_digest(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
@@ -97,7 +158,9 @@ def compute_stats(model: SentimentModel, test: Split, sample: int = 500, seed: i
             continue  # tanh outputs and the cell state have no [0, 1] saturation
         left, right = saturation_fractions(np.concatenate(chunks))
         saturation[name] = {"left": left.round(5).tolist(), "right": right.round(5).tolist()}
-    mean, count = mean_by_distance(gradient_by_position(model, encoded))
+    grads = gradient_by_position(model, encoded)
+    mean, count = mean_by_distance(grads)
+    relative = relative_by_distance(grads)
     return {
         "test_ids_sha256": ids_digest([test.ids[i] for i in keep]),
         "test_labels": test.labels[keep].astype(int).tolist(),
@@ -106,9 +169,30 @@ def compute_stats(model: SentimentModel, test: Split, sample: int = 500, seed: i
         "sample_seed": seed,
         "saturation_thresholds": [SATURATED_LOW, SATURATED_HIGH],
         "saturation": saturation,
-        "gradient_by_distance": {"mean": [None if np.isnan(v) else float(v) for v in mean],
+        "gradient_by_distance": {"mean": _json_floats(mean), "relative_median": _json_floats(relative),
                                  "count": count.astype(int).tolist()},
     }
+
+
+def _json_floats(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values]
+
+
+def weights_digest(folder: str | os.PathLike) -> str:
+    """sha256 of the model's weights file: stats.json is valid only for the weights it was computed from."""
+    return sha256_file(Path(folder) / WEIGHTS_FILE)
+
+
+def inference_memory(folder: str | os.PathLike) -> dict:
+    """Peak inference memory of one batch, measured in a fresh process, with the conditions and the machine."""
+    from .experiment import hardware
+
+    try:
+        peak: int | None = peak_inference_memory(folder)
+        error = None
+    except MemoryProbeError as e:
+        peak, error = None, str(e)
+    return {"peak_bytes": peak, "error": error, "batch": BATCH, "words": N_WORDS, "hardware": hardware()}
 
 
 def write_stats(model: SentimentModel, test: Split, sample: int = 500, seed: int = 0) -> Path:
@@ -116,14 +200,19 @@ def write_stats(model: SentimentModel, test: Split, sample: int = 500, seed: int
     if model.path is None:
         raise ValueError("the model has no folder to write to")
     path = Path(model.path) / STATS_FILE
-    write_json_atomic(path, compute_stats(model, test, sample, seed))
+    data = compute_stats(model, test, sample, seed)
+    data["weights_sha256"] = weights_digest(model.path)
+    data["inference_memory"] = inference_memory(model.path)
+    write_json_atomic(path, data)
     return path
 
 
 def read_stats(folder: str | os.PathLike) -> dict | None:
-    """The stored statistics, or None when they are missing or unreadable."""
+    """The stored statistics, or None when they are missing, unreadable, or computed from other weights."""
     try:
         data = json.loads((Path(folder) / STATS_FILE).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or "test_proba" not in data:
+            return None
+        return data if data.get("weights_sha256") == weights_digest(folder) else None
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and "test_proba" in data else None

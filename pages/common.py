@@ -12,19 +12,22 @@ import numpy as np
 import streamlit as st
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
-from gru_core.checkpoint import REQUIRED, models_dir
+from gru_core.checkpoint import FILES, REQUIRED, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.explain import grad_x_input, occlusion
 from gru_core.stats import STATS_FILE, gradient_by_position, read_stats
 
 
 def _stamp(path: Path) -> tuple:
-    """Identity of a checkpoint's files: a retrained or restored model is reloaded."""
+    """Identity of a checkpoint's files: a retrained or restored model is reloaded, and so is one whose
+    metrics.json changed (the pages show its numbers)."""
     stamp = []
-    for name in REQUIRED:
+    for name in FILES:
         f = path / name
         if not f.is_file():
-            raise CheckpointError(f, "file is missing")
+            if name in REQUIRED:
+                raise CheckpointError(f, "file is missing")
+            continue
         st_ = f.stat()
         stamp.append((name, st_.st_size, st_.st_mtime_ns))
     return tuple(stamp)
@@ -201,16 +204,17 @@ def training_slot() -> dict:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _stats(path: str, mtime: int) -> dict | None:
+def _stats(path: str, mtime: int, stamp: tuple) -> dict | None:
     return read_stats(path)
 
 
 def model_stats(model: SentimentModel) -> dict | None:
-    """The model's stats.json (read once per version of the file), or None."""
+    """The model's stats.json (read once per version of it and of the weights), or None when it is missing
+    or was computed from other weights."""
     if model.path is None:
         return None
     f = Path(model.path) / STATS_FILE
-    return _stats(str(model.path), f.stat().st_mtime_ns if f.exists() else 0)
+    return _stats(str(model.path), f.stat().st_mtime_ns if f.exists() else 0, _stamp(Path(model.path)))
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the unit index…")

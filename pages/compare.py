@@ -8,11 +8,13 @@ import streamlit as st
 from gru_core.archs import ARCHS, NAMES
 from gru_core.charts import confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter, trajectory
 from gru_core.compare import (
+    MIN_REVIEWS,
     claims,
     comparison_table,
     confusion_frame,
     gradient_frame,
     history_frame,
+    reach_summary,
     saturation_frame,
 )
 from gru_core.examples import EXAMPLES
@@ -32,8 +34,9 @@ from pages.common import (
 
 require_app()
 st.title("GRU vs LSTM vs RNN")
-st.caption("Every number here is measured on the shipped models and this machine; the seed's claims are checked "
-           "against them.")
+st.caption("Every number here is computed from the models' files or measured: the table's **source** column says "
+           "which (the weights, metrics.json written by the training run on its machine, stats.json written by the "
+           "stats command, or a measurement live on this server). The seed's claims are checked against them.")
 
 names = model_names()
 if not names:
@@ -47,27 +50,26 @@ if not models:
     st.info("Pick at least one model to compare.")
     st.stop()
 by_name = {m.name: m for m in models}
+stats = {m.name: s for m in models if (s := model_stats(m))}
 
 # --- 1. The table ------------------------------------------------------------------
 st.subheader("Side by side")
-if st.button("Measure latency, throughput and memory on this machine", type="primary",
-             help="Times one review of 100 and 500 words, batches of 256, and the peak memory of a batch; "
-                  "takes a few seconds per model, then stays cached."):
+if st.button("Measure latency, throughput and memory on this server", type="primary",
+             help="Times one review of 100 and 500 words, batches of 256, and the peak memory of a batch "
+                  "(which otherwise comes from stats.json); takes a few seconds per model, then stays cached."):
     st.session_state["live_requested"] = True
 live = {}
 if st.session_state.get("live_requested"):
     with st.spinner("Measuring on this machine…"):
         live = {m.name: live_measurements(m) for m in models}
-st.dataframe(comparison_table(models, live), width="stretch")
-st.caption("Training seconds per epoch and the training hardware come from each model's metrics.json; latency, "
-           "throughput and memory are measured live on this server.")
+st.dataframe(comparison_table(models, live, stats), width="stretch")
 
 # --- 2. The seed's claims -----------------------------------------------------------------
 st.subheader("The seed's claims, checked")
 grus = [m for m in models if m.arch == "gru"]
 lstms = [m for m in models if m.arch == "lstm"]
 if grus and lstms:
-    rows = claims(grus[0], lstms[0], live)
+    rows = claims(grus[0], lstms[0], live, stats)
     st.caption(f"Comparing **{grus[0].name}** with **{lstms[0].name}**.")
     st.table(pd.DataFrame(rows).set_index("claim"))
 else:
@@ -89,7 +91,6 @@ if len(conf):
     names_with_conf = list(dict.fromkeys(conf["model"]))
     for col, name in zip(st.columns(len(names_with_conf)), names_with_conf):
         col.altair_chart(confusion_chart(conf[conf["model"] == name], name), width="stretch")
-stats = {m.name: s for m in models if (s := model_stats(m))}
 test = imdb_test()
 if len(stats) >= 2:
     pairs = [(a, b) for i, a in enumerate(stats) for b in list(stats)[i + 1:]
@@ -172,17 +173,32 @@ else:
 
 # --- 7. Memory reach -----------------------------------------------------------------------------
 st.subheader("Memory reach: how far back can the verdict still feel a word?")
-curves = {}
-if traces:
-    for name, tr in traces.items():
-        curves[f"{name} (this review)"] = memory_reach(by_name[name], text)
+raw, relative, reviews = {}, {}, {}
+for name, tr in traces.items():
+    g = memory_reach(by_name[name], text)
+    raw[f"{name} (this review)"], relative[f"{name} (this review)"] = g, g / g[0]
 for name, s in stats.items():
-    if name in by_name:
-        curves[f"{name} (test average)"] = np.array([np.nan if v is None else v
-                                                      for v in s["gradient_by_distance"]["mean"]])
-grad = gradient_frame(curves)
-if len(grad):
-    st.altair_chart(gradient_curve(grad), width="stretch")
-    st.caption("The size of the gradient of the verdict's logit with respect to each word's embedding, against "
-               "how many words before the end the word stands (log scale). A vanishing gradient shows as a curve "
-               "that falls steeply: words far back can no longer change the verdict, and cannot be learned from.")
+    g = s["gradient_by_distance"]
+    label = f"{name} (test average)"
+    raw[label] = np.array([np.nan if v is None else v for v in g["mean"]], dtype=float)
+    relative[label] = np.array([np.nan if v is None else v for v in g.get("relative_median", [])], dtype=float)
+    reviews[label] = np.asarray(g["count"])
+if raw:
+    left, right = st.columns(2)
+    left.altair_chart(gradient_curve(gradient_frame(raw, reviews), "‖∂ logit / ∂ word embedding‖",
+                                     "Raw: on each model's own logit scale"), width="stretch")
+    right.altair_chart(gradient_curve(gradient_frame(relative, reviews), "share of the last word's gradient",
+                                      "Scale-free: divided by the last word's"), width="stretch")
+    samples = " / ".join(str(n) for n in sorted({s["sample_size"] for s in stats.values()}))
+    st.caption("Both charts show the gradient of the verdict's logit with respect to each word's embedding, "
+               "against how many words before the end the word stands (gradient on a log scale). Left, its size "
+               "‖∂ logit / ∂ e_t‖, measured on each model's own logit scale: a model with larger logits tends to "
+               "sit higher at every distance. Right, the same divided by the last word's gradient in the same "
+               "review (the median over reviews for a test average), which removes the scale: a vanishing "
+               "gradient shows as a curve that falls steeply, meaning words far back can no longer change the "
+               "verdict and cannot be learned from."
+               + (f" Test averages are over a random sample of {samples} test reviews (stats.json); only reviews "
+                  "longer than d words count at distance d (hover for how many), and a curve stops where fewer "
+                  f"than {MIN_REVIEWS} reviews remain." if stats else ""))
+    for line in reach_summary(stats):
+        st.markdown(line)

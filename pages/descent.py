@@ -16,15 +16,26 @@ from gru_core.descent import (
     descend_1d,
     diagnose,
     grid_frame,
+    log_alphas,
     optimize,
     path_frame,
     paths_frame,
+    slope_sign,
     tangent_frame,
 )
-from gru_core.landscape import session_copy, steepest_entry, surface_frame, weight_blocks, weight_section
+from gru_core.landscape import (
+    FD_STEP,
+    SLOPE_RTOL,
+    session_copy,
+    steepest_entry,
+    surface_frame,
+    weight_blocks,
+    weight_section,
+)
 from pages.common import cache_key, current_model, get_model, imdb_train, landscape_batch, require_app
 
-ALPHAS = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.1, 1.5, 2.0, 3.0]
+ALPHAS = log_alphas()  # 1e-4 … 3.2, ten per decade
+ALPHA_HELP = "Evenly spaced on a log scale, ten values per factor of 10."
 N_STEPS = 100
 
 
@@ -64,7 +75,7 @@ if section == "One parameter":
                       help="Where descent begins.")
     alpha = c3.select_slider("Learning rate α (log scale)", ALPHAS, value=0.1, key="gd_alpha",
                              format_func=lambda a: f"{a:g}",
-                             help="Small α crawls; too large an α oscillates or diverges.")
+                             help=f"Small α crawls; too large an α oscillates or diverges. {ALPHA_HELP}")
     thetas = descend_1d(cost.df, start, alpha, N_STEPS)
     last = len(thetas) - 1
     if "gd_k" in st.session_state and st.session_state["gd_k"] > last:
@@ -95,11 +106,11 @@ if section == "One parameter":
     draw(k)
     theta_k = float(thetas[k])
     slope_k = cost.df(theta_k)
-    direction = "decrease θ" if slope_k > 0 else ("increase θ" if slope_k < 0 else "stay")
+    sign, direction = slope_sign(slope_k)
     m1, m2, m3 = st.columns(3)
     m1.metric(f"θ at step {k}", f"{theta_k:.5g}")
     m2.metric("J(θ)", f"{cost.f(theta_k):.5g}")
-    m3.metric("slope dJ/dθ", f"{slope_k:.4g}", help=f"Slope {'positive' if slope_k > 0 else 'negative'}: {direction}.")
+    m3.metric("slope dJ/dθ", f"{slope_k:.4g}", help=f"Slope {sign}: {direction}.")
     seen = thetas[: k + 1]
     with np.errstate(over="ignore", invalid="ignore"):
         d = diagnose(seen, [cost.f(t) for t in seen], [cost.df(t) for t in seen])
@@ -117,12 +128,12 @@ elif section == "Two parameters":
     t1 = s2.slider("Start θ1", *cost.domain[1], value=cost.start[1], step=0.1, key=f"gd2_t1_{cost.name}",
                    help="Where all three optimizers start.")
     steps = s3.slider("Steps", 1, 500, 100, key="gd2_steps", help="Simultaneous updates of θ0 and θ1.")
-    defaults = {"bowl with unequal curvature": (0.1, 0.03, 0.3), "Rosenbrock": (1e-3, 3e-4, 0.1),
-                "line fit (mean squared error)": (0.1, 0.03, 0.3)}[cost.name]
+    defaults = {"bowl with unequal curvature": (0.1, 0.032, 0.32), "Rosenbrock": (1e-3, 3.2e-4, 0.1),
+                "line fit (mean squared error)": (0.1, 0.032, 0.32)}[cost.name]
     cols = st.columns(3)
-    alphas = {name: col.select_slider(f"α for {name}", ALPHAS, value=default, format_func=lambda a: f"{a:g}",
-                                      key=f"gd2_alpha_{name}_{cost.name}",
-                                      help=f"Learning rate of {name}.")
+    alphas = {name: col.select_slider(f"α for {name} (log scale)", ALPHAS, value=default,
+                                      format_func=lambda a: f"{a:g}", key=f"gd2_alpha_{name}_{cost.name}",
+                                      help=f"Learning rate of {name}. {ALPHA_HELP}")
               for col, name, default in zip(cols, OPTIMIZERS, defaults)}
     paths = {name: optimize(step, cost.grad, np.array([t0, t1]), alphas[name], steps)
              for name, step in OPTIMIZERS.items()}
@@ -167,8 +178,9 @@ else:
     s1, s2, s3 = st.columns(3)
     start = s1.slider("Start offset from the trained value", -3.0, 3.0, 1.5, 0.1, key="ls_start",
                       help="Descent starts this far from the weight the model was trained to.")
-    alpha = s2.select_slider("Learning rate α", ALPHAS, value=1.0, key="ls_alpha", format_func=lambda a: f"{a:g}",
-                             help="θ := θ − α · ∂loss/∂θ along this one weight.")
+    alpha = s2.select_slider("Learning rate α (log scale)", ALPHAS, value=1.0, key="ls_alpha",
+                             format_func=lambda a: f"{a:g}",
+                             help=f"θ := θ − α · ∂loss/∂θ along this one weight. {ALPHA_HELP}")
     steps = s3.slider("Steps", 0, 30, 10, key="ls_steps", help="Gradient-descent steps on this weight.")
     with st.spinner("Computing the loss along this weight…"):
         sl = _weight_section(*key, pname, index, start, alpha, steps)
@@ -180,10 +192,15 @@ else:
     m1.metric("θ now (offset)", f"{sl['path'][-1]['theta'] - sl['w0']:+.5f}")
     m2.metric("loss", f"{l:.6f}")
     m3.metric("autograd slope", f"{auto:.6g}")
-    m4.metric("finite-difference slope", f"{fd:.6g}", help="(L(θ + h) − L(θ − h)) / 2h with h = 1e-5, in float64.")
-    rel = abs(auto - fd) / max(abs(auto), abs(fd), 1e-12)
-    st.caption(f"Autograd and finite differences agree to a relative difference of {rel:.1e}. At offset 0 "
-               f"(the trained value) the loss is {sl['loss0']:.6f}.")
+    m4.metric("finite-difference slope", f"{fd:.6g}",
+              help=f"(L(θ + h) − L(θ − h)) / 2h with h = {FD_STEP:g}, in float64.")
+    check = sl["check"]
+    (st.caption if check["agree"] else st.warning)(
+        f"Autograd and finite differences **{'agree' if check['agree'] else 'disagree'}**: they differ by "
+        f"{check['difference']:.2e}, {'within' if check['agree'] else 'outside'} the tolerance "
+        f"{check['tolerance']:.2e} = truncation estimate |FD(h) − FD(2h)| {check['truncation']:.1e} + rounding "
+        f"estimate 4·ε·L/h {check['rounding']:.1e} + {SLOPE_RTOL:g}·max(1, |autograd slope|). At offset 0 "
+        f"(the trained value) the loss is {sl['loss0']:.6f}.")
 
     st.subheader("Along random directions (Li et al. 2018)")
     d1, d2 = st.columns(2)

@@ -211,8 +211,16 @@ st.caption("Blue: the word pushes towards positive; red: towards negative. Colou
 compare_box = st.expander("Compare with an edited review", key="compare_open", on_change="rerun")
 with compare_box:
     if compare_box.open:
-        edited = st.text_area("Edited review", value=text if len(text) <= 5_000 else text[-5_000:],
-                              key="edited", max_chars=MAX_CHARS, help="Change a word or two and compare.")
+        # The edited box follows the main review: it is (re)seeded whenever the main review changes, and
+        # the user's edit is kept only while the main review it was made from stays on screen.
+        seed = text if len(text) <= 5_000 else text[-5_000:]
+        if st.session_state.get("edited_from") != seed:
+            st.session_state["edited_from"] = st.session_state["edited_text"] = st.session_state["edited"] = seed
+        elif "edited" not in st.session_state:  # the box was hidden (expander closed): bring the edit back
+            st.session_state["edited"] = st.session_state["edited_text"]
+        edited = st.text_area("Edited review", key="edited", max_chars=MAX_CHARS,
+                              help="Change a word or two and compare. A new main review starts this box afresh.")
+        st.session_state["edited_text"] = edited
         try:
             other = get_trace(model, edited)
         except ValueError:

@@ -1,8 +1,10 @@
 """AppTest for the Gradient descent and Train pages."""
 from __future__ import annotations
 
+import re
 import time
 
+import numpy as np
 import pytest
 
 from gru_core import list_checkpoints
@@ -35,11 +37,33 @@ def test_alpha_and_k_change_theta_and_the_update_line():
 
 def test_large_alpha_diverges_and_a_good_one_converges():
     at = open_page("pages/descent.py")
-    at.select_slider(key="gd_alpha").set_value(3.0).run()
+    at.select_slider(key="gd_alpha").set_value(3.2).run()
     no_exception(at)
     assert "Diverg" in " ".join(e.value for e in at.error)
     at.select_slider(key="gd_alpha").set_value(0.5).run()
     assert "Converged at step" in " ".join(s.value for s in at.success)
+
+
+def test_alpha_slider_is_log_spaced():
+    at = open_page("pages/descent.py")
+    slider = at.select_slider(key="gd_alpha")
+    values = np.array([float(o) for o in slider.options])
+    assert "log scale" in slider.label and values[0] == 1e-4 and values[-1] == pytest.approx(3.2)
+    steps = np.diff(np.log10(values))  # ten per decade, each rounded to two significant figures
+    assert np.all(np.abs(steps - 0.1) < 0.015), steps
+    assert {0.001, 0.01, 0.1, 0.5, 1.0, 2.0} <= set(values)
+
+
+def test_a_slope_of_exactly_zero_is_zero():
+    at = open_page("pages/descent.py")  # the bowl (θ − 1)² + 0.5 from θ = 5: α = 0.5 lands on θ = 1 in one step
+    at.select_slider(key="gd_alpha").set_value(0.5).run()
+    at.slider(key="gd_k").set_value(1).run()
+    no_exception(at)
+    slope = next(m for m in at.metric if m.label.startswith("slope"))
+    assert metric(at, "θ at step") == "1" and slope.value == "0"
+    assert slope.proto.help == "Slope zero: stay."
+    at.slider(key="gd_k").set_value(0).run()
+    assert next(m for m in at.metric if m.label.startswith("slope")).proto.help == "Slope positive: decrease θ."
 
 
 def test_tiny_alpha_crawls_and_play_runs():
@@ -52,7 +76,7 @@ def test_tiny_alpha_crawls_and_play_runs():
 
 
 @pytest.mark.parametrize("cost", ["convex bowl", "local and global minimum", "flat plateau"])
-@pytest.mark.parametrize("alpha", [1e-4, 0.1, 3.0])
+@pytest.mark.parametrize("alpha", [1e-4, 0.1, 3.2])
 def test_every_cost_and_extreme_alphas(cost, alpha):
     at = open_page("pages/descent.py")
     at.selectbox(key="gd_cost").select(cost).run()
@@ -76,6 +100,10 @@ def test_real_model_section_slopes_agree(imdb_path):
     at = open_page("pages/descent.py", gd_section="The real model")
     auto, fd = float(metric(at, "autograd slope")), float(metric(at, "finite-difference slope"))
     assert auto == pytest.approx(fd, rel=1e-4, abs=1e-9)
+    said = next(c.value for c in at.caption if "finite differences" in c.value)
+    diff, tol = (float(x) for x in re.search(r"differ by ([-\d.e+]+), within the tolerance ([-\d.e+]+)", said).groups())
+    assert "**agree**" in said and diff <= tol < 1e-3
+    assert diff == pytest.approx(abs(auto - fd), abs=1e-5 * max(1, abs(auto)))  # shown to 6 digits
     at.toggle(key="ls_surface").set_value(True).run()
     no_exception(at)
     assert len(charts(at)) == 2

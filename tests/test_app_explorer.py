@@ -214,3 +214,35 @@ def test_no_models_at_all(tmp_path, monkeypatch):
     monkeypatch.setenv("GRU_EXPLORER_MODELS", str(tmp_path))
     at = run_app()
     assert any("No trained model" in e.value for e in at.error)
+
+
+def explore(at, review: str):
+    """Type ``review`` in the main box and press Explore (the box is in a form)."""
+    at.text_area(key="review").input(review)
+    next(b for b in at.button if b.label == "Explore").click().run()
+    no_exception(at)
+
+
+def test_edited_review_follows_the_main_review_until_edited():
+    a, b, c = "The acting was good.", "A dull and boring plot.", "Brilliant ending, slow start."
+    at = run_with("gru", review=a)
+    at.session_state["compare_open"] = True
+    at.run()
+    assert at.text_area(key="edited").value == a
+    explore(at, b)  # a new main review with the comparison open: the edited box starts from it
+    assert at.text_area(key="edited").value == b
+    assert {m.label: m.value for m in at.metric}["Edited P(positive)"] == \
+        {m.label: m.value for m in at.metric}["Original P(positive)"]
+    mine = "A dull but never boring plot."
+    at.text_area(key="edited").input(mine).run()
+    no_exception(at)
+    assert at.text_area(key="edited").value == mine
+    at.radio[0].set_value("mean").run()  # any other rerun keeps the edit
+    assert at.text_area(key="edited").value == mine
+    at.session_state["compare_open"] = False
+    at.run()
+    at.session_state["compare_open"] = True
+    at.run()  # closing and reopening the comparison keeps it too
+    assert at.text_area(key="edited").value == mine
+    explore(at, c)  # the edit belonged to review b; a new main review starts the box afresh
+    assert at.text_area(key="edited").value == c

@@ -38,6 +38,27 @@ def _one_torch_thread():
 # =========================================================================== descent: costs
 
 
+def test_log_alphas_are_evenly_spaced_on_a_log_axis():
+    a = descent.log_alphas()
+    assert a[0] == 1e-4 and a[-1] == 3.2 and len(a) == 46  # 10^-4 … 10^0.5, ten per decade
+    np.testing.assert_allclose(np.log10(a), np.arange(-40, 6) / 10, atol=0.015)  # 2 significant figures
+    assert a == sorted(set(a)) and {1e-3, 0.01, 0.1, 0.5, 1.0, 2.0} <= set(a)
+    assert descent.log_alphas(-1, 0, 2) == [0.1, 0.32, 1.0]
+
+
+@pytest.mark.parametrize("slope, expect", [(2.0, ("positive", "decrease θ")), (-1e-300, ("negative", "increase θ")),
+                                           (0.0, ("zero", "stay")), (-0.0, ("zero", "stay"))])
+def test_slope_sign_reports_zero_as_zero(slope, expect):
+    assert descent.slope_sign(slope) == expect
+
+
+def test_bowl_at_alpha_one_half_has_slope_exactly_zero_after_one_step():
+    bowl = descent.COSTS_1D["convex bowl"]
+    thetas = descent.descend_1d(bowl.df, 5.0, 0.5, 3)
+    assert thetas[1] == 1.0 and bowl.df(thetas[1]) == 0.0  # 5 − 0.5·2·(5 − 1) = 1
+    assert descent.slope_sign(bowl.df(thetas[1]))[0] == "zero"
+
+
 @pytest.mark.parametrize("name", list(descent.COSTS_1D))
 def test_cost_1d_derivative_is_the_finite_difference(name):
     c = descent.COSTS_1D[name]
@@ -644,6 +665,31 @@ def test_weight_section_is_the_slice_and_descent_it_shows(model, batch, guard):
     assert sec["path"] == landscape.descend_weight(copy, name, index, w0 + 0.5, 0.3, 6, batch)
     assert sec["slopes"] == landscape.weight_slope(copy, name, index, sec["path"][-1]["theta"], batch)
     assert sec["slopes"][1] == pytest.approx(sec["slopes"][2], rel=1e-6)  # autograd vs finite difference
+
+
+def test_slope_check_by_hand():
+    eps = np.finfo(np.float64).eps
+    ok = landscape.slope_check(1.0, 1.0 + 1e-7, 1.0 + 4e-7, 0.7, h=1e-5)
+    assert ok["truncation"] == pytest.approx(3e-7) and ok["rounding"] == pytest.approx(4 * eps * 0.7 / 1e-5)
+    assert ok["tolerance"] == pytest.approx(3e-7 + 4 * eps * 0.7 / 1e-5 + 1e-6)
+    assert ok["difference"] == pytest.approx(1e-7) and ok["agree"]
+    bad = landscape.slope_check(1.0, 1.01, 1.01, 0.7)  # a wrong slope: far outside the tolerance
+    assert not bad["agree"] and bad["difference"] == pytest.approx(0.01)
+    big = landscape.slope_check(2000.0, 2000.001, 2000.001, 0.7)  # the autograd share scales with |slope|
+    assert big["tolerance"] == pytest.approx(2e-3, rel=1e-6) and big["agree"]
+
+
+def test_weight_section_judges_the_slopes(model, batch, guard):
+    copy = landscape.session_copy(model)
+    name, index = "rnn.weight_hh_l0", (4, 2)
+    sec = landscape.weight_section(copy, batch, name, index, start=0.5, alpha=0.3, steps=2)
+    l_, auto, fd = sec["slopes"]
+    theta = sec["path"][-1]["theta"]
+    fd_2h = landscape.weight_slope(copy, name, index, theta, batch, h=2e-5)[2]
+    assert sec["check"] == landscape.slope_check(auto, fd, fd_2h, l_)
+    assert sec["check"]["agree"] and sec["check"]["difference"] == abs(auto - fd)
+    assert sec["check"]["tolerance"] < 1e-5 * max(1.0, abs(auto))  # tight enough to catch a wrong slope
+    assert not landscape.slope_check(auto * 1.001 + 1e-4, fd, fd_2h, l_)["agree"]
 
 
 def test_surface_frame_is_the_direction_slice_on_a_grid(model, batch, guard):

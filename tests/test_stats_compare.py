@@ -1,6 +1,7 @@
 """Test-set statistics (stats.py), the GRU vs LSTM comparison (compare.py) and its charts, on tiny models."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -95,6 +96,68 @@ def test_agreement_rejects_mismatched_or_empty(a, b):
         stats.agreement(np.array(a), np.array(b))
 
 
+# --------------------------------------------------------------------------- McNemar and the paired interval
+
+
+@pytest.mark.parametrize("b, c, p", [
+    (2, 8, 2 * (1 + 10 + 45) / 1024),  # P(X ≤ 2), X ~ Bin(10, ½), doubled
+    (8, 2, 2 * (1 + 10 + 45) / 1024),  # symmetric
+    (0, 5, 2 / 32),
+    (3, 12, 2 * (1 + 15 + 105 + 455) / 32768),
+    (5, 5, 1.0),  # 2·P(X ≤ 5) > 1: capped
+    (1, 0, 1.0),
+    (0, 0, 1.0),  # no disagreements: no evidence either way
+])
+def test_mcnemar_exact_hand_computed(b, c, p):
+    assert stats.mcnemar_exact(b, c) == pytest.approx(p, rel=1e-12)
+
+
+def test_mcnemar_exact_large_counts_match_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for b, c in ((887, 703), (1200, 1300), (40, 41), (5000, 4700)):
+        want = scipy_stats.binomtest(min(b, c), b + c, 0.5).pvalue
+        assert stats.mcnemar_exact(b, c) == pytest.approx(want, rel=1e-9)
+
+
+def test_mcnemar_exact_rejects_negative():
+    with pytest.raises(ValueError):
+        stats.mcnemar_exact(-1, 3)
+
+
+def test_paired_difference_ci_agresti_textbook_example():
+    # Agresti, Categorical Data Analysis: presidential approval of 1600 people at two surveys, 150 changed one
+    # way and 86 the other: difference 0.04, 95% CI (0.021, 0.059).
+    diff, low, high = stats.paired_difference_ci(150, 86, 1600)
+    assert diff == pytest.approx(0.04)
+    assert (round(low, 3), round(high, 3)) == (0.021, 0.059)
+    # by hand: se = √(236 − 64²/1600)/1600, z = 1.959964
+    se = np.sqrt(236 - 64 ** 2 / 1600) / 1600
+    assert (low, high) == pytest.approx((0.04 - 1.959964 * se, 0.04 + 1.959964 * se), rel=1e-6)
+    d99 = stats.paired_difference_ci(150, 86, 1600, level=0.99)
+    assert d99[1] == pytest.approx(0.04 - 2.575829 * se, rel=1e-6)
+
+
+def test_paired_difference_ci_edges():
+    assert stats.paired_difference_ci(0, 0, 50) == (0.0, 0.0, 0.0)  # always agree: no spread
+    diff, low, high = stats.paired_difference_ci(7, 7, 100)
+    assert diff == 0.0 and low == pytest.approx(-high)
+    for bad in ((1, 1, 0), (-1, 0, 5), (3, 3, 5)):
+        with pytest.raises(ValueError):
+            stats.paired_difference_ci(*bad)
+
+
+def test_paired_comparison_counts_who_is_right():
+    # right: A on 0, 1, 5, 7; B on 0, 1, 2, 3, 6 -> only A right on 5, 7 (b = 2), only B on 2, 3, 6 (c = 3)
+    out = stats.paired_comparison(PA, PB, LABELS)
+    assert (out["n"], out["only_a_right"], out["only_b_right"]) == (8, 2, 3)
+    assert out["accuracy_a"] == 4 / 8 and out["accuracy_b"] == 5 / 8
+    assert out["difference"] == pytest.approx(-1 / 8)
+    assert out["p_value"] == 1.0  # 2·P(X ≤ 2), X ~ Bin(5, ½) = 2·16/32
+    assert out["ci"] == pytest.approx(stats.paired_difference_ci(2, 3, 8)[1:])
+    with pytest.raises(ValueError):
+        stats.paired_comparison(PA, PB[:-1], LABELS)
+
+
 # --------------------------------------------------------------------------- gradient_by_position
 
 
@@ -169,6 +232,21 @@ def test_mean_by_distance():
     assert count.tolist() == [3, 2, 1, 0]
 
 
+def test_relative_by_distance_divides_by_the_last_word_then_takes_the_median():
+    nan = np.nan
+    grads = np.array([
+        [2.0, 1.0, 0.5, nan],   # ratios 1, 0.5, 0.25
+        [10.0, 1.0, nan, nan],  # ratios 1, 0.1
+        [4.0, 4.0, 2.0, 1.0],   # ratios 1, 1, 0.5, 0.25
+    ])
+    rel = stats.relative_by_distance(grads)
+    np.testing.assert_allclose(rel, [1.0, 0.5, (0.25 + 0.5) / 2, 0.25])
+    # scale-free: multiplying one review's gradients by any factor changes nothing
+    scaled = grads * np.array([[1e3], [1.0], [1e-4]])
+    np.testing.assert_allclose(stats.relative_by_distance(scaled), rel)
+    assert np.isnan(stats.relative_by_distance(np.array([[1.0, nan]]))[1])
+
+
 # --------------------------------------------------------------------------- compute / write / read stats
 
 
@@ -219,6 +297,13 @@ def test_compute_stats(arch, tiny_arch_model, split):
     assert g["count"] == count.tolist()
     np.testing.assert_allclose(g["mean"], mean, rtol=1e-6)
     assert all(isinstance(x, float) and x > 0 for x in g["mean"])
+    # scale-free: per review, each word's gradient over the last word's (reference autograd), median over reviews
+    ratios = [reference_norms(tiny_arch_model.module, ids) for ids in encoded]
+    ratios = [r / r[0] for r in ratios]
+    for d in (0, 1, 4, 16, MAXLEN - 1):
+        want = np.median([r[d] for r in ratios if len(r) > d])
+        assert g["relative_median"][d] == pytest.approx(want, rel=1e-4), d
+    assert g["relative_median"][0] == 1.0
     json.dumps(out, allow_nan=False)  # plain JSON, no NaN
 
 
@@ -242,8 +327,20 @@ def test_write_and_read_stats(tmp_path, split):
     assert not [p.name for p in sm.path.iterdir() if p.name.startswith(".")]  # no temp file left
     got = stats.read_stats(sm.path)
     assert got == json.loads(path.read_text(encoding="utf-8"))
-    assert got == stats.compute_stats(sm, split, sample=6)
+    extra = {"weights_sha256", "inference_memory"}
+    assert {k: v for k, v in got.items() if k not in extra} == stats.compute_stats(sm, split, sample=6)
     assert got["sample_size"] == 6
+    assert got["weights_sha256"] == hashlib.sha256((sm.path / "model.safetensors").read_bytes()).hexdigest()
+    mem = got["inference_memory"]
+    assert (mem["batch"], mem["words"]) == (256, 200) and mem["hardware"]
+    if os.path.exists(memprobe.CLEAR_REFS):  # the fresh process held at least the embedded batch (maxlen 50)
+        assert mem["error"] is None and mem["peak_bytes"] >= 256 * MAXLEN * 6 * 4
+    else:
+        assert mem["peak_bytes"] is None and mem["error"]
+    # computed from other weights: not valid for these
+    other = saved(tmp_path, "other_gru", "gru", seed=9)
+    (other.path / "stats.json").write_bytes(path.read_bytes())
+    assert stats.read_stats(other.path) is None
     # the checkpoint still loads (stats.json is an extra file)
     assert load_model(sm.path).arch == "gru"
 
@@ -283,17 +380,25 @@ def test_architecture_facts_default_sizes(arch_, gates, names, blocks, recurrent
     assert facts["params_total"] == counts["total"] == total
     assert facts["params_embedding"] == counts["embedding"] == 500_000
     assert facts["params_dense"] == counts["dense"] == 101
-    assert facts["checkpoint_bytes"] == 0 and facts["weights_bytes"] == 0  # no folder
+    assert facts["weights_bytes"] == 0  # no folder
 
 
-def test_architecture_facts_bytes_on_disk(tmp_path):
+def safetensors_size(module: torch.nn.Module, path: Path) -> int:
+    """The file size the safetensors format implies: an 8-byte length, the JSON header, then 4 bytes per
+    float32 number of every tensor."""
+    header = int.from_bytes(path.read_bytes()[:8], "little")
+    return 8 + header + 4 * sum(t.numel() for t in module.state_dict().values())
+
+
+def test_architecture_facts_bytes_on_disk_are_the_weights_alone(tmp_path):
     sm = saved(tmp_path, "lstm_small", "lstm", {"note": "x" * 1000})
-    (sm.path / "stats.json").write_text('{"test_proba": []}')
     facts = compare.architecture_facts(sm)
-    assert facts["checkpoint_bytes"] == sum(f.stat().st_size for f in sm.path.iterdir() if f.is_file())
-    assert facts["checkpoint_bytes"] > 1000
-    assert facts["weights_bytes"] == (sm.path / "model.safetensors").stat().st_size
-    assert facts["params_total"] == parameter_counts(sm.module)["total"]
+    weights = sm.path / "model.safetensors"
+    assert facts["weights_bytes"] == safetensors_size(sm.module, weights)
+    assert facts["weights_bytes"] > 4 * parameter_counts(sm.module)["total"]
+    (sm.path / "stats.json").write_text('{"test_proba": [' + "0.5, " * 10_000 + "0.5]}")  # 50 kB beside it
+    assert compare.architecture_facts(sm)["weights_bytes"] == facts["weights_bytes"]
+    assert "checkpoint_bytes" not in facts
 
 
 # --------------------------------------------------------------------------- claims
@@ -372,52 +477,72 @@ def test_claims_trains_faster_not_comparable(tmp_path, gm, lm, verdict):
         assert "different hardware" in row["measured"]
 
 
-@pytest.mark.parametrize("acc_g, acc_l, verdict", [
-    (0.885, 0.88, "holds"),
-    (0.87, 0.875, "holds"),
-    (0.88, 0.90, "does not hold here"),
-    (0.92, 0.90, "does not hold here"),
-    (None, 0.90, "not measured yet"),
-])
-def test_claims_accuracy(tmp_path, acc_g, acc_l, verdict):
-    g, l = pair(tmp_path, metrics([10], accuracy=acc_g), metrics([20], accuracy=acc_l))
-    row = claim(compare.claims(g, l), "Performs about as well")
+def planted(n: int, wrong: set[int], sha: str = "same", memory: int | None = None) -> dict:
+    """stats.json content of a model that is right on every one of ``n`` reviews except ``wrong``."""
+    labels = [i % 2 for i in range(n)]
+    proba = [(0.9 if y else 0.1) if i not in wrong else (0.1 if y else 0.9) for i, y in enumerate(labels)]
+    out = {"test_ids_sha256": sha, "test_labels": labels, "test_proba": proba}
+    if memory is not None:
+        out["inference_memory"] = {"peak_bytes": memory, "hardware": "planted CPU"}
+    return out
+
+
+# (GRU wrong on, LSTM wrong on) among 100 reviews -> verdict and what the text must say. The p-values and
+# intervals are hand computations: p = 2·P(X ≤ min(b, c)), X ~ Bin(b + c, ½); Wald interval of (b − c)/n.
+ACCURACY_CASES = [
+    # b = 2 (only GRU right), c = 10: p = 2·(1 + 12 + 66)/4096 = 0.0386; se = √(12 − 64/100)/100 = 0.033705
+    (set(range(10)), {10, 11}, "does not hold here",
+     ["LSTM is significantly more accurate", "p = 0.039", "−8.00 points".replace("−", "-"), "CI [-14.61, -1.39]",
+      "only GRU right on 2, only LSTM right on 10", "GRU 90.00%, LSTM 98.00%"]),
+    # b = 3, c = 5: p = 2·(1 + 8 + 28 + 56)/256 = 0.727
+    (set(range(5)), {5, 6, 7}, "holds", ["No significant difference", "p = 0.73", "-2.00 points"]),
+    # b = 12, c = 2: p = 2·(1 + 14 + 91)/16384 = 0.0129
+    ({0, 1}, set(range(2, 14)), "holds", ["GRU is significantly more accurate", "p = 0.013", "+10.00 points"]),
+]
+
+
+@pytest.mark.parametrize("gru_wrong, lstm_wrong, verdict, says", ACCURACY_CASES)
+def test_claims_accuracy_is_a_paired_test_on_the_stored_predictions(tmp_path, gru_wrong, lstm_wrong, verdict, says):
+    g, l = pair(tmp_path, metrics([10], accuracy=0.5), metrics([20], accuracy=0.5))  # metrics.json is not used
+    row = claim(compare.claims(g, l, stats={"my_gru": planted(100, gru_wrong), "my_lstm": planted(100, lstm_wrong)}),
+                "Performs about as well")
     assert row["verdict"] == verdict
-    if acc_g is not None:
-        assert f"GRU {acc_g:.2%}" in row["measured"] and f"LSTM {acc_l:.2%}" in row["measured"]
+    for text in says:
+        assert text in row["measured"], (text, row["measured"])
 
 
-def test_claims_accuracy_exactly_one_point_holds(tmp_path):
-    g, l = pair(tmp_path, metrics([10], accuracy=0.90), metrics([20], accuracy=0.89))
-    assert claim(compare.claims(g, l), "Performs about as well")["verdict"] == "holds"
-
-
-def test_claims_memory(tmp_path):
+def test_claims_accuracy_needs_predictions_on_the_same_reviews(tmp_path):
     g, l = pair(tmp_path, metrics([10]), metrics([20]))
-    assert (g.name, l.name) == ("my_gru", "my_lstm")
+    for stats_ in ({}, {"my_gru": planted(10, set())},
+                   {"my_gru": planted(10, set()), "my_lstm": planted(10, set(), sha="other reviews")}):
+        row = claim(compare.claims(g, l, stats=stats_), "Performs about as well")
+        assert row["verdict"] == "not measured yet" and "python -m gru_core stats" in row["measured"]
+
+
+def test_claims_memory_stored_by_default_live_when_measured(tmp_path):
+    g, l = pair(tmp_path, metrics([10]), metrics([20]))
     mib = 2 ** 20
-    row = claim(compare.claims(g, l), "Uses less memory")
-    assert row["verdict"] == "not measured yet"
-    row = claim(compare.claims(g, l, {"my_gru": {"peak_memory_bytes": 10 * mib},
-                                      "my_lstm": {"peak_memory_bytes": 20 * mib}}), "Uses less memory")
-    assert row["verdict"] == "holds" and "10.0 MiB" in row["measured"] and "20.0 MiB" in row["measured"]
-    row = claim(compare.claims(g, l, {"my_gru": {"peak_memory_bytes": 30 * mib},
-                                      "my_lstm": {"peak_memory_bytes": 20 * mib}}), "Uses less memory")
-    assert row["verdict"] == "does not hold here"
-    # keyed by the folder name, not the architecture
-    row = claim(compare.claims(g, l, {"gru": {"peak_memory_bytes": 1}, "lstm": {"peak_memory_bytes": 2}}),
-                "Uses less memory")
-    assert row["verdict"] == "not measured yet"
-    # not measurable on one side
-    row = claim(compare.claims(g, l, {"my_gru": {"peak_memory_bytes": None},
-                                      "my_lstm": {"peak_memory_bytes": 20 * mib}}), "Uses less memory")
-    assert row["verdict"] == "not measured yet"
+    stored = {"my_gru": planted(4, set(), memory=10 * mib), "my_lstm": planted(4, set(), memory=20 * mib)}
+    row = claim(compare.claims(g, l, stats=stored), "Uses less memory")
+    assert row["verdict"] == "holds" and "stored by the stats command" in row["measured"]
+    assert "GRU 10.0 MiB" in row["measured"] and "LSTM 20.0 MiB" in row["measured"]
+    live = {"my_gru": {"peak_memory_bytes": 30 * mib}, "my_lstm": {"peak_memory_bytes": 20 * mib}}
+    row = claim(compare.claims(g, l, live, stored), "Uses less memory")  # a live measurement replaces it
+    assert row["verdict"] == "does not hold here" and "measured live on this server" in row["measured"]
+    failed = {"my_gru": {"peak_memory_bytes": None, "peak_memory_error": "the kernel offers no reset"},
+              "my_lstm": {"peak_memory_bytes": 20 * mib, "peak_memory_error": None}}
+    row = claim(compare.claims(g, l, failed, stored), "Uses less memory")  # a failed probe is said, not hidden
+    assert row["verdict"] == "not measured yet" and "could not be measured: the kernel offers no reset" in row["measured"]
+    for stats_ in ({}, {"gru": stored["my_gru"], "lstm": stored["my_lstm"]}):  # keyed by folder, not architecture
+        row = claim(compare.claims(g, l, stats=stats_), "Uses less memory")
+        assert row["verdict"] == "not measured yet" and "python -m gru_core stats" in row["measured"]
 
 
 # --------------------------------------------------------------------------- comparison_table
 
 LIVE_FULL = {"latency_100_s": 0.0123, "latency_500_s": 0.0456, "throughput_256": 12345.6,
-             "peak_memory_bytes": 3 * 2 ** 20}
+             "peak_memory_bytes": 3 * 2 ** 20, "peak_memory_error": None}
+MEMORY_ROW = "peak inference memory, batch 256 × 200 words"
 
 
 def test_comparison_table(tmp_path):
@@ -427,14 +552,17 @@ def test_comparison_table(tmp_path):
     gm["rt_polarity"] = {"accuracy": 0.7054}
     g, l = pair(tmp_path, gm, {})
     r = saved(tmp_path, "plain", "rnn", metrics(None, accuracy=0.8))
+    (g.path / "stats.json").write_text('{"test_proba": [' + "0.5, " * 10_000 + "0.5]}")  # not part of the weights
     table = compare.comparison_table([g, l, r])
-    assert list(table.columns) == ["my_gru", "my_lstm", "plain"]
+    assert list(table.columns) == ["my_gru", "my_lstm", "plain", "source"]
     assert {"parameters: total", "IMDB test accuracy"} <= set(table.index)
     for m in (g, l, r):
         assert table.loc["parameters: total", m.name] == f"{parameter_counts(m.module)['total']:,}"
         assert table.loc["weight matrices (blocks)", m.name] == str({"gru": 3, "lstm": 4, "rnn": 1}[m.arch])
         assert table.loc["latency, one 100-word review", m.name] == "not measured"
-        assert table.loc["peak inference memory, batch 256", m.name] == "not measured"
+        assert table.loc[MEMORY_ROW, m.name] == "not measured (run the stats command)"
+        size = safetensors_size(m.module, m.path / "model.safetensors")
+        assert table.loc["weights on disk (model.safetensors)", m.name] == f"{size / 2 ** 20:.2f} MiB"
     col = table["my_gru"]
     assert col["architecture"] == "GRU" and col["gates"] == "2 (update, reset)"
     assert col["IMDB test accuracy"] == "89.80%" and col["IMDB test precision"] == "89.43%"
@@ -442,8 +570,6 @@ def test_comparison_table(tmp_path):
     assert col["Rotten Tomatoes accuracy (out of domain)"] == "70.54%"
     assert col["training seconds per epoch"] == "11.0 s"
     assert col["training hardware"] == "cpu: AMD EPYC"
-    bytes_ = sum(f.stat().st_size for f in g.path.iterdir() if f.is_file())
-    assert col["checkpoint size on disk"] == f"{bytes_ / 2 ** 20:.2f} MiB"
     empty = table["my_lstm"]  # no metrics at all
     assert empty["IMDB test accuracy"] == "—" and empty["IMDB test F1"] == "—"
     assert empty["training seconds per epoch"] == "—" and empty["training hardware"] == "?: ?"
@@ -451,16 +577,38 @@ def test_comparison_table(tmp_path):
     assert table.loc["IMDB test accuracy", "plain"] == "80.00%"
 
 
+def test_comparison_table_says_where_each_row_comes_from(tmp_path):
+    g, l = pair(tmp_path, metrics([10], hardware="AMD EPYC"), metrics([20], hardware="AMD EPYC"))
+    mib = 2 ** 20
+    stored = {"my_gru": planted(4, set(), memory=10 * mib), "my_lstm": planted(4, set(), memory=12 * mib)}
+    source = compare.comparison_table([g, l], stats=stored)["source"]
+    assert source["parameters: total"].startswith("the weights")
+    for row in ("IMDB test accuracy", "training seconds per epoch"):
+        assert source[row] == "metrics.json (the training run; cpu: AMD EPYC)"
+    assert source["latency, one 100-word review"] == "measured live on this server (press the button)"
+    assert source[MEMORY_ROW] == "stats.json (the stats command; planted CPU)"
+    table = compare.comparison_table([g, l], stats=stored)
+    assert (table.loc[MEMORY_ROW, "my_gru"], table.loc[MEMORY_ROW, "my_lstm"]) == ("10.0 MiB", "12.0 MiB")
+    live = {"my_gru": LIVE_FULL, "my_lstm": LIVE_FULL}
+    table = compare.comparison_table([g, l], live, stored)
+    assert table.loc[MEMORY_ROW, "my_gru"] == "3.0 MiB" and table.loc[MEMORY_ROW, "source"] == \
+        "measured live on this server"
+    other = saved(tmp_path, "other", "rnn", metrics([5], hardware="Intel Xeon"))
+    assert compare.comparison_table([g, other])["source"]["IMDB test accuracy"] == \
+        "metrics.json (the training run; differs by model)"
+
+
 def test_comparison_table_live(tmp_path):
     g, l = pair(tmp_path, metrics([10]), metrics([20]))
-    live = {"my_gru": LIVE_FULL, "my_lstm": {**LIVE_FULL, "peak_memory_bytes": None}}
+    live = {"my_gru": LIVE_FULL, "my_lstm": {**LIVE_FULL, "peak_memory_bytes": None,
+                                             "peak_memory_error": "the kernel offers no peak-memory reset here"}}
     table = compare.comparison_table([g, l], live)
     col = table["my_gru"]
     assert col["latency, one 100-word review"] == "12.3 ms"
     assert col["latency, one 500-word review"] == "45.6 ms"
     assert col["throughput, batch 256 × 200 words"] == "12,346 reviews/s"
-    assert col["peak inference memory, batch 256"] == "3.0 MiB"
-    assert table.loc["peak inference memory, batch 256", "my_lstm"] == "not measurable here"
+    assert col[MEMORY_ROW] == "3.0 MiB"
+    assert table.loc[MEMORY_ROW, "my_lstm"] == "the kernel offers no peak-memory reset here"
     # a model missing from ``live`` is not measured
     t2 = compare.comparison_table([g, l], {"my_gru": LIVE_FULL})
     assert t2.loc["latency, one 100-word review", "my_lstm"] == "not measured"
@@ -520,10 +668,48 @@ def test_gradient_frame_drops_missing_and_non_positive():
         "b": [2.0, None, 1.0],
     }
     df = compare.gradient_frame(curves)
-    assert list(df.columns) == ["model", "distance", "gradient"]
+    assert list(df.columns) == ["model", "distance", "gradient", "reviews"]
     assert df[df["model"] == "a"][["distance", "gradient"]].values.tolist() == [[0, 0.5], [1, 0.25], [6, 1e-9]]
     assert df[df["model"] == "b"][["distance", "gradient"]].values.tolist() == [[0, 2.0], [2, 1.0]]
+    assert set(df["reviews"]) == {1}  # single reviews
     assert len(compare.gradient_frame({"c": [None, np.nan]})) == 0
+
+
+def test_gradient_frame_stops_averages_where_too_few_reviews_remain():
+    curves = {"avg": np.array([1.0, 0.9, 0.8, 0.7, 0.6]), "one": np.array([1.0, 0.5, 0.25])}
+    counts = {"avg": np.array([500, 120, 50, 49, 60])}  # stops at distance 3 (49 < 50), even if 4 had more
+    df = compare.gradient_frame(curves, counts, min_reviews=50)
+    avg = df[df["model"] == "avg"]
+    assert avg["distance"].tolist() == [0, 1, 2] and avg["reviews"].tolist() == [500, 120, 50]
+    assert df[df["model"] == "one"]["distance"].tolist() == [0, 1, 2]
+    assert compare.gradient_frame(curves, counts, min_reviews=121)["model"].tolist() == ["avg", "one", "one", "one"]
+
+
+def reach_stats(raw: list[float], relative: list[float], counts: list[int], logit: float) -> dict:
+    p = 1 / (1 + np.exp(-logit))
+    return {"gradient_by_distance": {"mean": raw, "relative_median": relative, "count": counts},
+            "test_proba": [p, 1 - p]}
+
+
+def test_reach_summary_is_computed_from_the_curves():
+    planted_ = {
+        # larger logits, higher raw curve, but it falls fastest once divided by the last word's gradient
+        "big": reach_stats([8.0, 4.0, 0.4, 0.25, 0.1], [1.0, 0.5, 0.05, 0.02, 0.01], [500, 400, 300, 60, 10], 6.0),
+        "small": reach_stats([1.0, 0.9, 0.3, 0.2, 0.1], [1.0, 0.9, 0.3, 0.2, 0.1], [500, 400, 300, 200, 100], 1.5),
+    }
+    raw, rel = compare.reach_summary(planted_, min_reviews=50)
+    # common last distance with ≥ 50 reviews: 3 (big has 10 at distance 4)
+    assert "**big**'s curve is the highest at the last word and lies above small at every distance up to 3" in raw
+    assert "mean |logit| on the test reviews is big 6.00, small 1.50" in raw
+    assert "a word 3 words before the end" in rel
+    assert "**big** 0.02 (below a tenth from distance 2)" in rel and "**small** 0.2 (never below a tenth)" in rel
+    assert "falls fastest for **big** and slowest for **small**" in rel
+    # where the curves cross, no "above at every distance" is claimed
+    planted_["small"]["gradient_by_distance"]["mean"] = [1.0, 0.9, 0.5, 0.3, 0.1]
+    raw = compare.reach_summary(planted_, min_reviews=50)[0]
+    assert "lies above" not in raw and "at distance 3 the highest is **small**'s" in raw
+    assert compare.reach_summary({}) == [] and compare.reach_summary(
+        {"x": reach_stats([1.0], [1.0], [10], 1.0)}) == []
 
 
 # --------------------------------------------------------------------------- live measurements
@@ -548,39 +734,56 @@ def test_latency_and_throughput(saved_gru):
     assert isinstance(tp, float) and tp > 0
 
 
-def test_measure_live_keys(saved_gru, monkeypatch):
-    monkeypatch.setattr(compare, "peak_inference_memory", lambda m: 1234)
-    monkeypatch.setattr(compare, "latency", lambda m, n: n / 1e4)
-    monkeypatch.setattr(compare, "throughput", lambda m: 99.0)
-    assert compare.measure_live(saved_gru) == {"latency_100_s": 0.01, "latency_500_s": 0.05,
-                                               "throughput_256": 99.0, "peak_memory_bytes": 1234}
+needs_peak_reset = pytest.mark.skipif(not os.path.exists(memprobe.CLEAR_REFS),
+                                      reason="the kernel offers no peak-RSS reset here")
+EMBED, WIDE = 64, 200  # a model whose batch of 256 × 200 words must hold a 13 MB embedded input
 
 
-def test_peak_inference_memory_subprocess(saved_gru):
-    value = compare.peak_inference_memory(saved_gru, batch=32, n_words=50)
-    if os.path.exists("/proc/self/clear_refs"):
-        assert isinstance(value, int) and value >= 0
-    else:
-        assert value is None or (isinstance(value, int) and value >= 0)
-    assert compare.peak_inference_memory(tiny_model("gru")) is None  # no folder to load in a fresh process
+@pytest.fixture(scope="module")
+def wide_gru(tmp_path_factory) -> SentimentModel:
+    module = SentimentRNN("gru", len(Vocab(WORDS)), EMBED, 16).eval()
+    folder = save_checkpoint(tmp_path_factory.mktemp("wide") / "wide_gru", module, Vocab(WORDS), WIDE, {})
+    return load_model(folder)
 
 
-def test_peak_inference_memory_relative_path_from_another_cwd(saved_gru, monkeypatch):
-    """The app may run from any folder and hold a relative model path."""
-    if not os.path.exists("/proc/self/clear_refs"):
-        pytest.skip("the kernel offers no peak-RSS reset here")
-    monkeypatch.chdir(saved_gru.path.parent)
-    rel = load_model(saved_gru.path.name)
-    assert not rel.path.is_absolute()
-    value = compare.peak_inference_memory(rel, batch=8, n_words=20)
-    assert isinstance(value, int) and value >= 0
+@needs_peak_reset
+def test_peak_extra_bytes_sees_a_known_allocation():
+    size = 64 * 2 ** 20
+    held = []
+    peak = memprobe.peak_extra_bytes(lambda: held.append(np.ones(size // 8)))  # 64 MiB, every page touched
+    assert size <= peak < size + 32 * 2 ** 20
+    small = memprobe.peak_extra_bytes(lambda: None)
+    assert 0 <= small < 8 * 2 ** 20  # doing nothing costs (nearly) nothing
 
 
-def test_memprobe_main_prints_json(saved_gru, capsys):
-    memprobe.main([str(saved_gru.path), "4", "10"])
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(out) == {"peak_extra_bytes"}
-    assert out["peak_extra_bytes"] is None or (isinstance(out["peak_extra_bytes"], int) and out["peak_extra_bytes"] >= 0)
+def test_peak_extra_bytes_fails_loudly_without_the_kernel_reset(tmp_path, monkeypatch):
+    monkeypatch.setattr(memprobe, "CLEAR_REFS", str(tmp_path / "no" / "clear_refs"))
+    with pytest.raises(memprobe.MemoryProbeError, match="no peak-memory reset"):
+        memprobe.peak_extra_bytes(lambda: None)
+
+
+@needs_peak_reset
+def test_peak_inference_memory_holds_at_least_the_embedded_batch(wide_gru, monkeypatch):
+    """Run from another folder with a relative path, as the app may; the fresh process must at least hold
+    the embedded input, 256 reviews × 200 words × 64 floats of 4 bytes."""
+    monkeypatch.chdir(wide_gru.path.parent)
+    value = memprobe.peak_inference_memory(wide_gru.path.name)
+    assert 256 * WIDE * EMBED * 4 <= value < 2 ** 30
+
+
+def test_peak_inference_memory_fails_loudly(tmp_path):
+    with pytest.raises(memprobe.MemoryProbeError, match="the memory probe failed"):
+        memprobe.peak_inference_memory(tmp_path / "not_a_model", batch=4, n_words=10)
+
+
+@needs_peak_reset
+def test_measure_live_on_a_saved_model(wide_gru):
+    out = compare.measure_live(wide_gru)
+    assert out["peak_memory_error"] is None and out["peak_memory_bytes"] >= 256 * WIDE * EMBED * 4
+    assert 0 < out["latency_100_s"] < 5 and 0 < out["latency_500_s"] < 5 and out["throughput_256"] > 0
+    # no folder to load in a fresh process: said, not hidden as zero
+    bare = compare.measure_live(tiny_model("gru"))
+    assert bare["peak_memory_bytes"] is None and "no folder" in bare["peak_memory_error"]
 
 
 # --------------------------------------------------------------------------- charts on compare frames
@@ -633,10 +836,12 @@ def test_saturation_scatter():
 
 def test_gradient_curve(tiny_arch_model):
     grads = stats.gradient_by_position(tiny_arch_model, [np.array([2, 3, 4, 5]), np.array([6, 7])])
-    mean, _ = stats.mean_by_distance(grads)
-    df = compare.gradient_frame({"tiny": mean, "one": grads[1]})
+    mean, count = stats.mean_by_distance(grads)
+    df = compare.gradient_frame({"tiny": mean, "one": grads[1]}, {"tiny": count}, min_reviews=1)
     assert len(df) == 4 + 2
-    spec = charts.gradient_curve(df).to_dict()
+    spec = charts.gradient_curve(df, "share", "Scale-free").to_dict()
+    assert spec["title"] == "Scale-free" and spec["encoding"]["y"]["title"] == "share"
+    assert "reviews" in tooltip_fields(spec["encoding"])
     assert mark_type(spec) == "line"
     enc = spec["encoding"]
     assert enc["x"]["field"] == "distance" and enc["y"]["field"] == "gradient"
