@@ -12,7 +12,7 @@ from gru_core.analysis.atlas import (
     unit_table,
     word_frame,
 )
-from gru_core.analysis.charts import ablation_chart, cocluster_heatmap
+from gru_core.analysis.atlas_charts import ablation_chart, cocluster_heatmap
 from gru_core.archs import ARCHS
 from gru_core.charts import md_escape
 from gru_core.explain import GATE_LABELS
