@@ -24,6 +24,7 @@ from .text import TOKENIZER_VERSION, Vocab, tokenize
 
 ENV_IMDB = "GRU_EXPLORER_IMDB"
 ENV_RT = "GRU_EXPLORER_RT_POLARITY"
+ENV_CACHE = "GRU_EXPLORER_CACHE"  # where the tokenized cache goes (default: data/cache)
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _BREAKS = re.compile(r"<br\s*/?\s*>", re.IGNORECASE)
@@ -171,7 +172,7 @@ def load_imdb(split: str, path: str | os.PathLike | None = None, cache_dir: str 
     if split not in ("train", "test"):
         raise ValueError("split must be 'train' or 'test'")
     src = resolve_imdb_path(path)
-    folder = Path(cache_dir or DATA_DIR / "cache") / f"imdb-{_cache_key(src)}"
+    folder = Path(cache_dir or os.environ.get(ENV_CACHE) or DATA_DIR / "cache") / f"imdb-{_cache_key(src)}"
     if not (folder / "arrays.npz").exists() or not (folder / "words.json").exists():
         _save_cache(folder, _read_raw(src))
     try:

@@ -73,16 +73,34 @@ class PreparedData:
     val: EncodedSet
 
 
-def prepare(cfg: TrainConfig, data_path: str | None = None, train_split: Split | None = None) -> PreparedData:
-    """Carve a validation split from IMDB train, build the vocabulary on the rest, encode."""
+class TrainingStopped(Exception):
+    """A stop was asked for before anything worth saving existed (no epoch had ended)."""
+
+
+def check_stop(stop: Callable[[], bool] | None, during: str) -> None:
+    """Raise TrainingStopped when ``stop()`` says so: the check between and inside the slow phases."""
+    if stop is not None and stop():
+        raise TrainingStopped(f"stopped during {during}; nothing was saved")
+
+
+def prepare(cfg: TrainConfig, data_path: str | None = None, train_split: Split | None = None,
+            stop: Callable[[], bool] | None = None) -> PreparedData:
+    """Carve a validation split from IMDB train, build the vocabulary on the rest, encode.
+
+    ``stop`` is checked between the steps (TrainingStopped when it returns True).
+    """
     split = train_split if train_split is not None else load_imdb("train", data_path)
+    check_stop(stop, "data preparation")
     if cfg.limit is not None:
         order = np.random.default_rng(cfg.seed).permutation(len(split))[: cfg.limit]
         split = split.subset(np.sort(order))
     tr_idx, va_idx = validation_split(len(split), cfg.val_fraction, cfg.seed)
     tr, va = split.subset(tr_idx), split.subset(va_idx)
     vocab = Vocab.build(tr.tokens, cfg.vocab_size)
-    return PreparedData(vocab, encode(tr, vocab, cfg.maxlen), encode(va, vocab, cfg.maxlen))
+    check_stop(stop, "data preparation")
+    train = encode(tr, vocab, cfg.maxlen)
+    check_stop(stop, "data preparation")
+    return PreparedData(vocab, train, encode(va, vocab, cfg.maxlen))
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
@@ -177,8 +195,9 @@ def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
     training cleanly (the best state so far is still returned).
     """
     device = next(module.parameters()).device
-    torch.manual_seed(cfg.seed)
+    # The run's own generators (batch order; dropout masks): nothing else in the process changes them.
     rng = np.random.default_rng(cfg.seed)
+    module.use_dropout_generator(torch.Generator(device).manual_seed(cfg.seed))
     opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
@@ -227,10 +246,12 @@ def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
             stop = True
         if stop:
             break
+    module.use_dropout_generator(None)
     return history, best_state
 
 
 def build_module(cfg: TrainConfig) -> SentimentRNN:
-    torch.manual_seed(cfg.seed)
-    return SentimentRNN(cfg.arch, cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.embed_dropout, cfg.dropout)
+    """A freshly initialised module, its weights drawn from a generator of its own seeded with ``cfg.seed``."""
+    return SentimentRNN(cfg.arch, cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.embed_dropout, cfg.dropout,
+                        generator=torch.Generator().manual_seed(cfg.seed))
 
