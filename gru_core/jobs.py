@@ -127,7 +127,8 @@ class Progress:
     eta: float | None = None
     points: list[dict] = field(default_factory=list)  # loss/accuracy every few steps
     history: list[dict] = field(default_factory=list)
-    error: str | None = None  # why it failed, with the last lines of its output
+    error: str | None = None  # why it failed
+    output: str = ""  # the last lines the process printed, when it failed
     message: str = ""  # e.g. why a stopped run saved nothing
     folder: str | None = None
     metrics: dict | None = None
@@ -154,6 +155,7 @@ class Run:
         self._lock = threading.Lock()
         self._progress = Progress()
         self._ended = threading.Event()
+        self._reported_end = False  # the child's end event came (a run that ends without one failed)
         self._started = time.monotonic()
 
     # --- the child -------------------------------------------------------------------------------
@@ -192,17 +194,17 @@ class Run:
 
     def _finish(self, code: int) -> None:
         with self._lock:
-            end = self._apply(self._reader.new_events())
+            self._apply(self._reader.new_events())
             p = self._progress
-            if end is None or code != 0:
+            if not self._reported_end or code != 0:
                 p.status = "failed"
-                p.error = f"The training process {_describe_exit(code)}. Its last lines of output:\n\n{self.output_tail()}"
+                p.error, p.output = f"The training process {_describe_exit(code)}.", self.output_tail()
             p.elapsed, p.eta = time.monotonic() - self._started, 0.0
         self._ended.set()
 
-    def _apply(self, events: list[dict]) -> dict | None:
-        """Fold events into the progress; the end event, if one came."""
-        p, end = self._progress, None
+    def _apply(self, events: list[dict]) -> None:
+        """Fold events into the progress."""
+        p = self._progress
         for ev in events:
             kind = ev.get("event")
             if kind == "phase":
@@ -218,9 +220,8 @@ class Run:
             elif kind == "epoch":
                 p.history = ev["history"]
             elif kind == "end":
-                end = ev
+                self._reported_end = True
                 p.status, p.folder, p.metrics, p.message = ev["status"], ev["folder"], ev["metrics"], ev["message"]
-        return end
 
     def output_tail(self, lines: int = TAIL_LINES) -> str:
         """The last lines the child printed (progress-bar redraws split into lines)."""

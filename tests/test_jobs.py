@@ -266,12 +266,12 @@ def test_stop_during_data_preparation_saves_nothing(registry, roots, slow_tar):
 def test_a_killed_run_is_reported_failed_with_its_output(registry, roots, slow_tar):
     run = registry.start("me", small_cfg(limit=2_000, epochs=10), "killed", str(slow_tar), evaluate_test=False)
     log = run.dir / "output.log"
-    wait_until(lambda: log.exists() and b"epoch 1/10: train loss" in log.read_bytes(), what="the first epoch")
+    wait_until(lambda: run.snapshot().step > 0 and b"epoch 1/10" in log.read_bytes(), what="training steps")
     run.process.kill()
     assert run.wait(30)
     p = run.snapshot()
     assert p.status == "failed"
-    assert "killed by signal SIGKILL" in p.error and "epoch 1/10: train loss" in p.error
+    assert "killed by signal SIGKILL" in p.error and "epoch 1/10" in p.output
     assert not (roots[1] / "killed").exists() and not leftovers(roots[1])
 
 
@@ -282,7 +282,7 @@ def test_a_run_never_replaces_a_model_that_appeared_meanwhile(registry, roots, i
     before = (local / "taken" / "model.safetensors").read_bytes()
     assert run.wait(120)
     p = run.snapshot()
-    assert p.status == "failed" and "already in" in p.error
+    assert p.status == "failed" and "exited with status 2" in p.error and "already in" in p.output
     assert (local / "taken" / "model.safetensors").read_bytes() == before
     assert not leftovers(local)
 
@@ -301,7 +301,7 @@ def test_missing_data_fails_with_the_reason(registry, roots, tmp_path):
     run = registry.start("me", small_cfg(), "nodata", str(tmp_path / "nowhere.tar.gz"), evaluate_test=False)
     assert run.wait(120)
     p = run.snapshot()
-    assert p.status == "failed" and "exited with status 2" in p.error and "nowhere.tar.gz" in p.error
+    assert p.status == "failed" and "exited with status 2" in p.error and "nowhere.tar.gz" in p.output
 
 
 SERVER = textwrap.dedent("""
