@@ -293,6 +293,8 @@ class Registry:
         """Check the request and claim a slot in one step; RunRefused says why not."""
         root = Path(self.local_root or local_models_dir())
         limit = self.limit or max_runs()
+        if read_only():  # the page does not offer training then; this guards every other way in
+            raise RunRefused([f"Training is switched off on this server ({ENV_READ_ONLY} is set)."])
         with self._lock:
             problems = check_request(cfg, name, root, replace_existing, shipped_root=models_dir())
             active = [r for r in self._runs.values() if not r.finished]

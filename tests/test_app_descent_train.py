@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from gru_core import list_checkpoints
 
 from . import apphelpers
-from .apphelpers import charts, no_exception, open_page
+from .apphelpers import ROOT, charts, no_exception, open_page
 
 
 def messages(at) -> str:
@@ -178,6 +179,16 @@ def test_another_session_watches_without_a_stop_button_and_cannot_start(models_r
     rerun_until(alice, lambda at: "Saved" in messages(at), "saving the model")
     bob.run()
     assert "Saved" in messages(bob) and not [b for b in bob.button if b.label in ("Stop", "Clear")]
+
+
+def test_a_model_trained_here_is_offered_on_every_page(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "models" / "rnn", tmp_path / "mine")
+    monkeypatch.setenv("GRU_EXPLORER_LOCAL_MODELS", str(tmp_path))
+    at = open_page("pages/compare.py", model="mine (trained here)")
+    assert "mine (trained here)" in at.multiselect[0].options
+    for page in ("pages/explorer.py", "pages/descent.py"):
+        at = open_page(page, model="mine (trained here)")
+        assert at.selectbox(key="_model_picker").value == "mine (trained here)" and not at.error
 
 
 @pytest.mark.parametrize("name,reviews,epochs,expected", [

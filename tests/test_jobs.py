@@ -140,6 +140,35 @@ def test_train_args_reproduce_the_config():
     assert rebuilt == cfg and a.no_test and a.out == "out"
 
 
+def test_a_name_among_the_shipped_models_is_refused(tmp_path):
+    (tmp_path / "shipped" / "custom").mkdir(parents=True)
+    problems = jobs.check_request(small_cfg(), "custom", tmp_path / "local", shipped_root=tmp_path / "shipped")
+    assert len(problems) == 1 and "shipped model" in problems[0]
+    assert jobs.check_request(small_cfg(), "custom", tmp_path / "local") == []
+
+
+def test_saving_without_replace_leaves_an_existing_model_alone(tmp_path):
+    from .tiny import tiny_model
+
+    model = tiny_model("gru")
+    first = gru_core.save_checkpoint(tmp_path / "m", model.module, model.vocab, 50, replace=False)
+    before = (first / "model.safetensors").read_bytes()
+    other = tiny_model("gru", seed=1)
+    with pytest.raises(FileExistsError, match="left as it is"):
+        gru_core.save_checkpoint(tmp_path / "m", other.module, other.vocab, 50, replace=False)
+    assert (first / "model.safetensors").read_bytes() == before
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["m"]  # no temporary folder left
+    gru_core.save_checkpoint(tmp_path / "m", other.module, other.vocab, 50)  # replacing, when asked
+    assert (first / "model.safetensors").read_bytes() != before
+
+
+def test_a_read_only_server_refuses_runs_whatever_asks(registry, imdb_tar, monkeypatch):
+    monkeypatch.setenv(jobs.ENV_READ_ONLY, "1")
+    with pytest.raises(jobs.RunRefused, match="switched off"):
+        registry.start("me", small_cfg(), "nope", str(imdb_tar), evaluate_test=False)
+    assert registry.runs() == []
+
+
 # =========================================================================== progress file
 
 
