@@ -67,6 +67,9 @@ class Page:
 
     def settle(self, timeout: float = 120_000) -> None:
         self.page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+        # Every run of app.py puts the model in the URL: until then the first run has not ended (a page
+        # link clicked before that may be lost on a busy machine).
+        self.page.wait_for_function("() => new URLSearchParams(location.search).has('model')", timeout=timeout)
         self.page.wait_for_timeout(300)
         self.page.wait_for_function(SETTLED_JS, timeout=timeout)
 
