@@ -69,10 +69,9 @@ def write_tar(path, members: dict[str, str]) -> None:
 
 POS_WORDS = ["great", "wonderful", "loved", "superb", "fun", "moving"]
 NEG_WORDS = ["awful", "boring", "hated", "dull", "terrible", "waste"]
-FILLER = ("the film was plot acting and a story it movie this that with for but not very just one scene "
+FILLER = ("the film was plot acting and a story it movie this that with for but not very just one scene "  # noqa: SIM905
           "cast end music script camera light actor actress director role part time year dialogue score "
-          "character twist ending line shot set costume effects sound pace tone mood theme idea style "
-          ).split()  # noqa: SIM905 (fifty words read better as one string)
+          "character twist ending line shot set costume effects sound pace tone mood theme idea style").split()
 assert len(set(FILLER)) == 50
 
 
