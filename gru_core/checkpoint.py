@@ -54,6 +54,7 @@ from .text import TOKENIZER_VERSION, Vocab
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 ENV_MODELS = "GRU_EXPLORER_MODELS"
+ENV_LOCAL_MODELS = "GRU_EXPLORER_LOCAL_MODELS"
 
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")  # what save_checkpoint writes
 REQUIRED = FILES[:3]  # what loading needs
@@ -128,8 +129,12 @@ def recover(folder: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Vocab, maxlen: int,
-                    metrics: dict | None = None) -> Path:
-    """Write a checkpoint folder, replacing any previous one safely (see the module docstring); return its path."""
+                    metrics: dict | None = None, replace: bool = True) -> Path:
+    """Write a checkpoint folder, replacing any previous one safely (see the module docstring); return its path.
+
+    With ``replace=False`` an existing model folder is never replaced (FileExistsError),
+    even one that appears while this function runs.
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder)  # an earlier interrupted save: the old checkpoint first goes back under its name
@@ -151,6 +156,10 @@ def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Voca
         _fsync(tmp)
         old = old_folder(folder)
         with _SWAP:
+            if not replace:
+                _rename_no_replace(tmp, folder)
+                _fsync(folder.parent)
+                return folder
             if folder.exists():
                 if old.exists():  # left by a save that crashed after its swap: outdated
                     shutil.rmtree(old)
@@ -164,6 +173,22 @@ def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Voca
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _rename_no_replace(tmp: Path, folder: Path) -> None:
+    """Move ``tmp`` to ``folder`` unless a model is there: the claim and the move are one rename.
+
+    rename(2) onto a non-empty folder fails (and a model folder is never empty), so
+    a model that appeared at any moment before the rename is never replaced.
+    """
+    try:
+        os.rename(tmp, folder)
+    except OSError as e:
+        if folder.exists():
+            raise FileExistsError(f"a model named '{folder.name}' is already in {folder.parent} (it may have "
+                                  "appeared while this one trained); it was left as it is and this model was "
+                                  "not saved") from e
+        raise
 
 
 def _read_json(path: Path) -> dict:
@@ -223,6 +248,12 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
 def models_dir() -> Path:
     """Where checkpoints live: ``$GRU_EXPLORER_MODELS`` or the repo's ``models/``."""
     return Path(os.environ.get(ENV_MODELS) or MODELS_DIR)
+
+
+def local_models_dir() -> Path:
+    """Where models trained from the dashboard go: ``$GRU_EXPLORER_LOCAL_MODELS`` or
+    ``local/`` inside the models folder (gitignored), apart from the shipped ones."""
+    return Path(os.environ.get(ENV_LOCAL_MODELS) or models_dir() / "local")
 
 
 def list_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:

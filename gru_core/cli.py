@@ -48,12 +48,21 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--dropout", type=float, default=d.dropout)
     t.add_argument("--weight-decay", type=float, default=d.weight_decay)
     t.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clipping (0 = off)")
+    t.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="steps of linear learning-rate warm-up")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
     t.add_argument("--limit", type=_positive_int, default=None, help="use only N training reviews")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
     t.add_argument("--data", help=f"IMDB archive or aclImdb/ folder (default: ${ENV_IMDB}, then data/)")
     t.add_argument("--rt-data", help=f"rt-polarity folder for out-of-domain accuracy (default: ${ENV_RT})")
     t.add_argument("--no-test", action="store_true", help="skip the test-set evaluation")
+    t.add_argument("--no-replace", action="store_true",
+                   help="never replace an existing model at --out (checked again atomically when saving)")
+    t.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
+    t.add_argument("--nice", type=int, default=0, help="lower this process's priority by N (os.nice)")
+    t.add_argument("--progress", help="append progress as JSON lines to this file (for the dashboard)")
+    t.add_argument("--stop-file", help="stop cleanly when this file appears: during data preparation nothing is "
+                                       "saved, during training the best epoch so far is, the evaluation is skipped")
+    t.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # the dashboard: end when it ends
 
     e = sub.add_parser("evaluate", help="accuracy, precision, recall, F1 and confusion matrix")
     e.add_argument("--model", required=True, help="checkpoint folder, e.g. models/gru")
@@ -154,17 +163,31 @@ def _units(a: argparse.Namespace) -> int:
 def _train(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .childproc import die_with_parent, lower_priority
     from .distributed import ranks_from_env
     from .experiment import train_and_save
+    from .progress import ProgressWriter
+    from .train import TrainingStopped
+
+    if a.parent_pid:
+        die_with_parent(a.parent_pid)
+    lower_priority(a.nice, a.threads)
+    writer = ProgressWriter(a.progress) if a.progress else None
+    stop_file = Path(a.stop_file) if a.stop_file else None
+
+    def stop() -> bool:
+        return stop_file is not None and stop_file.exists()
 
     cfg = TrainConfig(arch=a.arch, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
                       maxlen=a.maxlen, vocab_size=a.vocab_size, embed_dim=a.embed_dim, hidden=a.hidden,
                       embed_dropout=a.embed_dropout, dropout=a.dropout, weight_decay=a.weight_decay,
-                      clip=a.clip, val_fraction=a.val_fraction, limit=a.limit, device=a.device)
+                      clip=a.clip, warmup_steps=a.warmup_steps, val_fraction=a.val_fraction, limit=a.limit, device=a.device)
     bar = None
 
     def progress(ev) -> None:
         nonlocal bar
+        if writer:
+            writer(ev)
         if ev.kind == "step":
             if bar is None:
                 bar = tqdm(total=ev.steps_per_epoch, desc=f"epoch {ev.epoch}/{cfg.epochs}", unit="batch",
@@ -183,9 +206,20 @@ def _train(a: argparse.Namespace) -> int:
     launcher = (f"torchrun --nnodes {ranks.world // ranks.local_world} --nproc_per_node {ranks.local_world}"
                 if ranks.distributed else "python")
     command = f"{launcher} -m gru_core " + " ".join(shlex.quote(x) for x in sys.argv[1:])
-    folder, m = train_and_save(cfg, a.out, a.data, a.rt_data, command, progress, evaluate_test=not a.no_test)
+    try:
+        folder, m = train_and_save(cfg, a.out, a.data, a.rt_data, command, progress, evaluate_test=not a.no_test,
+                                   stop=stop, phase=writer.phase if writer else None,
+                                   replace_existing=not a.no_replace)
+    except TrainingStopped as e:
+        if ranks.main:
+            print(e)
+        if writer:
+            writer.end("stopped", message=str(e))
+        return 0
     if folder is None:  # another process of a torchrun job: rank 0 reports and saves
         return 0
+    if writer:
+        writer.end("stopped" if stop() else "done", str(folder), m)
     print(f"best epoch {m['best_epoch']} (val acc {m['val_acc']:.4f}); saved {folder}")
     if "imdb_test" in m:
         print(f"IMDB test accuracy {m['imdb_test']['accuracy']:.4f} on {m['imdb_test']['n']:,} reviews")

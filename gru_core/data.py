@@ -26,7 +26,7 @@ from .text import TOKENIZER_VERSION, Vocab, tokenize
 
 ENV_IMDB = "GRU_EXPLORER_IMDB"
 ENV_RT = "GRU_EXPLORER_RT_POLARITY"
-ENV_CACHE = "GRU_EXPLORER_CACHE"  # where the token cache goes (default data/cache)
+ENV_CACHE = "GRU_EXPLORER_CACHE"  # where the tokenized cache goes (default: data/cache)
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _BREAKS = re.compile(r"<br\s*/?\s*>", re.IGNORECASE)

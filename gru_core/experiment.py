@@ -18,7 +18,7 @@ from .distributed import Ranks, process_group
 from .evaluate import classification_metrics
 from .model import parameter_counts
 from .predictor import SentimentModel
-from .train import TrainConfig, TrainEvent, build_module, fit, prepare, resolve_device
+from .train import TrainConfig, TrainEvent, TrainingStopped, build_module, check_stop, fit, prepare, resolve_device
 
 
 def hardware() -> str:
@@ -35,15 +35,23 @@ def hardware() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
 
 
-def predict_split(model: SentimentModel, split: Split) -> tuple[list[int], np.ndarray]:
-    """(indices of the reviews that hold words, their P(positive)) through the public predict path."""
+def predict_split(model: SentimentModel, split: Split, stop: Callable[[], bool] | None = None,
+                  chunk: int = 2_000) -> tuple[list[int], np.ndarray]:
+    """(indices of the reviews that hold words, their P(positive)) through the public predict path.
+
+    ``stop`` is checked between chunks of reviews (TrainingStopped when it returns True).
+    """
     keep = [i for i, toks in enumerate(split.tokens) if toks]
-    return keep, model.predict_proba([split.texts[i] for i in keep])
+    parts = []
+    for a in range(0, len(keep), chunk):
+        check_stop(stop, "the final evaluation")
+        parts.append(model.predict_proba([split.texts[i] for i in keep[a:a + chunk]]))
+    return keep, np.concatenate(parts) if parts else np.empty(0)
 
 
-def evaluate_split(model: SentimentModel, split: Split) -> dict:
+def evaluate_split(model: SentimentModel, split: Split, stop: Callable[[], bool] | None = None) -> dict:
     """Metrics of ``model`` on a labelled split."""
-    keep, proba = predict_split(model, split)
+    keep, proba = predict_split(model, split, stop)
     metrics = classification_metrics(split.labels[keep], proba)
     metrics["skipped_without_words"] = len(split) - len(keep)
     return metrics
@@ -52,34 +60,52 @@ def evaluate_split(model: SentimentModel, split: Split) -> dict:
 def train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | None = None,
                    rt_path: str | None = None, command: str = "",
                    callback: Callable[[TrainEvent], bool | None] | None = None,
-                   evaluate_test: bool = True) -> tuple[Path | None, dict]:
+                   evaluate_test: bool = True, stop: Callable[[], bool] | None = None,
+                   phase: Callable[[str], None] | None = None,
+                   replace_existing: bool = True) -> tuple[Path | None, dict]:
     """Train with ``cfg``, keep the best epoch by validation accuracy, evaluate, save atomically.
 
-    Returns (checkpoint folder, metrics). A stopped run still saves its best
-    epoch so far; nothing is written when no epoch finished a validation pass.
-    Under torchrun every process trains its share (see ``fit``); rank 0 alone
-    evaluates and saves while the others wait, and they return (None, {}).
+    Returns (checkpoint folder, metrics). ``stop()`` is checked during data
+    preparation (TrainingStopped: nothing is written), at every training step
+    (the best epoch so far is kept) and during the final evaluation (skipped;
+    the model is saved without test metrics). ``phase`` hears each phase's
+    name as it begins. With ``replace_existing=False`` a model that appeared
+    at ``out`` meanwhile is never replaced (FileExistsError). Under torchrun
+    every process trains its share (see ``fit``); rank 0 alone evaluates and
+    saves while the others wait, and they return (None, {}).
     """
     with process_group(resolve_device(cfg.device)) as (ranks, device):
         folder, metrics = _train_and_save(cfg, out, data_path, rt_path, command, callback, evaluate_test,
-                                          ranks, device)
+                                          stop, phase, replace_existing, ranks, device)
         ranks.barrier()  # the ranks leave the process group together, once rank 0 has saved
         return folder, metrics
 
 
 def _train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | None, rt_path: str | None,
                     command: str, callback: Callable[[TrainEvent], bool | None] | None, evaluate_test: bool,
+                    stop: Callable[[], bool] | None, phase: Callable[[str], None] | None, replace_existing: bool,
                     ranks: Ranks, device: torch.device) -> tuple[Path | None, dict]:
+    def begin(name: str) -> None:
+        if phase is not None:
+            phase(name)
+
     started = time.perf_counter()
-    data = prepare(cfg, data_path)
+    begin("preparing data")
+    data = prepare(cfg, data_path, stop=stop)
     # The vocabulary can hold fewer words than asked for (a small training set):
     # size the embedding to the vocabulary actually built.
     module = build_module(replace(cfg, vocab_size=len(data.vocab))).to(device)
-    history, best_state = fit(module, data, cfg, callback, ranks)
+    begin("training")
+
+    def step(ev: TrainEvent) -> bool:
+        wants = bool(callback(ev)) if callback else False
+        return wants or bool(stop and stop())
+
+    history, best_state = fit(module, data, cfg, step, ranks)
     if not ranks.main:
         return None, {}
     if not history:
-        raise RuntimeError("training stopped before the first epoch ended; nothing was saved")
+        raise TrainingStopped("training stopped before the first epoch ended; nothing was saved")
     module.load_state_dict(best_state)
     module = module.cpu().eval()
     model = SentimentModel(module, data.vocab, {"maxlen": cfg.maxlen})
@@ -103,11 +129,17 @@ def _train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | N
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     if evaluate_test:
-        metrics["imdb_test"] = evaluate_split(model, load_imdb("test", data_path))
+        begin("evaluating")
         try:
-            metrics["rt_polarity"] = evaluate_split(model, load_rt_polarity(rt_path))
-        except DataNotFoundError as e:
-            metrics["rt_polarity"] = {"error": str(e)}
+            test = evaluate_split(model, load_imdb("test", data_path), stop)
+            try:
+                rt = evaluate_split(model, load_rt_polarity(rt_path), stop)
+            except DataNotFoundError as e:
+                rt = {"error": str(e)}
+            metrics.update(imdb_test=test, rt_polarity=rt)
+        except TrainingStopped:
+            metrics["evaluation"] = "stopped before the test evaluation ended"
     metrics["total_seconds"] = time.perf_counter() - started
-    folder = save_checkpoint(out, module, data.vocab, cfg.maxlen, metrics)
+    begin("saving")
+    folder = save_checkpoint(out, module, data.vocab, cfg.maxlen, metrics, replace=replace_existing)
     return folder, metrics

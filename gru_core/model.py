@@ -26,7 +26,8 @@ class SentimentRNN(nn.Module):
     """
 
     def __init__(self, arch: str = "gru", vocab_size: int = 5000, embed_dim: int = 100,
-                 hidden: int = 100, embed_dropout: float = 0.0, dropout: float = 0.0):
+                 hidden: int = 100, embed_dropout: float = 0.0, dropout: float = 0.0,
+                 generator: torch.Generator | None = None):
         super().__init__()
         spec = archs.arch(arch)  # ValueError naming the choices
         self.arch = arch
@@ -34,12 +35,13 @@ class SentimentRNN(nn.Module):
         self.rnn = spec.module(embed_dim, hidden, batch_first=True)
         self.dense = nn.Linear(hidden, 1)
         # Spatial dropout (Keras SpatialDropout1D): one mask per review and channel.
-        self.embed_dropout = nn.Dropout1d(embed_dropout)
-        self.dropout = nn.Dropout(dropout)
-        self.reset_parameters()
+        self.embed_dropout = SeededDropout(embed_dropout, channels=True)
+        self.dropout = SeededDropout(dropout)
+        self.reset_parameters(generator)
 
-    def reset_parameters(self) -> None:
-        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras' default
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Initialise every weight, drawing from ``generator`` (a run's own) or else torch's global one."""
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05, generator=generator)  # Keras' default
         with torch.no_grad():
             self.embedding.weight[PAD_ID].zero_()
         blocks = archs.ARCHS[self.arch].blocks
@@ -47,10 +49,10 @@ class SentimentRNN(nn.Module):
         for name, w in self.rnn.named_parameters():
             if name.startswith("weight_ih"):
                 for block in w.chunk(g, 0):
-                    nn.init.xavier_uniform_(block)
+                    nn.init.xavier_uniform_(block, generator=generator)
             elif name.startswith("weight_hh"):
                 for block in w.chunk(g, 0):
-                    nn.init.orthogonal_(block)
+                    nn.init.orthogonal_(block, generator=generator)
             else:
                 nn.init.zeros_(w)
         if "forget" in blocks:
@@ -58,8 +60,12 @@ class SentimentRNN(nn.Module):
             h, k = self.rnn.hidden_size, blocks.index("forget")
             with torch.no_grad():
                 self.rnn.bias_ih_l0[k * h:(k + 1) * h].fill_(1.0)
-        nn.init.xavier_uniform_(self.dense.weight)
+        nn.init.xavier_uniform_(self.dense.weight, generator=generator)
         nn.init.zeros_(self.dense.bias)
+
+    def use_dropout_generator(self, generator: torch.Generator | None) -> None:
+        """Draw the dropout masks from ``generator`` (None: torch's global one again)."""
+        self.embed_dropout.generator = self.dropout.generator = generator
 
     def embed(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """([B, T, E] embeddings with each review moved to the front of its row and trimmed to
@@ -90,6 +96,31 @@ class SentimentRNN(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Logits [B] for pre-padded ids [B, T]."""
         return self.dense(self.dropout(self.final_hidden(ids))).squeeze(-1)
+
+
+class SeededDropout(nn.Module):
+    """Dropout whose masks come from ``generator`` when one is set, so a training run's result does
+    not depend on what else in the process draws random numbers; else it is ``nn.Dropout``.
+    ``channels=True`` drops whole channels of [B, C, T] input, as ``nn.Dropout1d`` (Keras SpatialDropout1D)."""
+
+    def __init__(self, p: float, channels: bool = False):
+        super().__init__()
+        self.p, self.channels = p, channels
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.generator is None:
+            return (nn.functional.dropout1d if self.channels else nn.functional.dropout)(x, self.p, True)
+        if self.p >= 1:
+            return torch.zeros_like(x)
+        shape = (*x.shape[:2], *(1,) * (x.dim() - 2)) if self.channels else x.shape
+        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep / (1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, channels={self.channels}"
 
 
 def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -74,16 +74,34 @@ class PreparedData:
     val: EncodedSet
 
 
-def prepare(cfg: TrainConfig, data_path: str | None = None, train_split: Split | None = None) -> PreparedData:
-    """Carve a validation split from IMDB train, build the vocabulary on the rest, encode."""
+class TrainingStopped(Exception):
+    """A stop was asked for before anything worth saving existed (no epoch had ended)."""
+
+
+def check_stop(stop: Callable[[], bool] | None, during: str) -> None:
+    """Raise TrainingStopped when ``stop()`` says so: the check between and inside the slow phases."""
+    if stop is not None and stop():
+        raise TrainingStopped(f"stopped during {during}; nothing was saved")
+
+
+def prepare(cfg: TrainConfig, data_path: str | None = None, train_split: Split | None = None,
+            stop: Callable[[], bool] | None = None) -> PreparedData:
+    """Carve a validation split from IMDB train, build the vocabulary on the rest, encode.
+
+    ``stop`` is checked between the steps (TrainingStopped when it returns True).
+    """
     split = train_split if train_split is not None else load_imdb("train", data_path)
+    check_stop(stop, "data preparation")
     if cfg.limit is not None:
         order = np.random.default_rng(cfg.seed).permutation(len(split))[: cfg.limit]
         split = split.subset(np.sort(order))
     tr_idx, va_idx = validation_split(len(split), cfg.val_fraction, cfg.seed)
     tr, va = split.subset(tr_idx), split.subset(va_idx)
     vocab = Vocab.build(tr.tokens, cfg.vocab_size)
-    return PreparedData(vocab, encode(tr, vocab, cfg.maxlen), encode(va, vocab, cfg.maxlen))
+    check_stop(stop, "data preparation")
+    train = encode(tr, vocab, cfg.maxlen)
+    check_stop(stop, "data preparation")
+    return PreparedData(vocab, train, encode(va, vocab, cfg.maxlen))
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
@@ -184,8 +202,10 @@ def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
     calls the callback, and its stop decision reaches every rank.
     """
     device = next(module.parameters()).device
-    torch.manual_seed(cfg.seed + ranks.rank)  # the same weights everywhere, different dropout masks per rank
-    rng = np.random.default_rng(cfg.seed)  # the same epoch order on every rank
+    # The run's own generators: the same epoch order on every rank; dropout masks differ per rank.
+    # Nothing else in the process (a model load, torch.manual_seed elsewhere) changes them.
+    rng = np.random.default_rng(cfg.seed)
+    module.use_dropout_generator(torch.Generator(device).manual_seed(cfg.seed + ranks.rank))
     opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     net = ranks.wrap(module)
     steps_per_epoch = ranks.steps(math.ceil(len(data.train) / cfg.batch_size))
@@ -239,6 +259,7 @@ def fit(module: SentimentRNN, data: PreparedData, cfg: TrainConfig,
             stop = True
         if stop:
             break
+    module.use_dropout_generator(None)
     return history, best_state
 
 
@@ -249,6 +270,7 @@ def _stop(ranks: Ranks, callback: Callable[[TrainEvent], bool | None] | None, ev
 
 
 def build_module(cfg: TrainConfig) -> SentimentRNN:
-    torch.manual_seed(cfg.seed)
-    return SentimentRNN(cfg.arch, cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.embed_dropout, cfg.dropout)
+    """A freshly initialised module, its weights drawn from a generator of its own seeded with ``cfg.seed``."""
+    return SentimentRNN(cfg.arch, cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.embed_dropout, cfg.dropout,
+                        generator=torch.Generator().manual_seed(cfg.seed))
 

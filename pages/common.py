@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
-from gru_core.checkpoint import FILES, REQUIRED, models_dir
+from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.explain import grad_x_input, occlusion
 from gru_core.stats import STATS_FILE, gradient_by_position, read_stats
@@ -52,18 +52,25 @@ def require_app() -> None:
         st.switch_page("app.py")
 
 
+def local_label(name: str) -> str:
+    """How a model trained from the dashboard (in the local models folder) is named in every list."""
+    return f"{name} (trained here)"
+
+
 def model_picker() -> None:
-    """Sidebar selectbox over every checkpoint in models/ (GRU first); kept in the URL.
+    """Sidebar selectbox over the shipped checkpoints in models/ (GRU first), then the ones trained
+    here (models/local/, marked as such); kept in the URL.
 
     The choice lives in the plain key "model" (widget keys are dropped when a
     page changes), and the widget is re-seeded from it on every run.
     """
-    found = list_checkpoints()
-    st.session_state["model_paths"] = {p.name: p for p in found}
-    if not found:
+    paths = {p.name: p for p in list_checkpoints()}
+    paths |= {local_label(p.name): p for p in list_checkpoints(local_models_dir())}
+    st.session_state["model_paths"] = paths
+    if not paths:
         st.session_state["model"] = None
         return
-    names = [p.name for p in found]
+    names = list(paths)
     previous = st.session_state.get("model")
     if previous not in names:
         wanted = st.query_params.get("model")
@@ -74,7 +81,7 @@ def model_picker() -> None:
     st.session_state["_model_picker"] = st.session_state["model"]
     st.sidebar.selectbox("Model", names, key="_model_picker",
                          on_change=lambda: st.session_state.update(model=st.session_state["_model_picker"]),
-                         help="Every checkpoint in the models/ folder, including ones you train yourself.")
+                         help="The shipped models, then the ones trained on the Train page (models/local/).")
     st.query_params["model"] = st.session_state["model"]
 
 
@@ -195,12 +202,6 @@ def _live(path: str, stamp: tuple) -> dict:
 def live_measurements(model: SentimentModel) -> dict:
     """Latency, throughput and peak memory measured on this machine (cached per checkpoint)."""
     return _live(*cache_key(model))
-
-
-@st.cache_resource
-def training_slot() -> dict:
-    """The server's one training slot (shared by all sessions: this 2-core machine runs one run at a time)."""
-    return {}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

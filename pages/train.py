@@ -1,23 +1,37 @@
-"""Train a GRU, LSTM or RNN from the browser with the same loop as the CLI."""
+"""Train a GRU, LSTM or RNN from the browser with the same pipeline as the CLI, in a process of its own."""
 from __future__ import annotations
+
+import shlex
+import uuid
 
 import pandas as pd
 import streamlit as st
 
 from gru_core.archs import ARCHS, NAMES
 from gru_core.charts import learning_curves, training_progress
-from gru_core.checkpoint import models_dir
+from gru_core.checkpoint import local_models_dir
 from gru_core.compare import history_rows
 from gru_core.data import DATA_DIR, DataNotFoundError, resolve_imdb_path
 from gru_core.download import DownloadError, download_imdb
-from gru_core.jobs import LIMITS, TrainJob, check_request
+from gru_core.jobs import ENV_READ_ONLY, LIMITS, Run, RunRefused, max_runs, read_only, registry, train_args
 from gru_core.train import TrainConfig
-from pages.common import require_app, training_slot
+from pages.common import local_label, require_app
 
 require_app()
 st.title("Train a model")
-st.caption("Runs the project's own training loop (the one `python -m gru_core train` uses) on IMDB training "
-           "reviews; the result is saved as a new checkpoint and appears at once in the model list.")
+
+if read_only():
+    st.info(f"Training is switched off on this server (it runs read-only: `{ENV_READ_ONLY}` is set), so every "
+            "visitor explores the same models. The same training runs on your own machine from a clone of the "
+            "project; for example:")
+    example = train_args(TrainConfig(limit=2_000, epochs=2), "models/local/my-model")
+    st.code("python -m gru_core " + shlex.join(example), language="bash")
+    st.caption("Models in `models/local/` appear in the sidebar's model list, marked as trained there.")
+    st.stop()
+
+st.caption("Runs the project's own training pipeline (`python -m gru_core train`) on IMDB training reviews in a "
+           "separate process at a lower priority, so exploring stays responsive. The result is saved in "
+           f"`{local_models_dir()}` and appears at once in the model list, marked as trained here.")
 
 try:
     data_path = str(resolve_imdb_path())
@@ -38,14 +52,15 @@ except DataNotFoundError as e:
             st.rerun()
     st.stop()
 
-slot = training_slot()
-job: TrainJob | None = slot.get("job")
+runs = registry()
+owner = st.session_state.setdefault("train_owner", uuid.uuid4().hex)  # this browser session
+slots = max_runs()
 
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
     arch = c1.selectbox("Architecture", NAMES, format_func=lambda n: ARCHS[n].display, help="The recurrent layer.")
     name = c2.text_input("Name of the new model", value="my-model", max_chars=40, key="train_name",
-                         help="Saved as models/NAME; lower-case letters, digits, '-' and '_'.")
+                         help="Saved as models/local/NAME; lower-case letters, digits, '-' and '_'.")
     limit = c3.number_input("Training reviews", *LIMITS["limit"], value=2_000, step=500,
                             help="Drawn at random from the 25,000; 10% of them are held out for validation.")
     c4, c5, c6 = st.columns(3)
@@ -62,61 +77,71 @@ with st.form("train_form"):
                              help="Longer reviews are cut at the front, as Keras pad_sequences does.")
     evaluate = st.checkbox("Evaluate on the 25,000 test reviews when done (about 30 s)", value=True,
                            help="Adds test and Rotten Tomatoes accuracy to the new model's metrics.json.")
-    overwrite = st.checkbox("Replace a model of the same name", value=False,
+    overwrite = st.checkbox("Replace a model of the same name trained here", value=False,
                             help="Otherwise an existing name is refused. Shipped models are never replaced.")
-    start = st.form_submit_button("Start training", type="primary", disabled=job is not None and not job.finished,
-                                  help="One run at a time on this server.")
+    start = st.form_submit_button("Start training", type="primary",
+                                  help=f"This server trains at most {slots} run{'s' if slots > 1 else ''} at once.")
 
 if start:
     cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), hidden=int(hidden),
                       vocab_size=int(vocab), maxlen=int(maxlen), limit=int(limit), device="cpu")
-    problems = check_request(cfg, name, models_dir(), overwrite)
-    if job is not None and not job.finished:
-        problems.append("Another training run is in progress on this server; wait for it or stop it.")
-    if problems:
-        for p in problems:
-            st.error(p)
-    else:
-        job = TrainJob(cfg, models_dir() / name, data_path, evaluate_test=evaluate).start()
-        slot.update(job=job, name=name)
-
-running = job is not None and not job.finished
+    try:
+        runs.start(owner, cfg, name, data_path, evaluate_test=evaluate, replace_existing=overwrite)
+    except RunRefused as refused:
+        for problem in refused.problems:
+            st.error(problem)
+    except OSError as err:
+        st.error(f"The training process could not be started: {err}")
 
 
-@st.fragment(run_every=1.0 if running else None)
-def progress_panel() -> None:
-    job: TrainJob | None = slot.get("job")
-    if job is None:
-        st.info("Pick the settings and start a run. A few thousand reviews and two epochs take about a minute.")
-        return
-    p = job.snapshot()
+def show(run: Run, mine: bool) -> None:
+    """One run: progress, live charts, and (for the session that started it) Stop and Clear."""
+    p = run.snapshot()
+    whose = "your run" if mine else "another visitor's run (you can watch it; only they can stop it)"
+    st.subheader(f"{run.name}: {whose}")
     done = p.step / p.total_steps if p.total_steps else 0.0
-    eta = f", about {p.eta:.0f} s left" if p.eta and not job.finished else ""
-    st.progress(min(done, 1.0), text=f"{slot.get('name')}: {p.status} — epoch {p.epoch}, step {p.step:,} of "
+    eta = f", about {p.eta:.0f} s left" if p.eta and not run.finished else ""
+    st.progress(min(done, 1.0), text=f"{p.status} ({p.phase}) — epoch {p.epoch}, step {p.step:,} of "
                                      f"{p.total_steps:,}, {p.elapsed:.0f} s elapsed{eta}")
-    if not job.finished and st.button("Stop", help="Ends training cleanly and saves the best epoch so far."):
-        job.stop()
+    if mine and not run.finished and st.button("Stop", key=f"stop-{run.id}",
+                                               help="Ends training cleanly and saves the best epoch so far."):
+        runs.stop(run.id, owner)
     if p.points:
         pts = pd.DataFrame(p.points).melt(id_vars=["step", "epoch"], value_vars=["loss", "accuracy"],
                                           var_name="measure", value_name="value")
         st.altair_chart(training_progress(pts), width="stretch")
     if p.history:
-        hist = pd.DataFrame(history_rows(slot.get("name"), p.history))
-        for col, measure in zip(st.columns(2), ("loss", "accuracy")):
+        hist = pd.DataFrame(history_rows(run.name, p.history))
+        for col, measure in zip(st.columns(2), ("loss", "accuracy"), strict=True):
             col.altair_chart(learning_curves(hist, measure), width="stretch")
     if p.status == "failed":
-        st.error(f"Training failed: {p.error}")
-    elif job.finished:
+        st.error(f"Training failed. {p.error} Its last lines of output:")
+        st.code(p.output, language=None)
+    elif run.finished and p.folder:
         m = p.metrics or {}
         test = m.get("imdb_test", {}).get("accuracy")
         st.success(f"Saved {p.folder} (best epoch {m.get('best_epoch')}, validation accuracy "
                    f"{m.get('val_acc', 0):.2%}" + (f", test accuracy {test:.2%}" if test is not None else "") +
-                   "). It is now in the sidebar's model list, the Gate Explorer and the comparison page.")
-        if st.button("Clear", help="Hide this run's results."):
-            slot.clear()
-            st.rerun()
-        if running:  # it finished during this fragment: one full rerun refreshes the sidebar's model list
-            st.rerun()
+                   f"). It is now in the sidebar's model list as **{local_label(run.name)}**.")
+    elif run.finished:
+        st.info(p.message)
+    if mine and run.finished and st.button("Clear", key=f"clear-{run.id}", help="Hide this run's results."):
+        runs.clear(run.id, owner)
+        st.rerun()
 
 
-progress_panel()
+@st.fragment(run_every=1.0 if runs.active() else None)
+def runs_panel() -> None:
+    listed = runs.runs()
+    if not listed:
+        st.info("Pick the settings and start a run. A few thousand reviews and two epochs take about a minute.")
+    for run in listed:
+        show(run, run.owner == owner)
+    going = {r.id for r in listed if not r.finished}
+    ended = st.session_state.get("train_going", set()) - going
+    st.session_state["train_going"] = going
+    if ended:  # a run finished during this fragment: one full rerun refreshes the sidebar's model list
+        st.rerun()
+
+
+runs_panel()

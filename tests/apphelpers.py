@@ -91,30 +91,44 @@ def open_page(page: str, model: str = "gru", **state) -> AppTest:
     return at
 
 
-# --- Train page: a temporary models folder and the one training slot -------------------------------------
+# --- Train page: temporary models folders, made-up data, and no run left going ---------------------------
 
 def finish_job() -> str | None:
-    """Stop any started run, wait for it, and empty the slot; the name it ran under."""
-    from pages.common import training_slot
+    """Kill every training run of the server's registry (as a server exit does) and forget them;
+    the name of the run that was going, if any."""
+    from gru_core.jobs import registry
 
-    slot = training_slot()
-    job, name = slot.get("job"), slot.get("name")
-    if job is not None:
-        job.stop()
-        assert job.wait(120), "a started training run did not stop"
-    slot.clear()
-    return name if job is not None else None
+    names = [r.name for r in registry().runs()]
+    registry().shutdown()
+    return names[0] if names else None
 
 
 @pytest.fixture
 def models_root(tmp_path, monkeypatch):
-    """A temporary models folder (a copy of models/gru): nothing is written into the repository's.
-    Any training run is stopped and waited for before and after the test.
+    """A temporary models folder (a copy of models/gru; runs save into its local/ folder): nothing is
+    written into the repository's. Any training run is ended before and after the test.
 
     A test module uses it by binding the name: ``models_root = apphelpers.models_root``."""
     root = tmp_path / "models"
     shutil.copytree(ROOT / "models" / "gru", root / "gru")
     monkeypatch.setenv("GRU_EXPLORER_MODELS", str(root))
+    monkeypatch.delenv("GRU_EXPLORER_LOCAL_MODELS", raising=False)
     finish_job()
     yield root
     finish_job()
+
+
+@pytest.fixture
+def made_up_imdb(tmp_path_factory, monkeypatch):
+    """A made-up IMDB tarball (2,000 training reviews of 150–250 words: a run takes a while) as the
+    dataset, its tokenized cache in a temporary folder: the Train page works without the real data."""
+    from .tiny import write_imdb_tar
+
+    folder = tmp_path_factory.getbasetemp() / "made-up-imdb"
+    tar = folder / "imdb.tar.gz"
+    if not tar.exists():
+        folder.mkdir(exist_ok=True)
+        write_imdb_tar(tar, n_train=2_000, n_test=8, length=(150, 250))
+    monkeypatch.setenv("GRU_EXPLORER_IMDB", str(tar))
+    monkeypatch.setenv("GRU_EXPLORER_CACHE", str(folder / "cache"))
+    return tar

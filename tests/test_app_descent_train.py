@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from gru_core import list_checkpoints
 
 from . import apphelpers
-from .apphelpers import charts, no_exception, open_page
+from .apphelpers import ROOT, charts, no_exception, open_page
 
 
 def messages(at) -> str:
@@ -116,53 +117,105 @@ def test_real_model_section_without_data(tmp_path, monkeypatch):
 
 
 # --- Train ----------------------------------------------------------------------------------------
+# On made-up data (apphelpers.made_up_imdb), so these run with or without the real dataset.
 
 models_root = apphelpers.models_root  # the fixture: a temporary models folder, no run left going
+made_up_imdb = apphelpers.made_up_imdb
 
 
 def fill(at, name: str, reviews: int, epochs: int):
     at.text_input[0].input(name)
     at.number_input[0].set_value(reviews)
     at.number_input[1].set_value(epochs)
-    at.checkbox[0].uncheck()  # skip the 25,000-review test evaluation in tests
+    next(n for n in at.number_input if n.label == "Hidden units").set_value(8)
+    at.checkbox[0].uncheck()  # skip the test evaluation in tests
 
 
-def wait_for(at, text: str, seconds: float = 120):
-    end = time.time() + seconds
-    while time.time() < end:
+def progress_text(at) -> str:
+    return " ".join(p.proto.text for p in at.get("progress"))
+
+
+def rerun_until(at, condition, what: str, seconds: float = 180):
+    """Rerun the page (as its 1 s refresh does) until ``condition(at)`` holds."""
+    end = time.monotonic() + seconds
+    while not condition(at):
+        if time.monotonic() > end:
+            pytest.fail(f"{what} did not happen: {messages(at)} {progress_text(at)}")
+        time.sleep(0.2)
         at.run()
         no_exception(at)
-        if text in messages(at):
-            return
-        time.sleep(0.5)
-    pytest.fail(f"'{text}' did not appear: {messages(at)}")
 
 
-def test_tiny_training_run_appears_in_the_model_list(models_root, imdb_path):
+def training(at) -> bool:
+    m = re.search(r"step ([\d,]+) of", progress_text(at))
+    return bool(m) and int(m.group(1).replace(",", "")) > 0
+
+
+def stop_buttons(at) -> list:
+    return [b for b in at.button if b.label == "Stop"]
+
+
+def test_tiny_training_run_appears_in_the_model_list(models_root, made_up_imdb):
     at = open_page("pages/train.py")
-    fill(at, "tiny-gru", 300, 1)
+    fill(at, "tiny-gru", 100, 1)
     at.button[0].click().run()
     no_exception(at)
-    wait_for(at, "Saved")
-    assert [p.name for p in list_checkpoints()] == ["gru", "tiny-gru"]
-    assert not [p for p in models_root.iterdir() if p.name.startswith(".")]
+    rerun_until(at, lambda at: "Saved" in messages(at), "saving the model")
+    assert "tiny-gru (trained here)" in messages(at)
+    assert [p.name for p in list_checkpoints()] == ["gru"]  # the shipped folder is left alone
+    assert [p.name for p in list_checkpoints(models_root / "local")] == ["tiny-gru"]
+    assert not [p for p in (models_root / "local").iterdir() if p.name.startswith(".")]
     at.switch_page("pages/explorer.py")
     at.run()
-    assert "tiny-gru" in at.selectbox(key="_model_picker").options
+    assert at.selectbox(key="_model_picker").options == ["gru", "tiny-gru (trained here)"]
+    at.selectbox(key="_model_picker").select("tiny-gru (trained here)").run()
+    no_exception(at)
+    assert at.query_params["model"] == "tiny-gru (trained here)"
 
 
-def test_stop_keeps_the_best_epoch_so_far(models_root, imdb_path):
+def test_stop_keeps_the_best_epoch_so_far(models_root, made_up_imdb):
     at = open_page("pages/train.py")
-    fill(at, "halted", 5000, 3)
+    fill(at, "halted", 2000, 3)
     at.button[0].click().run()
-    time.sleep(3)
-    at.run()
-    stop = [b for b in at.button if b.label == "Stop"]
+    rerun_until(at, training, "training steps")
+    stop = stop_buttons(at)
     assert stop, "a Stop button shows while training runs"
     stop[0].click().run()
-    wait_for(at, "Saved")
-    assert "stopped" in " ".join(p.proto.text for p in at.get("progress"))
-    assert (models_root / "halted" / "model.safetensors").exists()
+    rerun_until(at, lambda at: "Saved" in messages(at), "saving the model")
+    assert "stopped" in progress_text(at)
+    assert (models_root / "local" / "halted" / "model.safetensors").exists()
+    [clear] = [b for b in at.button if b.label == "Clear"]
+    clear.click().run()
+    assert "Pick the settings and start a run" in messages(at)
+
+
+def test_another_session_watches_without_a_stop_button_and_cannot_start(models_root, made_up_imdb, monkeypatch):
+    monkeypatch.setenv("GRU_EXPLORER_MAX_RUNS", "1")
+    alice, bob = open_page("pages/train.py"), open_page("pages/train.py")
+    fill(alice, "alices", 2000, 3)
+    alice.button[0].click().run()
+    rerun_until(alice, training, "training steps")
+    bob.run()
+    assert "alices: another visitor's run" in " ".join(h.value for h in bob.subheader)
+    assert training(bob) and not stop_buttons(bob)
+    fill(bob, "bobs", 100, 1)
+    bob.button[0].click().run()
+    assert "the most it runs at once (1)" in " ".join(e.value for e in bob.error)
+    assert stop_buttons(alice)
+    stop_buttons(alice)[0].click().run()
+    rerun_until(alice, lambda at: "Saved" in messages(at), "saving the model")
+    bob.run()
+    assert "Saved" in messages(bob) and not [b for b in bob.button if b.label in ("Stop", "Clear")]
+
+
+def test_a_model_trained_here_is_offered_on_every_page(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "models" / "rnn", tmp_path / "mine")
+    monkeypatch.setenv("GRU_EXPLORER_LOCAL_MODELS", str(tmp_path))
+    at = open_page("pages/compare.py", model="mine (trained here)")
+    assert "mine (trained here)" in at.multiselect[0].options
+    for page in ("pages/explorer.py", "pages/descent.py"):
+        at = open_page(page, model="mine (trained here)")
+        assert at.selectbox(key="_model_picker").value == "mine (trained here)" and not at.error
 
 
 @pytest.mark.parametrize("name,reviews,epochs,expected", [
@@ -170,7 +223,7 @@ def test_stop_keeps_the_best_epoch_so_far(models_root, imdb_path):
     ("Bad Name!", 300, 1, "model name"),
     ("big", 25000, 20, "command line"),
 ])
-def test_refused_settings_say_why(models_root, imdb_path, name, reviews, epochs, expected):
+def test_refused_settings_say_why(models_root, made_up_imdb, name, reviews, epochs, expected):
     at = open_page("pages/train.py")
     fill(at, name, reviews, epochs)
     at.button[0].click().run()
@@ -183,3 +236,27 @@ def test_train_page_without_data_offers_the_download(tmp_path, monkeypatch):
     at = open_page("pages/train.py")
     assert "needs the IMDB dataset" in messages(at)
     assert any(b.label.startswith("Download the IMDB dataset") for b in at.button)
+
+
+def test_read_only_server_switches_training_off_and_shows_the_command(models_root, made_up_imdb, monkeypatch):
+    monkeypatch.setenv("GRU_EXPLORER_READ_ONLY", "1")
+    at = open_page("pages/train.py")
+    assert "Training is switched off on this server" in messages(at)
+    [code] = at.code
+    assert code.value.startswith("python -m gru_core train --arch gru --out models/local/my-model")
+    assert not at.button and not at.get("form") and not at.number_input
+    monkeypatch.setenv("GRU_EXPLORER_IMDB", str(models_root / "none.tar.gz"))  # no download offer either
+    at.run()
+    assert "needs the IMDB dataset" not in messages(at) and not at.button
+
+
+@pytest.mark.parametrize("page", ["pages/explorer.py", "pages/compare.py", "pages/descent.py"])
+def test_read_only_mode_changes_no_other_page(monkeypatch, page):
+    def seen(at) -> tuple:
+        texts = [x.value for x in [*at.title, *at.header, *at.subheader, *at.caption, *at.markdown, *at.info,
+                                   *at.warning, *at.error, *at.button]]
+        return texts, len(charts(at))
+
+    normal = seen(open_page(page))
+    monkeypatch.setenv("GRU_EXPLORER_READ_ONLY", "1")
+    assert seen(open_page(page)) == normal and normal[0]

@@ -28,6 +28,20 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def train_server(tmp_path_factory):
+    """A server over made-up IMDB data (so the Train page trains with or without the real dataset)."""
+    from .tiny import write_imdb_tar
+
+    folder = tmp_path_factory.mktemp("browser-train")
+    shutil.copytree(ROOT / "models" / "gru", folder / "models" / "gru")
+    write_imdb_tar(folder / "imdb.tar.gz", n_train=2_000, n_test=8, length=(150, 250))
+    env = {"GRU_EXPLORER_MODELS": str(folder / "models"), "GRU_EXPLORER_IMDB": str(folder / "imdb.tar.gz"),
+           "GRU_EXPLORER_CACHE": str(folder / "cache"), "GRU_EXPLORER_MAX_RUNS": "1"}
+    with streamlit_server(ARTIFACTS / "streamlit-train.log", env=env) as (url, _):
+        yield url, folder / "models"
+
+
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
@@ -41,7 +55,8 @@ class Page:
     """A browser tab on the app that records console errors and dialogs."""
 
     def __init__(self, browser, url: str, width: int = 1280):
-        self.page = browser.new_page(viewport={"width": width, "height": 900})
+        self.context = browser.new_context(viewport={"width": width, "height": 900})  # a browser session of its own
+        self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -52,6 +67,9 @@ class Page:
 
     def settle(self, timeout: float = 120_000) -> None:
         self.page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+        # Every run of app.py puts the model in the URL: until then the first run has not ended (a page
+        # link clicked before that may be lost on a busy machine).
+        self.page.wait_for_function("() => new URLSearchParams(location.search).has('model')", timeout=timeout)
         self.page.wait_for_timeout(300)
         self.page.wait_for_function(SETTLED_JS, timeout=timeout)
 
@@ -83,7 +101,10 @@ class Page:
     def clean(self) -> None:
         assert not self.dialogs, self.dialogs
         assert not self.errors, self.errors
-        self.page.close()
+        self.context.close()
+
+    def wait_text(self, text: str, timeout: float = 180_000) -> None:
+        self.page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout)
 
 
 def test_gate_explorer(server, browser):
@@ -145,8 +166,7 @@ def test_compare_with_an_edited_review(server, browser):
 def test_hostile_review_does_not_execute(server, browser):
     p = Page(browser, server[0])
     p.type_review('Nice <img src=x onerror=alert(1)> film <script>alert(2)</script>')
-    p.page.wait_for_timeout(1000)
-    assert "<img src=x onerror=alert(1)>" in p.body()
+    p.wait_text("<img src=x onerror=alert(1)>", timeout=60_000)  # shown as text, and no dialog opened
     p.clean()
 
 
@@ -181,25 +201,54 @@ def test_gradient_descent_page(server, browser):
     p.clean()
 
 
-def test_train_page_start_and_stop(server, browser):
-    url, models = server
-    p = Page(browser, url)
-    p.nav("Train", "Start training")
-    p.page.get_by_role("textbox", name="Name of the new model").fill("browser-run")
-    p.page.get_by_role("spinbutton", name="Training reviews").fill("3000")
-    p.page.get_by_role("spinbutton", name="Epochs").fill("2")
-    p.page.get_by_text("Evaluate on the 25,000 test reviews when done (about 30 s)").click()
-    p.page.get_by_role("button", name="Start training").click()
-    p.page.get_by_role("button", name="Stop").click(timeout=120_000)
-    p.page.wait_for_function("() => document.body.innerText.includes('Saved')", timeout=180_000)
-    p.settle()
-    p.shot("train")
-    assert (models / "browser-run" / "model.safetensors").exists()
-    assert "stopped" in p.body()
-    p.page.get_by_role("combobox", name="Model").click()
-    assert p.page.get_by_role("option", name="browser-run").count() == 1
-    p.page.keyboard.press("Escape")
-    p.clean()
+def test_train_page_start_watch_and_stop(train_server, browser):
+    """One session starts a run; another watches its progress without a Stop button; the first stops it."""
+    url, models = train_server
+    owner = Page(browser, url)
+    owner.nav("Train", "Start training")
+    owner.page.get_by_role("textbox", name="Name of the new model").fill("browser-run")
+    owner.page.get_by_role("spinbutton", name="Training reviews").fill("2000")
+    owner.page.get_by_role("spinbutton", name="Epochs").fill("3")
+    owner.page.get_by_role("spinbutton", name="Hidden units").fill("8")
+    owner.page.get_by_text("Evaluate on the 25,000 test reviews when done (about 30 s)").click()
+    owner.page.get_by_role("button", name="Start training").click()
+    owner.page.get_by_role("button", name="Stop").wait_for(timeout=120_000)
+
+    watcher = Page(browser, url)
+    watcher.nav("Train", "another visitor's run")
+    watcher.page.wait_for_function(r"() => /step [1-9][\d,]* of/.test(document.body.innerText)", timeout=120_000)
+    assert "browser-run: another visitor's run" in watcher.body()
+    assert watcher.page.get_by_role("button", name="Stop").count() == 0
+
+    owner.page.get_by_role("button", name="Stop").click()
+    owner.wait_text("Saved")
+    owner.settle()
+    owner.shot("train")
+    assert (models / "local" / "browser-run" / "model.safetensors").exists()
+    assert not (models / "browser-run").exists()  # nothing among the shipped models
+    assert "stopped" in owner.body()
+    owner.page.get_by_role("combobox", name="Model").click()
+    assert owner.page.get_by_role("option", name="browser-run (trained here)").count() == 1
+    owner.page.keyboard.press("Escape")
+    owner.page.get_by_role("button", name="Clear").click()
+    owner.wait_text("Pick the settings and start a run")
+
+    watcher.wait_text("Saved")
+    assert watcher.page.get_by_role("button", name="Clear").count() == 0
+    owner.clean()
+    watcher.clean()
+
+
+def test_train_page_without_data_offers_the_download(tmp_path, browser):
+    env = {"GRU_EXPLORER_IMDB": str(tmp_path / "missing.tar.gz")}
+    with streamlit_server(ARTIFACTS / "streamlit-nodata.log", env=env) as (url, _):
+        p = Page(browser, url)
+        p.page.get_by_role("link", name="Train").click()
+        p.wait_text("Training needs the IMDB dataset", timeout=120_000)
+        p.settle()
+        assert p.page.get_by_role("button", name="Download the IMDB dataset (84 MB)").count() == 1
+        assert p.page.get_by_role("button", name="Start training").count() == 0
+        p.clean()
 
 
 @pytest.mark.parametrize("title,marker,name", [
@@ -208,8 +257,8 @@ def test_train_page_start_and_stop(server, browser):
     ("Gradient descent", "Learning rate α", "descent"),
     ("Train", "Start training", "train"),
 ])
-def test_layout_holds_at_800_px(server, browser, title, marker, name):
-    p = Page(browser, server[0], width=800)
+def test_layout_holds_at_800_px(server, train_server, browser, title, marker, name):
+    p = Page(browser, (train_server if title == "Train" else server)[0], width=800)
     if title != "Gate Explorer":  # the first page is already open
         p.nav(title, marker)
     overflow = p.page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth "

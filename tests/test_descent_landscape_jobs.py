@@ -1,5 +1,5 @@
 """Toy gradient descent (descent.py), the real model's loss surface (landscape.py) and
-dashboard training jobs (jobs.py), on toy costs, tiny models and a tiny made-up IMDB."""
+dashboard training requests (jobs.check_request), on toy costs and tiny models."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,9 +11,6 @@ import pytest
 import torch
 from torch import nn
 
-import gru_core
-import gru_core.data
-import gru_core.experiment
 from gru_core import descent, jobs, landscape
 from gru_core.archs import NAMES
 from gru_core.data import Split
@@ -22,7 +19,7 @@ from gru_core.predictor import SentimentModel
 from gru_core.text import PAD_ID, tokenize
 from gru_core.train import TrainConfig
 
-from .tiny import WORDS, clone_state, same_state, tiny_model, write_tar
+from .tiny import WORDS, clone_state, same_state, tiny_model
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -791,144 +788,3 @@ def test_check_request_refuses_runs_over_the_budget(tmp_path):
     problems = jobs.check_request(dataclasses.replace(_fine(), limit=25_000, epochs=20, lr=1.0), "gru", tmp_path)
     assert len(problems) == 3
 
-
-# =========================================================================== jobs: TrainJob
-
-POS_WORDS = ["great", "wonderful", "loved", "superb", "fun", "moving"]
-NEG_WORDS = ["awful", "boring", "hated", "dull", "terrible", "waste"]
-FILLER = [
-    "the", "film", "was", "plot", "acting", "and", "a", "story", "it", "movie", "this", "that", "with", "for", "but",
-    "not", "very", "just", "one", "scene", "cast", "end", "music", "script", "camera", "light", "actor", "actress",
-    "director", "role", "part", "time", "year", "dialogue", "score", "character", "twist", "ending", "line", "shot",
-    "set", "costume", "effects", "sound", "pace", "tone", "mood", "theme", "idea", "style",
-]
-assert len(set(FILLER)) == 50
-
-
-def _write_imdb_tar(path, n_train: int = 64, n_test: int = 16, seed: int = 0, filler=FILLER) -> None:
-    """A made-up aclImdb tarball; with the full filler list every review has 2 rare-ish words so
-    that the training part always holds more than 48 different words (vocab_size=50 is filled)."""
-    rng = np.random.default_rng(seed)
-    members = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        for i in range(n):
-            pol = "pos" if i % 2 == 0 else "neg"
-            words = [filler[i % len(filler)], filler[(i + 25) % len(filler)]]
-            words += list(rng.choice(filler, size=int(rng.integers(3, 12))))
-            words += list(rng.choice(POS_WORDS if pol == "pos" else NEG_WORDS, size=int(rng.integers(1, 4))))
-            rng.shuffle(words)
-            rating = int(rng.integers(7, 11)) if pol == "pos" else int(rng.integers(1, 5))
-            members[f"aclImdb/{split}/{pol}/{i}_{rating}.txt"] = " ".join(words).capitalize() + ".<br /><br />"
-    write_tar(path, members)
-
-
-@pytest.fixture(scope="module")
-def imdb_tar(tmp_path_factory):
-    path = tmp_path_factory.mktemp("imdb") / "tiny-imdb.tar.gz"
-    _write_imdb_tar(path)
-    return path
-
-
-@pytest.fixture
-def models_root(tmp_path, monkeypatch):
-    """A fresh models folder; the IMDB cache goes to a temporary folder, not the repo's data/."""
-    monkeypatch.setattr(gru_core.data, "DATA_DIR", tmp_path / "data")
-    monkeypatch.delenv(gru_core.data.ENV_RT, raising=False)
-    root = tmp_path / "models"
-    yield root
-    if root.exists():
-        left = [p.name for p in root.iterdir() if p.name.startswith(".")]
-        assert not left, f"temporary folders left behind: {left}"
-
-
-def _tiny_cfg(**kw) -> TrainConfig:
-    settings = {"vocab_size": 50, "embed_dim": 8, "hidden": 8, "epochs": 2, "limit": None, "batch_size": 8,
-                "warmup_steps": 2, "device": "cpu"}
-    return TrainConfig(**{**settings, **kw})
-
-
-@pytest.mark.parametrize("evaluate_test", [False, True])
-def test_train_job_runs_to_the_end(models_root, imdb_tar, evaluate_test):
-    cfg = _tiny_cfg()
-    out = models_root / "tiny"
-    job = jobs.TrainJob(cfg, out, str(imdb_tar), evaluate_test=evaluate_test, every=2)
-    assert job.snapshot().status == "starting" and not job.finished
-    assert job.start() is job
-    assert job.wait(timeout=120), "the job did not finish"
-    p = job.snapshot()
-    assert p.status == "done", p.error
-    assert p.error is None and p.folder == str(out) and p.eta == 0.0 and p.elapsed > 0
-    steps_per_epoch = math.ceil(58 / 8)  # 64 reviews, 6 carved out for validation
-    assert p.total_steps == 2 * steps_per_epoch and p.step == p.total_steps and p.epoch == 2
-    assert [h["epoch"] for h in p.history] == [1, 2] and all(h["complete"] for h in p.history)
-    assert p.points, "loss/accuracy points for the chart"
-    steps = [pt["step"] for pt in p.points]
-    assert steps == sorted(steps) and steps[-1] == p.total_steps
-    assert all(pt["step"] % 2 == 0 or pt["step"] % steps_per_epoch == 0 for pt in p.points)
-    assert all(0 <= pt["accuracy"] <= 1 and pt["loss"] > 0 for pt in p.points)
-    assert p.metrics["history"] == p.history and p.metrics["train_reviews"] == 58
-    assert ("imdb_test" in p.metrics) == evaluate_test
-    if evaluate_test:
-        assert "error" in p.metrics["rt_polarity"]
-    # the snapshot is a copy: changing it does not change the job
-    p.points.clear()
-    assert job.snapshot().points
-    model = gru_core.load_model(out)
-    assert model.arch == "gru" and len(model.vocab) == 50 and model.maxlen == 500
-    proba = model.predict_proba(["A wonderful film, loved it.", "Awful and boring."])
-    assert proba.shape == (2,) and np.all((proba > 0) & (proba < 1))
-    assert [c.name for c in gru_core.list_checkpoints(models_root)] == ["tiny"]
-    assert sorted(f.name for f in out.iterdir()) == sorted(gru_core.checkpoint.FILES)
-
-
-def test_train_job_stopped_right_after_start_saves_the_best_so_far(models_root, imdb_tar):
-    cfg = _tiny_cfg(epochs=3)
-    out = models_root / "stopped"
-    job = jobs.TrainJob(cfg, out, str(imdb_tar), evaluate_test=False).start()
-    job.stop()
-    assert job.snapshot().status in ("stopping", "stopped")
-    assert job.wait(timeout=120)
-    p = job.snapshot()
-    assert p.status == "stopped", p.error
-    assert p.folder == str(out)
-    assert len(p.history) < cfg.epochs or not p.history[-1]["complete"]
-    assert p.metrics["stopped_early"] is True
-    assert p.step < p.total_steps
-    model = gru_core.load_model(out)
-    assert model.metrics["history"] == p.history
-    best = max(p.history, key=lambda h: h["val_acc"])
-    assert model.metrics["best_epoch"] == best["epoch"]
-    job.stop()  # stopping a finished job changes nothing
-    assert job.snapshot().status == "stopped"
-
-
-def test_train_job_with_missing_data_fails_cleanly(models_root, tmp_path):
-    out = models_root / "nothing"
-    job = jobs.TrainJob(_tiny_cfg(), out, str(tmp_path / "nowhere.tar.gz"), evaluate_test=False).start()
-    assert job.wait(timeout=60)
-    p = job.snapshot()
-    assert p.status == "failed"
-    assert p.error and p.error.startswith("DataNotFoundError") and "nowhere.tar.gz" in p.error
-    assert p.folder is None and p.metrics is None
-    assert not out.exists()
-    assert not models_root.exists() or not any(models_root.iterdir())
-
-
-def test_train_job_replaces_an_existing_model_atomically(models_root, imdb_tar):
-    out = models_root / "again"
-    first = jobs.TrainJob(_tiny_cfg(epochs=1), out, str(imdb_tar), evaluate_test=False).start()
-    assert first.wait(timeout=120) and first.snapshot().status == "done"
-    sha = gru_core.load_model(out).metrics["weights_sha256"]
-    second = jobs.TrainJob(_tiny_cfg(epochs=1, seed=1), out, str(imdb_tar), evaluate_test=False).start()
-    assert second.wait(timeout=120) and second.snapshot().status == "done"
-    assert gru_core.load_model(out).metrics["weights_sha256"] != sha
-    assert [c.name for c in models_root.iterdir()] == ["again"]
-
-
-def test_a_model_trained_on_few_different_words_loads(models_root, tmp_path):
-    small = tmp_path / "few-words.tar.gz"
-    _write_imdb_tar(small, n_train=40, n_test=4, filler=FILLER[:10])  # ~22 different words
-    folder, _ = gru_core.experiment.train_and_save(_tiny_cfg(epochs=1), models_root / "few", str(small),
-                                                   evaluate_test=False)
-    model = gru_core.load_model(folder)
-    assert model.predict_proba(["A fun film."]).shape == (1,)

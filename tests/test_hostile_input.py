@@ -375,6 +375,7 @@ TINY = {"Training reviews": 100, "Epochs": 1, "Batch size": 512, "Hidden units":
 
 
 models_root = apphelpers.models_root  # the fixture: a temporary models folder, no run left going
+made_up_imdb = apphelpers.made_up_imdb  # the Train page on made-up data, with or without the real dataset
 
 
 def number(at, label: str):
@@ -382,12 +383,7 @@ def number(at, label: str):
 
 
 def open_train():
-    at = open_page("pages/train.py")
-    if not have_imdb():
-        assert "needs the IMDB dataset" in messages(at, "warning")
-        assert any(b.label.startswith("Download the IMDB dataset") for b in at.button)
-        return None
-    return at
+    return open_page("pages/train.py")
 
 
 def errors(at) -> str:
@@ -404,10 +400,8 @@ def errors(at) -> str:
 @example(name="tiny-run_1")  # a valid name: a tiny run starts and is stopped at once
 @example(name=WORDS_200K)
 @example(name=SYMBOL_1MB)
-def test_train_hostile_names(models_root, name):
+def test_train_hostile_names(models_root, made_up_imdb, name):
     at = open_train()
-    if at is None:
-        return
     type_into(at.text_input[0], name)
     for label, value in TINY.items():
         number(at, label).set_value(value)
@@ -434,11 +428,9 @@ def test_train_hostile_names(models_root, name):
        name=st.sampled_from(["gru", "<script>alert(1)</script>", "Bad Name!"]))
 @example(arch="lstm", ends=("max",) * len(NUMBERS), overwrite=True, name="gru")
 @example(arch="rnn", ends=("min",) * len(NUMBERS), overwrite=False, name="<script>alert(1)</script>")
-def test_train_number_inputs_at_their_extremes(models_root, arch, ends, overwrite, name):
+def test_train_number_inputs_at_their_extremes(models_root, made_up_imdb, arch, ends, overwrite, name):
     """Every setting at its lowest or highest, with a name that is refused: the request is checked, no run starts."""
     at = open_train()
-    if at is None:
-        return
     next(s for s in at.selectbox if s.label == "Architecture").select(arch).run()
     no_exception(at)
     type_into(at.text_input[0], name)
@@ -463,7 +455,7 @@ def test_train_number_inputs_at_their_extremes(models_root, arch, ends, overwrit
 
 # --- bugs found by these tests, kept as regression tests ------------------------------------------------
 
-def test_train_typed_name_survives_a_change_of_architecture(models_root, imdb_path):
+def test_train_typed_name_survives_a_change_of_architecture(models_root, made_up_imdb):
     at = open_page("pages/train.py")
     next(s for s in at.selectbox if s.label == "Architecture").select("lstm")  # same submission as the name
     at.text_input[0].input("Bad Name!")

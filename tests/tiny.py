@@ -67,18 +67,28 @@ def write_tar(path, members: dict[str, str]) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
-def write_imdb_tar(path, n_train: int = 96, n_test: int = 16, seed: int = 0) -> None:
-    """A made-up aclImdb tarball of ``WORDS`` reviews: positive ones hold "great" or "fun",
-    negative ones "awful" or "bad", so a model can learn something in a few steps."""
+POS_WORDS = ["great", "wonderful", "loved", "superb", "fun", "moving"]
+NEG_WORDS = ["awful", "boring", "hated", "dull", "terrible", "waste"]
+FILLER = ("the film was plot acting and a story it movie this that with for but not very just one scene "  # noqa: SIM905
+          "cast end music script camera light actor actress director role part time year dialogue score "
+          "character twist ending line shot set costume effects sound pace tone mood theme idea style").split()
+assert len(set(FILLER)) == 50
+
+
+def write_imdb_tar(path, n_train: int = 64, n_test: int = 16, seed: int = 0, filler: list[str] = FILLER,
+                   length: tuple[int, int] = (3, 12)) -> None:
+    """A made-up aclImdb tarball; with the full filler list every review has 2 rare-ish words so
+    that the training part always holds more than 48 different words (vocab_size=50 is filled).
+    ``length``: the range of filler words per review (longer reviews train slower)."""
     rng = np.random.default_rng(seed)
-    neutral = [w for w in WORDS if w not in ("good", "bad", "great", "awful", "fun")]
     members = {}
     for split, n in (("train", n_train), ("test", n_test)):
         for i in range(n):
             pol = "pos" if i % 2 == 0 else "neg"
-            words = list(rng.choice(neutral, size=int(rng.integers(2, 15))))
-            words.insert(int(rng.integers(len(words) + 1)), rng.choice(["great", "fun"] if pol == "pos" else
-                                                                        ["awful", "bad"]))
+            words = [filler[i % len(filler)], filler[(i + 25) % len(filler)]]
+            words += list(rng.choice(filler, size=int(rng.integers(*length))))
+            words += list(rng.choice(POS_WORDS if pol == "pos" else NEG_WORDS, size=int(rng.integers(1, 4))))
+            rng.shuffle(words)
             rating = int(rng.integers(7, 11)) if pol == "pos" else int(rng.integers(1, 5))
-            members[f"aclImdb/{split}/{pol}/{i}_{rating}.txt"] = " ".join(words) + ".<br />"
+            members[f"aclImdb/{split}/{pol}/{i}_{rating}.txt"] = " ".join(words).capitalize() + ".<br /><br />"
     write_tar(path, members)
