@@ -65,7 +65,7 @@ if "dyn_review" not in st.session_state:
 with st.form("dyn_form", border=False):
     st.text_area("Review", key="dyn_review", height=100, max_chars=MAX_CHARS,
                  help="Its trajectory is drawn over the state space below. Ctrl+Enter or the button applies it.")
-    st.form_submit_button("Trace", type="primary")
+    st.form_submit_button("Trace", type="primary", help="Draw this review's trajectory over the state space.")
 text: str = st.session_state["dyn_review"]
 frame = None
 if not text.strip():
@@ -100,7 +100,9 @@ if frame is not None:
     verdict = "positive" if last["p_positive"] > 0.5 else "negative"
     marks = pd.concat([marks, pd.DataFrame({"pc1": [last["pc1"]], "pc2": [last["pc2"]],
                                             "text": [f"{verdict} ({last['p_positive']:.2f})"]})])
-which = st.radio("Test states shown", ["after every word (sample)", "at the end of each review"], horizontal=True)
+which = st.radio("Test states shown", ["after every word (sample)", "at the end of each review"], horizontal=True,
+                 help="Every step of the sampled test reviews, or only each review's final state (what the "
+                      "readout reads).")
 states = tables["states"] if which.startswith("after") else tables["finals"]
 plane = C.state_plane(states, tables["fixed"], path, marks) + C.arrow(tables["arrow"])
 st.altair_chart(plane, width="stretch")
@@ -227,5 +229,6 @@ st.dataframe(table.rename(columns={"p_plain": "P(pos) plain", "p_modified": "P(p
 mp = tables["modifiers"]
 picked = st.multiselect("Phrases", list(dict.fromkeys(mp["phrase"])),
                         default=["the movie was good", "the movie was not good", "the movie was bad",
-                                 "the movie was not bad"])
+                                 "the movie was not bad"],
+                        help="Each phrase's trajectory word by word in the PC1–PC2 plane, over the fixed points.")
 st.altair_chart(C.modifier_plane(mp[mp["phrase"].isin(picked)], tables["fixed"]), width="stretch")

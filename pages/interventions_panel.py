@@ -86,7 +86,8 @@ def _choose_units(model: SentimentModel, n_units: int) -> tuple[int, ...]:
         return tuple(sorted(st.multiselect("Units to change", list(range(n_units)), default=[first],
                                            key=f"iv_units_{n_units}",
                                            help="Starts with the unit shown in the unit inspector above.")))
-    k = int(st.number_input("k", 1, n_units, min(5, n_units), key=f"iv_k_{n_units}"))
+    k = int(st.number_input("k", 1, n_units, min(5, n_units), key=f"iv_k_{n_units}",
+                            help="How many units, taken from the top of the ranking."))
     scores, what = (weights, "output weight") if source == BY_WEIGHT else (corr, "label correlation")
     units = top_units(scores, k)
     st.caption(f"Units by |{what}|: " + ", ".join(f"{u} ({scores[u]:+.3f})" for u in units))
@@ -100,7 +101,9 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
     units = _choose_units(model, n_units)
     kinds = kinds_for(arch)
     left, right = st.columns(2)
-    kind = left.selectbox("Intervention", kinds, format_func=KIND_LABELS.get, key=f"iv_kind_{arch}")
+    kind = left.selectbox("Intervention", kinds, format_func=KIND_LABELS.get, key=f"iv_kind_{arch}",
+                          help="What is done to the chosen units at every word; the caption below says it in "
+                               "equations for this architecture.")
     value = 0.0
     if kind == "clamp":
         value = right.slider("Clamp value v", -1.0, 1.0, 0.5, 0.05, key="iv_value",

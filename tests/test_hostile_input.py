@@ -241,12 +241,12 @@ def test_explorer_display_controls_at_their_extremes(model, n, payload, window, 
     if at.slider:
         s = at.slider[0]
         s.set_value(int(s.min if window == "min" else s.max))
-    u = at.number_input(key="unit")
+    u = at.number_input(key="_unit_input")
     u.set_value(int(u.min if unit == "min" else u.max))
     next(r for r in at.radio if r.label == "Order units by").set_value(order)
     at.run()
     check_explorer(at, text, model)
-    picked = int(at.number_input(key="unit").value)
+    picked = int(at.number_input(key="_unit_input").value)
     assert picked == (0 if unit == "min" else shipped(model).module.rnn.hidden_size - 1)
     assert any(c.value.startswith(f"Unit {picked} has output-layer weight") for c in at.caption)
 
