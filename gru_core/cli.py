@@ -99,6 +99,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stored_analysis_args(p: argparse.ArgumentParser, json_help: str) -> None:
+    """The options of a command that reads its result from the model folder, or computes it with the dataset."""
+    p.add_argument("--model", required=True, help="checkpoint folder, e.g. models/gru")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
+    p.add_argument("--recompute", action="store_true", help="recompute even when the stored file matches")
+
+
+def _train_and_test(a: argparse.Namespace, why: str) -> tuple:
+    """(train, test) splits for recomputing a stored analysis; DataNotFoundError says ``why`` it was needed."""
+    try:
+        return load_imdb("train", a.data), load_imdb("test", a.data)
+    except DataNotFoundError as e:
+        raise DataNotFoundError(f"{why}, and it cannot be computed without the dataset. {e}") from None
+
+
 def _units_parser(sub) -> None:
     u = sub.add_parser("units", help="the unit atlas: each unit over the test set, and ablations (MODEL/units.json)",
                        description="Per unit: output weight, correlation of the final h with the true label, "
@@ -106,10 +122,7 @@ def _units_parser(sub) -> None:
                                    "test accuracy with the top-k units ablated. Reads MODEL/units.json when it "
                                    "matches the weights, else computes it from the IMDB test (and training) "
                                    "reviews and writes it there.")
-    u.add_argument("--model", required=True, help="checkpoint folder, e.g. models/gru")
-    u.add_argument("--json", action="store_true", help="print one JSON object: units, ablation")
-    u.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
-    u.add_argument("--recompute", action="store_true", help="recompute even when the stored index matches")
+    _stored_analysis_args(u, "print one JSON object: units, ablation")
     u.add_argument("--draws", type=_positive_int, default=5, help="random ablation draws per k")
     u.add_argument("--ablation-reviews", type=_positive_int, default=None,
                    help="run the ablations on N random test reviews (default: all 25,000; each choice is one pass)")
@@ -126,10 +139,7 @@ def _units(a: argparse.Namespace) -> int:
     index, why = (None, "recomputing as asked") if a.recompute else read_index(a.model, sha)
     source = "stored index"
     if index is None:
-        try:
-            test, train = load_imdb("test", a.data), load_imdb("train", a.data)
-        except DataNotFoundError as e:
-            raise DataNotFoundError(f"{why}, and it cannot be computed without the dataset. {e}") from None
+        train, test = _train_and_test(a, why)
         print(f"{why}: computing it from the IMDB test set (a few minutes)", file=sys.stderr)
         start = time.perf_counter()
         index = build_index(model, test, train, draws=a.draws, ablation_reviews=a.ablation_reviews,
@@ -296,10 +306,7 @@ def _dynamics_parser(sub) -> None:
                                     "alignment (Maheswaranathan et al. 2019). Reads MODEL/dynamics.json when it "
                                     "belongs to the model's weights; otherwise computes it with the dataset and "
                                     "writes it.")
-    dy.add_argument("--model", required=True, help="checkpoint folder, e.g. models/gru")
-    dy.add_argument("--json", action="store_true", help="print one JSON object with the headline numbers")
-    dy.add_argument("--recompute", action="store_true", help="recompute even when the stored file matches")
-    dy.add_argument("--data", help=f"IMDB archive or folder (default: ${ENV_IMDB}, then data/)")
+    _stored_analysis_args(dy, "print one JSON object with the headline numbers")
 
 
 def _dynamics(a: argparse.Namespace) -> int:
@@ -315,11 +322,7 @@ def _dynamics(a: argparse.Namespace) -> int:
     dyn = None if a.recompute else read_dynamics(a.model, model.config.get("weights_sha256"))
     source = "stored"
     if dyn is None:
-        try:
-            train, test = load_imdb("train", a.data), load_imdb("test", a.data)
-        except DataNotFoundError as e:
-            raise DataNotFoundError(f"{Path(a.model) / FILE} is missing or belongs to other weights, and "
-                                    f"recomputing it needs the dataset. {e}") from None
+        train, test = _train_and_test(a, f"{Path(a.model) / FILE} is missing or belongs to other weights")
         torch.set_num_threads(1)  # one core: the search is many small ops; a second thread only adds overhead
         dyn = compute_dynamics(model, train, test)
         write_dynamics(model, dyn)

@@ -3,25 +3,16 @@ the table and charts render, a row can be picked, the console stays clean; scree
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from benchmarks.harness import ROOT, streamlit_server
+from benchmarks.harness import ROOT
 
-from .test_browser import ARTIFACTS, Page, browser  # noqa: F401
+from .test_browser import ARTIFACTS, Page, browser, server  # noqa: F401  (fixtures, used by name)
 
 ROW_PX = 35  # st.dataframe's row height (and its header's)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    models = tmp_path_factory.mktemp("browser_units") / "models"
-    shutil.copytree(ROOT / "models", models)
-    with streamlit_server(ARTIFACTS / "streamlit-units.log", env={"GRU_EXPLORER_MODELS": str(models)}) as (url, _):
-        yield url, models
 
 
 def test_unit_atlas(server, browser):  # noqa: F811
