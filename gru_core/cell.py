@@ -6,7 +6,8 @@ as a function instead: the dynamics (fixed points and Jacobians of
 F(state, x), differentiated with autograd) and interventions (a gate or a unit
 changed at every word, which must feed into the next word). Without an edit,
 ``step`` and ``run`` equal the native layer (tested to 1e-5). The equations
-are those in ``trace.py``; PyTorch's block order is in ``archs.py``.
+are written out in ``trace.py``'s docstring; ``trace.py`` computes every word's gates with one
+batched ``step``. PyTorch's block order is in ``archs.py``.
 
 An edit is ``edit(name, t, value) -> value``: it is called at word ``t`` with
 each gate (``"update"``, ``"reset"``, ``"candidate"``; ``"input"``,

@@ -99,15 +99,23 @@ def weight_slope(module: SentimentRNN, name: str, index: tuple[int, ...], value:
     try:
         p.data[index] = value
         l, g = _loss_and_grad(module, p, batch)
-        numeric = float("nan")
-        if fd:
-            p.data[index] = value + h
-            up = loss(module, batch)
-            p.data[index] = value - h
-            numeric = (up - loss(module, batch)) / (2 * h)
     finally:
         p.data[index] = w0
-    return l, float(g[index]), numeric
+    return l, float(g[index]), central_difference(module, name, index, value, batch, h) if fd else float("nan")
+
+
+def central_difference(module: SentimentRNN, name: str, index: tuple[int, ...], value: float, batch: Batch,
+                       h: float = FD_STEP) -> float:
+    """(L(value + h) − L(value − h)) / 2h along one weight (restored after)."""
+    p = parameter(module, name)
+    w0 = float(p.data[index])
+    try:
+        p.data[index] = value + h
+        up = loss(module, batch)
+        p.data[index] = value - h
+        return (up - loss(module, batch)) / (2 * h)
+    finally:
+        p.data[index] = w0
 
 
 def slope_check(auto: float, fd: float, fd_2h: float, loss_value: float, h: float = FD_STEP) -> dict:
@@ -207,7 +215,7 @@ def weight_section(module: SentimentRNN, batch: Batch, name: str, index: tuple[i
     trail = descend_weight(module, name, index, w0 + start, alpha, steps, batch)
     theta = trail[-1]["theta"]
     l, auto, fd = weight_slope(module, name, index, theta, batch)
-    fd_2h = weight_slope(module, name, index, theta, batch, h=2 * FD_STEP)[2]
+    fd_2h = central_difference(module, name, index, theta, batch, 2 * FD_STEP)  # no second backward pass
     return {"w0": w0, "offsets": offsets, "losses": losses, "path": trail, "slopes": (l, auto, fd),
             "check": slope_check(auto, fd, fd_2h, l), "loss0": float(losses[20])}
 

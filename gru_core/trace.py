@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .cell import step, weights
 from .model import SentimentRNN
 from .text import UNK_ID, pad_sequences
 
@@ -77,18 +78,11 @@ def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str
     x, lengths = module.embed(torch.from_numpy(padded).to(rnn.weight_ih_l0.device))  # [B, T, E]
     hidden, _ = rnn(x)  # [B, T, H]
     h_prev = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
-    gi = torch.nn.functional.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0)
-    gh = torch.nn.functional.linear(h_prev, rnn.weight_hh_l0, rnn.bias_hh_l0)
-    gates: dict[str, torch.Tensor] = {}
-    if module.arch == "gru":
-        i_r, i_z, i_n = gi.chunk(3, -1)
-        h_r, h_z, h_n = gh.chunk(3, -1)
-        r = torch.sigmoid(i_r + h_r)
-        gates = {"update": torch.sigmoid(i_z + h_z), "reset": r, "candidate": torch.tanh(i_n + r * h_n)}
-    elif module.arch == "lstm":
-        i, f, g, o = (gi + gh).chunk(4, -1)
-        gates = {"input": torch.sigmoid(i), "forget": torch.sigmoid(f),
-                 "cell_candidate": torch.tanh(g), "output": torch.sigmoid(o)}
+    # Every word's gates in one batched step of the cell, from the native states (the cell ignores the
+    # cell state it is given for the gates; the LSTM's true cell states follow below).
+    state = (h_prev, torch.zeros_like(h_prev)) if module.arch == "lstm" else (h_prev,)
+    _, gates = step(module.arch, weights(module), x, state)
+    gates.pop("cell", None)
     step_logits = module.dense(hidden).squeeze(-1)  # [B, T]
     step_proba = torch.sigmoid(step_logits).cpu().numpy().astype(np.float64)
     hidden_np = hidden.cpu().numpy()

@@ -7,6 +7,8 @@ everything else on the page keeps using the fast trace.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
@@ -20,9 +22,9 @@ from gru_core.analysis.interventions import (
     change_summary,
     delta_frame,
     kinds_for,
+    label_correlations,
     meaning,
     not_available,
-    read_label_correlations,
     run_intervention,
     trajectory_frame,
 )
@@ -32,7 +34,7 @@ from gru_core.charts import trajectory
 from gru_core.explain import GATE_LABELS, WINDOW, last_window, output_weights, quantities
 from gru_core.predictor import SentimentModel
 from gru_core.trace import Trace
-from pages.common import cache_key, get_model, get_trace
+from pages.common import cache_key, get_model, get_trace, unit_index
 
 PICK, BY_WEIGHT, BY_CORRELATION = "units I pick", "top k by |output weight|", "top k by label correlation"
 
@@ -57,17 +59,19 @@ def interventions_panel(model: SentimentModel, trace: Trace) -> None:
 
 
 def _correlations(model: SentimentModel, n_units: int) -> tuple[np.ndarray | None, str | None]:
-    """(label correlations or None, why they are not offered or None)."""
-    how = f"`python -m gru_core units --model models/{model.name}`"
+    """(label correlations or None, why they are not offered or None), from the cached atlas index."""
     if model.path is None:
         return None, "this model has no folder to hold the unit atlas's index."
+    if not (Path(model.path) / INDEX_FILE).is_file():
+        return None, (f"this model's folder has no unit atlas index (`{INDEX_FILE}`); build it with "
+                      f"`python -m gru_core units --model {model.path}`.")
+    index, why = unit_index(model)
+    if index is None:
+        return None, why
     try:
-        corr = read_label_correlations(model.path, n_units, model.config.get("weights_sha256"))
+        return label_correlations(index, n_units), None
     except ValueError as e:
         return None, f"{e}"
-    if corr is None:
-        return None, f"this model's folder has no unit atlas index (`{INDEX_FILE}`); build it with {how}."
-    return corr, None
 
 
 def _choose_units(model: SentimentModel, n_units: int) -> tuple[int, ...]:

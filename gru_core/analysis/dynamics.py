@@ -27,11 +27,6 @@ from ..model import SentimentRNN
 Update = Callable[[Tensor, Tensor], Tensor]  # F(state [N, D], x [N, E]) -> new state [N, D]
 
 
-def state_size(module: SentimentRNN) -> int:
-    """D: H, or 2H for the LSTM's [h; c]."""
-    return module.rnn.hidden_size * len(get_arch(module.arch).state)
-
-
 def update_fn(module: SentimentRNN) -> Update:
     """F(state, x) for ``module``: one step of ``cell.step`` on a copy of its weights in the state's dtype."""
     copies: dict[torch.dtype, dict[str, Tensor]] = {}

@@ -243,6 +243,11 @@ def read_label_correlations(model_dir: str | Path, n_units: int, weights_sha256:
     index, why = read_index(model_dir, weights_sha256)
     if index is None:
         raise ValueError(why)
+    return label_correlations(index, n_units)
+
+
+def label_correlations(index: dict, n_units: int) -> np.ndarray:
+    """[H] each unit's correlation with the true label from a loaded atlas index (NaN where it has none)."""
     out = np.full(n_units, np.nan)
     for row in index["units"]:
         unit, r = int(row["unit"]), row["label_correlation"]

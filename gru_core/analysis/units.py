@@ -28,11 +28,12 @@ import torch
 from ..archs import arch as get_arch
 from ..atomic import write_bytes_atomic
 from ..data import Split
+from ..explain import output_weights
 from ..predictor import SentimentModel
 from ..stats import SATURATED_HIGH, SATURATED_LOW, ids_digest, saturation_fractions
 from ..text import UNK_ID, pad_sequences
 from ..trace import trace_ids
-from .ablation import DRAWS, KS, ablation_study
+from .ablation import DRAWS, KS, ablation_study, accuracy
 
 INDEX_FILE = "units.json"
 INDEX_VERSION = 1
@@ -301,7 +302,7 @@ def contexts(model: SentimentModel, revs: Reviews, s: Scan, k: int = TOP_K) -> l
 def unit_rows(model: SentimentModel, s: Scan, labels: np.ndarray, fit_h: np.ndarray,
               fit_labels: np.ndarray) -> list[dict]:
     """One row per unit: output weight, label correlation, one-unit classifier, mean/spread, saturation."""
-    weights = model.module.dense.weight.detach().cpu().numpy()[0].astype(np.float64)
+    weights = output_weights(model)
     corr = label_correlation(s.final_h, labels)
     rows = []
     for u in range(len(weights)):
@@ -372,10 +373,10 @@ def build_index(model: SentimentModel, test: Split, train: Split | None = None, 
     say("co-clustering units and words")
     clusters = cocluster(response, s.counts, vocab_words, n_words, n_clusters, seed)
     correlation = np.nan_to_num(label_correlation(s.final_h, revs.labels))
-    weights = model.module.dense.weight.detach().cpu().numpy()[0]
+    weights = output_weights(model)
     pick = sample(len(revs), ablation_reviews, seed)
     labels = revs.labels[pick]
-    baseline = float(np.mean((s.proba[pick] > 0.5) == labels.astype(bool)))
+    baseline = accuracy(s.proba[pick], labels)
     ablation = ablation_study(model, [revs.seqs[i] for i in pick], labels, correlation, weights, ks, draws, seed,
                               baseline, say)
     ablation["reviews"] = len(pick)
