@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gru_core import load_model
-from gru_core.compare import review_of
+from gru_core.examples import review_of
 from tests.apphelpers import app
 
 

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.page_bench import run_once
 from gru_core import DataNotFoundError, load_model
-from gru_core.compare import review_of
 from gru_core.data import ENV_CACHE, resolve_imdb_path
-from gru_core.jobs import NICE, Registry, train_threads
+from gru_core.examples import review_of
+from gru_core.jobs.runs import NICE, Registry, train_threads
 from gru_core.train import TrainConfig
 from tests.apphelpers import app
 

@@ -69,3 +69,10 @@ def arch(name: str) -> Arch:
         return ARCHS[name]
     except (KeyError, TypeError):
         raise ValueError(f"arch must be one of {NAMES}, not {name!r}") from None
+
+# Traced quantity -> the name the equations give it: each weight block's label (the plain RNN's
+# one block is its hidden state), plus the LSTM's cell, which has no block of its own.
+GATE_LABELS: dict[str, str] = {
+    **{block: label for a in ARCHS.values() for block, label in zip(a.blocks, a.block_labels, strict=True)},
+    "cell": "cell state c",
+}

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .compare import review_of
 from .data import load_imdb
+from .examples import review_of
 from .experiment import hardware
 from .predictor import load_model
+from .text import length_batches
 from .timing import interleaved, timed
-from .train import TrainConfig, batch_tensor, build_module, encode, length_batches, train_step
+from .train import TrainConfig, batch_tensor, build_module, encode, train_step
 
 
 def bench_trace(model_path: str, repeats: int = 30) -> dict:

@@ -173,10 +173,10 @@ def _units(a: argparse.Namespace) -> int:
 def _train(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .childproc import die_with_parent, lower_priority
     from .distributed import ranks_from_env
     from .experiment import train_and_save
-    from .progress import ProgressWriter
+    from .jobs.childproc import die_with_parent, lower_priority
+    from .jobs.progress import ProgressWriter
     from .train import TrainingStopped
 
     if a.parent_pid:
@@ -285,8 +285,8 @@ def _predict(a: argparse.Namespace) -> int:
 
 
 def _stats(a: argparse.Namespace) -> int:
+    from .analysis.stats import write_stats
     from .predictor import load_model
-    from .stats import write_stats
 
     test = load_imdb("test", a.data)
     for path in a.model:

@@ -1,4 +1,13 @@
-"""Short reviews that show the gates at work (the Gate Explorer's examples)."""
+"""Short reviews that show the gates at work (the Gate Explorer's examples), and made-up reviews of a
+chosen length for measurements."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .predictor import SentimentModel
 
 EXAMPLES: dict[str, str] = {
     "Praise": (
@@ -31,3 +40,10 @@ EXAMPLES: dict[str, str] = {
         "friends, and watching this film gave me exactly that feeling of joy again."
     ),
 }
+
+
+def review_of(model: SentimentModel, n_words: int, seed: int = 0) -> str:
+    """A review of ``n_words`` known words (so exactly n_words steps are read)."""
+    rng = np.random.default_rng(seed)
+    words = [model.vocab.word(i) for i in range(2, min(len(model.vocab), 3000))]
+    return " ".join(rng.choice(words, size=n_words))

@@ -9,8 +9,8 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .model import SentimentRNN
-from .text import Vocab, pad_sequences, tokenize_with_spans
-from .trace import Trace, trace_ids
+from .text import Vocab, length_batches, pad_sequences, tokenize_with_spans
+from .trace import Trace, trace_batches
 
 
 class SentimentModel:
@@ -56,14 +56,22 @@ class SentimentModel:
     @torch.no_grad()
     def predict_ids(self, seqs: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """P(positive) for non-empty id sequences, batched by length."""
-        out = np.empty(len(seqs), dtype=np.float64)
-        order = np.argsort([len(s) for s in seqs], kind="stable")  # similar lengths together
-        for a in range(0, len(seqs), batch_size):
-            idx = order[a:a + batch_size]
+        return self._by_length(seqs, batch_size, lambda ids: torch.sigmoid(self.module(ids)), np.float64)
+
+    @torch.no_grad()
+    def final_states(self, seqs: list[np.ndarray], batch_size: int = 512) -> np.ndarray:
+        """[N, H] hidden state after each non-empty id sequence's last word, batched by length."""
+        return self._by_length(seqs, batch_size, self.module.final_hidden, np.float32,
+                               (self.module.rnn.hidden_size,))
+
+    def _by_length(self, seqs: list[np.ndarray], batch_size: int, fn, dtype: type, shape: tuple = ()) -> np.ndarray:
+        """``fn`` of padded batches of similar length, put back in the order of ``seqs``."""
+        out = np.empty((len(seqs), *shape), dtype=dtype)
+        device = self.module.embedding.weight.device
+        for idx in length_batches(np.array([len(s) for s in seqs]), batch_size, None):
             batch = [seqs[i] for i in idx]
-            ids = torch.from_numpy(pad_sequences(batch, max(len(s) for s in batch)))
-            ids = ids.to(self.module.embedding.weight.device)
-            out[idx] = torch.sigmoid(self.module(ids)).double().cpu().numpy()
+            ids = torch.from_numpy(pad_sequences(batch, max(len(s) for s in batch))).to(device)
+            out[idx] = fn(ids).cpu().numpy()
         return out
 
     def trace(self, text: str | list[str]) -> Trace | list[Trace]:
@@ -74,9 +82,10 @@ class SentimentModel:
 
     def _trace_many(self, texts: list[str], batch_size: int = 128) -> list[Trace]:
         encoded = [self.encode(t) for t in texts]
-        results = []
-        for a in range(0, len(encoded), batch_size):
-            results += trace_ids(self.module, [e[1] for e in encoded[a:a + batch_size]])
+        results: list[dict] = [{}] * len(encoded)
+        for idx, batch in trace_batches(self.module, [e[1] for e in encoded], batch_size):
+            for i, r in zip(idx, batch):
+                results[i] = r
         traces = []
         for text, (tokens, ids, total), r in zip(texts, encoded, results):
             traces.append(Trace(

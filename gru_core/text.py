@@ -1,4 +1,4 @@
-"""One tokenizer for training data and typed text, the vocabulary, and padding.
+"""One tokenizer for training data and typed text, the vocabulary, padding, and batching by length.
 
 Tokens are lower-cased words that keep their inner apostrophes (``don't`` is one
 token: negation matters). HTML line breaks (``<br />`` in IMDB reviews) are
@@ -111,3 +111,25 @@ def pad_sequences(seqs: Sequence[Sequence[int]], maxlen: int, value: int = PAD_I
         if s:
             out[i, maxlen - len(s):] = s
     return out
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
+                   pool: int = 50) -> list[np.ndarray]:
+    """Batches of similar-length reviews, in random order ("sortish" sampling).
+
+    Shuffle, sort within pools of ``pool`` batches by length, cut, shuffle the
+    batches. With ``rng=None`` the order is deterministic (sorted by length).
+    """
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    order = rng.permutation(n)
+    chunk = batch_size * pool
+    batches = []
+    for i in range(0, n, chunk):
+        part = order[i:i + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches

@@ -28,6 +28,7 @@ The verdict after word t is σ(w · h_t + b), the output layer applied to h_t.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +36,7 @@ import torch
 
 from .cell import step, weights
 from .model import SentimentRNN
-from .text import UNK_ID, pad_sequences
+from .text import UNK_ID, length_batches, pad_sequences
 
 
 @dataclass
@@ -97,6 +98,14 @@ def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str
             "step_proba": step_proba[b, :n],
         })
     return out
+
+
+def trace_batches(module: SentimentRNN, id_lists: list[np.ndarray],
+                  batch_size: int = 64) -> Iterator[tuple[np.ndarray, list[dict[str, np.ndarray]]]]:
+    """``trace_ids`` over batches of similar length: (indices into ``id_lists``, their results) per batch,
+    every sequence once."""
+    for idx in length_batches(np.array([len(s) for s in id_lists]), batch_size, None):
+        yield idx, trace_ids(module, [id_lists[i] for i in idx])
 
 
 def _cell_states(forget: np.ndarray, update: np.ndarray) -> np.ndarray:

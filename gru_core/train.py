@@ -21,7 +21,7 @@ from torch import nn
 from .data import Split, load_imdb, validation_split
 from .distributed import ONE_PROCESS, Ranks
 from .model import SentimentRNN
-from .text import PAD_ID, Vocab, pad_sequences
+from .text import PAD_ID, Vocab, length_batches, pad_sequences
 
 
 @dataclass
@@ -102,28 +102,6 @@ def prepare(cfg: TrainConfig, data_path: str | None = None, train_split: Split |
     train = encode(tr, vocab, cfg.maxlen)
     check_stop(stop, "data preparation")
     return PreparedData(vocab, train, encode(va, vocab, cfg.maxlen))
-
-
-def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
-                   pool: int = 50) -> list[np.ndarray]:
-    """Batches of similar-length reviews, in random order ("sortish" sampling).
-
-    Shuffle, sort within pools of ``pool`` batches by length, cut, shuffle the
-    batches. With ``rng=None`` the order is deterministic (sorted by length).
-    """
-    n = len(lengths)
-    if rng is None:
-        order = np.argsort(lengths, kind="stable")
-        return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-    order = rng.permutation(n)
-    chunk = batch_size * pool
-    batches = []
-    for i in range(0, n, chunk):
-        part = order[i:i + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
 
 
 def batch_tensor(ids: np.ndarray, index: np.ndarray, lengths: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -1,8 +1,13 @@
-"""Streamlit glue shared by the pages: cached model loading, the model picker, cached traces.
+"""Streamlit glue shared by the pages: the model picker, the shared unit choice, and every cached loader.
 
-Models are loaded once per checkpoint version with ``st.cache_resource`` and
-never mutated; traces and attributions are cached with bounded
-``st.cache_data``, so changing a display option never recomputes them.
+Models are loaded once per checkpoint version with ``st.cache_resource`` and never
+mutated. What is computed from them (traces, attributions, stored analyses read
+from disk, intervened runs) is read-only too, so it is cached with bounded
+``st.cache_resource`` as well: a hit hands out the same object instead of a copy
+(``st.cache_data`` would unpickle a fresh one on every hit). Arrays of a cached
+trace are made read-only, so a page that tried to change one would fail loudly.
+The loss-landscape computations each work on a private float64 copy of the model
+and return plain frames and dicts, cached with ``st.cache_data``.
 """
 from __future__ import annotations
 
@@ -12,10 +17,16 @@ import numpy as np
 import streamlit as st
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
+from gru_core.analysis.compare import measure_live
+from gru_core.analysis.dynamics_report import FILE as DYNAMICS_FILE
+from gru_core.analysis.dynamics_report import kick_table, modifier_paths, plane_frames, read_dynamics
+from gru_core.analysis.explain import grad_x_input, occlusion
+from gru_core.analysis.interventions import Intervention, InterventionResult, run_intervention
+from gru_core.analysis.landscape import fixed_batch
+from gru_core.analysis.stats import STATS_FILE, gradient_by_position, read_stats
+from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
-from gru_core.explain import grad_x_input, occlusion
-from gru_core.stats import STATS_FILE, gradient_by_position, read_stats
 
 
 def _stamp(path: Path) -> tuple:
@@ -103,9 +114,16 @@ def cache_key(model: SentimentModel) -> tuple:
     return (str(model.path), _stamp(model.path) if model.path else model.arch)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+def _frozen(*arrays: np.ndarray) -> None:
+    for a in arrays:
+        a.flags.writeable = False
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
 def _trace(path: str, stamp: tuple, text: str) -> Trace:
-    return _load(path, stamp).trace(text)
+    trace = _load(path, stamp).trace(text)
+    _frozen(trace.ids, trace.hidden, trace.step_proba, *trace.gates.values())
+    return trace
 
 
 def get_trace(model: SentimentModel, text: str) -> Trace:
@@ -113,10 +131,12 @@ def get_trace(model: SentimentModel, text: str) -> Trace:
     return _trace(*cache_key(model), text)
 
 
-@st.cache_data(max_entries=32, show_spinner="Measuring each word's influence…")
+@st.cache_resource(max_entries=32, show_spinner="Measuring each word's influence…")
 def _influence(path: str, stamp: tuple, text: str) -> tuple[np.ndarray, np.ndarray]:
     model, trace = _load(path, stamp), _trace(path, stamp, text)
-    return occlusion(model, trace), grad_x_input(model, trace)
+    out = occlusion(model, trace), grad_x_input(model, trace)
+    _frozen(*out)
+    return out
 
 
 def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -124,9 +144,11 @@ def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndar
     return _influence(*cache_key(model), text)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def _reach(path: str, stamp: tuple, text: str) -> np.ndarray:
-    return gradient_by_position(_load(path, stamp), [_trace(path, stamp, text).ids])[0]
+    out = gradient_by_position(_load(path, stamp), [_trace(path, stamp, text).ids])[0]
+    _frozen(out)
+    return out
 
 
 def memory_reach(model: SentimentModel, text: str) -> np.ndarray:
@@ -162,7 +184,6 @@ def imdb_train():
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _batch(path: str, stamp: tuple):
-    from gru_core.landscape import fixed_batch
 
     return fixed_batch(_load(path, stamp), imdb_train(), n=32, words=100)
 
@@ -194,7 +215,6 @@ def load_named(names: list[str]) -> list[SentimentModel]:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _live(path: str, stamp: tuple) -> dict:
-    from gru_core.compare import measure_live
 
     return measure_live(_load(path, stamp))
 
@@ -204,9 +224,15 @@ def live_measurements(model: SentimentModel) -> dict:
     return _live(*cache_key(model))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _stats(path: str, mtime: int, stamp: tuple) -> dict | None:
-    return read_stats(path)
+def _mtime(model: SentimentModel, name: str) -> int:
+    """The modification time of a stored file next to the model (0 when missing): part of its cache key."""
+    f = Path(model.path) / name
+    return f.stat().st_mtime_ns if f.exists() else 0
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _stats(path: str, mtime: int, sha: str | None) -> dict | None:
+    return read_stats(path, sha)
 
 
 def model_stats(model: SentimentModel) -> dict | None:
@@ -214,25 +240,70 @@ def model_stats(model: SentimentModel) -> dict | None:
     or was computed from other weights."""
     if model.path is None:
         return None
-    f = Path(model.path) / STATS_FILE
-    return _stats(str(model.path), f.stat().st_mtime_ns if f.exists() else 0, _stamp(Path(model.path)))
+    return _stats(str(model.path), _mtime(model, STATS_FILE), model.config.get("weights_sha256"))
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading the unit index…")
+@st.cache_resource(max_entries=8, show_spinner="Reading the unit index…")
 def _unit_index(path: str, mtime: int, sha: str | None) -> tuple[dict | None, str | None]:
-    from gru_core.analysis.units import read_index
-
     return read_index(path, sha)
 
 
 def unit_index(model: SentimentModel) -> tuple[dict | None, str | None]:
     """(the model's stored unit index, None), or (None, why not): read once per version of units.json."""
-    from gru_core.analysis.units import INDEX_FILE
-
     if model.path is None:
         return None, "this model has no folder"
-    f = Path(model.path) / INDEX_FILE
-    return _unit_index(str(model.path), f.stat().st_mtime_ns if f.exists() else 0, model.config.get("weights_sha256"))
+    return _unit_index(str(model.path), _mtime(model, INDEX_FILE), model.config.get("weights_sha256"))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _dynamics(path: str, mtime: int, sha: str | None) -> dict | None:
+    return read_dynamics(path, sha)
+
+
+def stored_dynamics(model: SentimentModel) -> dict | None:
+    """The model's dynamics.json, read once per version of it, or None when it is missing or belongs to other
+    weights."""
+    if model.path is None:
+        return None
+    return _dynamics(str(model.path), _mtime(model, DYNAMICS_FILE), model.config.get("weights_sha256"))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _dynamics_tables(path: str, stamp: tuple, mtime: int, sha: str | None) -> dict:
+    dyn, model = _dynamics(path, mtime, sha), _load(path, stamp)
+    return {**plane_frames(dyn), "kicks": kick_table(dyn, model), "modifiers": modifier_paths(dyn, model)}
+
+
+def dynamics_tables(model: SentimentModel) -> dict:
+    """Frames the Dynamics page draws from the stored file (the kick table needs the vocabulary), built once per
+    version of the model and of the file. Call only when ``stored_dynamics(model)`` is not None."""
+    return _dynamics_tables(*cache_key(model), _mtime(model, DYNAMICS_FILE), model.config.get("weights_sha256"))
+
+
+@st.cache_resource(max_entries=32, show_spinner="Reading the review again with the intervention…")
+def _intervened(path: str, stamp: tuple, text: str, units: tuple[int, ...], kind: str, value: float,
+                start: int) -> InterventionResult:
+    return run_intervention(_load(path, stamp), text, Intervention(units, kind, value, start),
+                            _trace(path, stamp, text))
+
+
+def intervened(model: SentimentModel, text: str, units: tuple[int, ...], kind: str, value: float = 0.0,
+               start: int = 0) -> InterventionResult:
+    """The review read again with ``units`` changed at every word from word ``start`` on, cached."""
+    return _intervened(*cache_key(model), text, tuple(units), kind, float(value), int(start))
+
+
+def new_pick(key: str, picked: object) -> bool:
+    """True when ``picked`` (a chart cell or table row from Streamlit's selection event) is a new click.
+
+    A selection stays in the widget's event on every later run; remembering the last one seen under ``key``
+    keeps an old selection from undoing picks made elsewhere since.
+    """
+    seen = f"_seen_{key}"
+    if picked == st.session_state.get(seen):
+        return False
+    st.session_state[seen] = picked
+    return picked is not None
 
 
 def set_unit(unit: int) -> None:

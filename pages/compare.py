@@ -5,9 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.archs import ARCHS, NAMES
-from gru_core.charts import confusion_chart, gradient_curve, heatmap, learning_curves, saturation_scatter, trajectory
-from gru_core.compare import (
+from gru_core.analysis.compare import (
     MIN_REVIEWS,
     claims,
     comparison_table,
@@ -17,9 +15,13 @@ from gru_core.compare import (
     reach_summary,
     saturation_frame,
 )
+from gru_core.analysis.explain import heatmap_frame, last_window, words_frame
+from gru_core.analysis.stats import SATURATED_HIGH, SATURATED_LOW, agreement, ids_digest
+from gru_core.archs import ARCHS, NAMES
+from gru_core.charts.compare import confusion_chart, gradient_curve, saturation_scatter
+from gru_core.charts.gates import heatmap, trajectory
+from gru_core.charts.training import learning_curves
 from gru_core.examples import EXAMPLES
-from gru_core.explain import heatmap_frame, last_window, words_frame
-from gru_core.stats import agreement, ids_digest
 from pages.common import (
     get_trace,
     imdb_test,
@@ -161,13 +163,14 @@ elif not text.strip():
 st.subheader("Gate saturation")
 sat = saturation_frame({n: s for n, s in stats.items() if n in by_name})
 if len(sat):
-    st.caption("Each point is one unit: how often its gate is nearly shut (< 0.1, left-saturated) or wide open "
-               "(> 0.9, right-saturated), over every word of a random sample of test reviews "
+    st.caption(f"Each point is one unit: how often its gate is nearly shut (< {SATURATED_LOW}, left-saturated) or "
+               f"wide open (> {SATURATED_HIGH}, right-saturated), over every word of a random sample of test reviews "
                "(Karpathy, Johnson & Fei-Fei 2015). Points near the origin are gates that mostly stay in between.")
     labels = list(dict.fromkeys(sat["label"]))
     for start in range(0, len(labels), 3):
         for col, label in zip(st.columns(3), labels[start:start + 3]):
-            col.altair_chart(saturation_scatter(sat[sat["label"] == label], label), width="stretch")
+            col.altair_chart(saturation_scatter(sat[sat["label"] == label], (SATURATED_LOW, SATURATED_HIGH), label),
+                             width="stretch")
 else:
     st.info("No gate statistics for these models yet: `python -m gru_core stats --model models/NAME`.")
 

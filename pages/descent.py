@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.charts import contour_chart, descent_1d_chart, loss_per_step, slice_chart, surface_chart
+from gru_core.analysis.landscape import (
+    FD_STEP,
+    SLOPE_RTOL,
+    weight_blocks,
+)
+from gru_core.charts.descent import contour_chart, descent_1d_chart, loss_per_step, slice_chart, surface_chart
 from gru_core.descent import (
     COSTS_1D,
     COSTS_2D,
@@ -23,41 +28,12 @@ from gru_core.descent import (
     slope_sign,
     tangent_frame,
 )
-from gru_core.landscape import (
-    FD_STEP,
-    SLOPE_RTOL,
-    session_copy,
-    steepest_entry,
-    surface_frame,
-    weight_blocks,
-    weight_section,
-)
-from pages.common import cache_key, current_model, get_model, imdb_train, landscape_batch, require_app
+from pages.common import current_model, imdb_train, landscape_batch, require_app, section_along, steepest, surface
 
 ALPHAS = log_alphas()  # 1e-4 … 3.2, ten per decade
 ALPHA_HELP = "Evenly spaced on a log scale, ten values per factor of 10."
 N_STEPS = 100
 
-
-
-# Each computation works on its own float64 copy of the cached model (never on the model itself).
-@st.cache_data(max_entries=32, show_spinner=False)
-def _steepest(path: str, stamp: tuple, pname: str, start: int, stop: int) -> tuple[int, int]:
-    model = get_model(path)
-    return steepest_entry(session_copy(model), pname, landscape_batch(model), slice(start, stop))
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _weight_section(path: str, stamp: tuple, pname: str, index: tuple[int, int], start: float, alpha: float,
-                    steps: int) -> dict:
-    model = get_model(path)
-    return weight_section(session_copy(model), landscape_batch(model), pname, index, start, alpha, steps)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _surface(path: str, stamp: tuple, seed1: int, seed2: int) -> pd.DataFrame:
-    model = get_model(path)
-    return surface_frame(session_copy(model), landscape_batch(model), seed1, seed2)
 
 
 require_app()
@@ -159,7 +135,6 @@ else:
         st.info("The real model's loss needs IMDB reviews: point GRU_EXPLORER_IMDB at aclImdb_v1.tar.gz or run "
                 "`python -m gru_core download-imdb`. The toy sections above work without it.")
         st.stop()
-    key = cache_key(model)
     st.caption(f"The loss of **{model.name}** on a fixed batch of {len(landscape_batch(model))} training reviews "
                "(their last 100 words), computed on a private float64 copy of the model; the shared model is "
                "never changed.")
@@ -169,7 +144,7 @@ else:
                          key="ls_block", help="This is the seed's θ₁: one number among the model's weights.")
     pname, rows = blocks[label]
     h = model.module.rnn.hidden_size
-    best = _steepest(*key, pname, rows.start, rows.stop)
+    best = steepest(model, pname, rows.start, rows.stop)
     unit = c2.number_input("Unit (row)", 0, h - 1, best[0] - rows.start, key=f"ls_row_{label}",
                            help="Starts at the entry with the steepest loss slope.")
     col = c3.number_input("Column", 0, model.module.get_parameter(pname).shape[1] - 1, best[1],
@@ -183,7 +158,7 @@ else:
                              help=f"θ := θ − α · ∂loss/∂θ along this one weight. {ALPHA_HELP}")
     steps = s3.slider("Steps", 0, 30, 10, key="ls_steps", help="Gradient-descent steps on this weight.")
     with st.spinner("Computing the loss along this weight…"):
-        sl = _weight_section(*key, pname, index, start, alpha, steps)
+        sl = section_along(model, pname, index, start, alpha, steps)
     path_df = pd.DataFrame(sl["path"]).assign(offset=lambda d: d["theta"] - sl["w0"])
     st.altair_chart(slice_chart(pd.DataFrame({"offset": sl["offsets"], "loss": sl["losses"]}),
                                 path_df[np.isfinite(path_df["loss"])]), width="stretch")
@@ -209,7 +184,7 @@ else:
     if st.toggle("Compute the 2-D surface (11 × 11 losses)", key="ls_surface",
                  help="Each direction is random, with each row rescaled to the norm of the weights' row."):
         with st.spinner("Computing the loss surface…"):
-            surf = _surface(*key, int(seed1), int(seed2))
+            surf = surface(model, int(seed1), int(seed2))
         st.altair_chart(surface_chart(surf), width="stretch")
         st.caption("The trained model sits at the centre (0, 0); a sharp or flat basin around it is what "
                    "Li et al. compare across architectures and training settings.")

@@ -1,25 +1,16 @@
 """Dynamics: how the network keeps its verdict (line attractor, fixed points, word kicks)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from gru_core.analysis import dynamics_charts as C
 from gru_core.analysis.dynamics import time_constant
-from gru_core.analysis.dynamics_report import (
-    FILE,
-    kick_table,
-    modifier_paths,
-    plane_frames,
-    read_dynamics,
-    review_frame,
-)
-from gru_core.charts import md_escape
+from gru_core.analysis.dynamics_report import FILE, review_frame
+from gru_core.charts.text import md_escape
 from gru_core.examples import EXAMPLES
-from pages.common import cache_key, current_model, get_trace, require_app
+from pages.common import current_model, dynamics_tables, get_trace, require_app, stored_dynamics
 
 MAX_CHARS = 200_000
 
@@ -31,30 +22,13 @@ st.caption("How the network keeps its verdict: a line of fixed points, word kick
 model = current_model()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _stored(path: str, mtime: int, sha: str | None) -> dict | None:
-    return read_dynamics(path, sha)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _tables(path: str, stamp: tuple, mtime: int, sha: str | None) -> dict:
-    """Frames derived from the stored file once per model version (the kick table needs the vocabulary)."""
-    from pages.common import get_model
-
-    dyn, m = read_dynamics(path, sha), get_model(path)
-    return {**plane_frames(dyn), "kicks": kick_table(dyn, m), "modifiers": modifier_paths(dyn, m)}
-
-
-f = Path(model.path) / FILE
-sha = model.config.get("weights_sha256")
-mtime = f.stat().st_mtime_ns if f.exists() else 0
-dyn = _stored(str(model.path), mtime, sha)
+dyn = stored_dynamics(model)
 if dyn is None:
     st.warning(f"No dynamics analysis for **{md_escape(model.name)}**'s current weights (`{FILE}` is missing or "
                "belongs to other weights). It needs the IMDB dataset once: run "
                f"`python -m gru_core dynamics --model {md_escape(str(model.path))}`.")
     st.stop()
-tables = _tables(str(model.path), cache_key(model)[1], mtime, sha)
+tables = dynamics_tables(model)
 pca, fp, line = dyn["pca"], dyn["fixed_points"], dyn["line"]
 state = "[h; c] (hidden and cell state)" if dyn["state"] != "h" else "h"
 

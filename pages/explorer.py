@@ -7,19 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.archs import ARCHS
-from gru_core.charts import (
-    coloured_text_html,
-    heatmap,
-    md_escape,
-    picked_cell,
-    trajectory,
-    unit_lines,
-    word_summary_chart,
-)
-from gru_core.examples import EXAMPLES
-from gru_core.explain import (
-    GATE_LABELS,
+from gru_core.analysis.explain import (
     WINDOW,
     heatmap_frame,
     last_window,
@@ -29,11 +17,16 @@ from gru_core.explain import (
     word_summaries,
     words_frame,
 )
+from gru_core.archs import ARCHS, GATE_LABELS
+from gru_core.charts.gates import heatmap, picked_cell, trajectory, unit_lines, word_summary_chart
+from gru_core.charts.text import coloured_text_html, md_escape
+from gru_core.examples import EXAMPLES
 from pages.common import (
     current_model,
     get_influence,
     get_trace,
     imdb_test,
+    new_pick,
     open_test_review,
     require_app,
     set_unit,
@@ -153,11 +146,9 @@ for tab, name in zip(tabs, names):
         event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
                                 width="stretch", on_select="rerun", key=f"heat_{name}")
         cell = picked_cell(event)
-        if cell != st.session_state.get(f"_seen_heat_{name}"):  # a new click, not a selection left from before
-            st.session_state[f"_seen_heat_{name}"] = cell
-            if cell is not None:
-                set_unit(cell[0])
-                st.session_state["unit_step"] = (text, cell[1])  # the word, while this review is on screen
+        if new_pick(f"heat_{name}", cell):
+            set_unit(cell[0])
+            st.session_state["unit_step"] = (text, cell[1])  # the word, while this review is on screen
 st.caption("Click a cell to inspect its unit and word below (the Unit atlas shows the same unit).")
 
 # --- Per-word summaries ------------------------------------------------------

@@ -13,11 +13,9 @@ import numpy as np
 import streamlit as st
 
 from gru_core.analysis.ablation import top_units
-from gru_core.analysis.intervention_charts import change_by_word_chart, delta_heatmap
+from gru_core.analysis.explain import WINDOW, last_window, output_weights, quantities
 from gru_core.analysis.interventions import (
     KIND_LABELS,
-    Intervention,
-    InterventionResult,
     change_by_word_frame,
     change_summary,
     delta_frame,
@@ -25,25 +23,18 @@ from gru_core.analysis.interventions import (
     label_correlations,
     meaning,
     not_available,
-    run_intervention,
     trajectory_frame,
 )
 from gru_core.analysis.units import INDEX_FILE
+from gru_core.archs import GATE_LABELS
 from gru_core.archs import arch as get_arch
-from gru_core.charts import trajectory
-from gru_core.explain import GATE_LABELS, WINDOW, last_window, output_weights, quantities
+from gru_core.charts.gates import trajectory
+from gru_core.charts.interventions import change_by_word_chart, delta_heatmap
 from gru_core.predictor import SentimentModel
 from gru_core.trace import Trace
-from pages.common import cache_key, get_model, get_trace, unit_index
+from pages.common import intervened, unit_index
 
 PICK, BY_WEIGHT, BY_CORRELATION = "units I pick", "top k by |output weight|", "top k by label correlation"
-
-
-@st.cache_data(max_entries=32, show_spinner="Reading the review again with the intervention…")
-def _intervened(path: str, stamp: tuple, text: str, units: tuple[int, ...], kind: str, value: float,
-                start: int) -> InterventionResult:
-    model = get_model(path)
-    return run_intervention(model, text, Intervention(units, kind, value, start), get_trace(model, text))
 
 
 def _verdict(p: float) -> str:
@@ -127,7 +118,7 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
         st.info("Pick at least one unit to change.")
         return
 
-    result = _intervened(*cache_key(model), trace.text, units, kind, float(value), start)
+    result = intervened(model, trace.text, units, kind, value, start)
     before, after = result.plain.proba, result.changed.proba
     cols = st.columns(3)
     cols[0].metric("P(positive) as trained", f"{before:.3f}")

@@ -7,13 +7,13 @@ import uuid
 import pandas as pd
 import streamlit as st
 
+from gru_core.analysis.compare import history_rows
 from gru_core.archs import ARCHS, NAMES
-from gru_core.charts import learning_curves, training_progress
+from gru_core.charts.training import learning_curves, training_progress
 from gru_core.checkpoint import local_models_dir
-from gru_core.compare import history_rows
 from gru_core.data import DATA_DIR, DataNotFoundError, resolve_imdb_path
 from gru_core.download import DownloadError, download_imdb
-from gru_core.jobs import ENV_READ_ONLY, LIMITS, Run, RunRefused, max_runs, read_only, registry, train_args
+from gru_core.jobs.runs import ENV_READ_ONLY, LIMITS, Run, RunRefused, max_runs, read_only, registry, train_args
 from gru_core.train import TrainConfig
 from pages.common import local_label, require_app
 

@@ -12,11 +12,19 @@ from gru_core.analysis.atlas import (
     unit_table,
     word_frame,
 )
-from gru_core.analysis.atlas_charts import ablation_chart, cocluster_heatmap
-from gru_core.archs import ARCHS
-from gru_core.charts import md_escape
-from gru_core.explain import GATE_LABELS
-from pages.common import current_model, imdb_test, open_test_review, require_app, set_unit, unit_index, unit_input
+from gru_core.archs import ARCHS, GATE_LABELS
+from gru_core.charts.atlas import ablation_chart, cocluster_heatmap
+from gru_core.charts.text import md_escape
+from pages.common import (
+    current_model,
+    imdb_test,
+    new_pick,
+    open_test_review,
+    require_app,
+    set_unit,
+    unit_index,
+    unit_input,
+)
 
 require_app()
 st.title("Unit atlas")
@@ -37,10 +45,8 @@ event = st.dataframe(table, hide_index=True, width="stretch", height=320, on_sel
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]})
 rows = event.selection.rows if event else []
 picked = int(table["unit"].iloc[rows[0]]) if rows else None
-if picked != st.session_state.get("_atlas_seen"):  # a new click; an old selection must not undo later picks
-    st.session_state["_atlas_seen"] = picked
-    if picked is not None:
-        set_unit(picked)
+if new_pick("atlas_table", picked):
+    set_unit(picked)
 gates = index["settings"]["gates"]
 st.caption(
     f"Click a column header to sort, a row to pick a unit (the Gate Explorer's unit inspector shows the same unit). "

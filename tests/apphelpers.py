@@ -96,7 +96,7 @@ def open_page(page: str, model: str = "gru", **state) -> AppTest:
 def finish_job() -> str | None:
     """Kill every training run of the server's registry (as a server exit does) and forget them;
     the name of the run that was going, if any."""
-    from gru_core.jobs import registry
+    from gru_core.jobs.runs import registry
 
     names = [r.name for r in registry().runs()]
     registry().shutdown()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from gru_core import load_model
+from gru_core.archs import GATE_LABELS
 from gru_core.examples import EXAMPLES
-from gru_core.explain import GATE_LABELS
 
 from .apphelpers import ROOT, SHIPPED, chart_titles, charts, no_exception, run_app, shipped_models_only
 

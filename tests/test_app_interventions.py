@@ -9,9 +9,9 @@ import pytest
 
 from gru_core import load_model
 from gru_core.analysis.ablation import top_units
+from gru_core.analysis.explain import output_weights
 from gru_core.analysis.interventions import Intervention, run_intervention
 from gru_core.analysis.units import INDEX_VERSION
-from gru_core.explain import output_weights
 
 from . import apphelpers
 from .apphelpers import chart_titles, charts, no_exception, run_app

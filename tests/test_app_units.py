@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from gru_core import load_model
+from gru_core.analysis.explain import heatmap_frame
 from gru_core.analysis.units import INDEX_FILE, read_index
-from gru_core.charts import heatmap, picked_cell
-from gru_core.explain import heatmap_frame
+from gru_core.charts.gates import heatmap, picked_cell
 
 from .apphelpers import ROOT, chart_titles, models_root, no_exception, run_app  # noqa: F401
 

@@ -113,7 +113,7 @@ def test_gate_explorer(server, browser):
     p.charts(4)
     body = p.body()
     assert "P(positive)" in body and "brilliant" in body and "ending" in body
-    p.shot("explorer")
+    p.shot("screenshot-explorer")
     # pick an example
     p.page.get_by_role("combobox", name="Example").click()
     p.page.get_by_role("option", name="Negation: not good at all").click()
@@ -180,7 +180,7 @@ def test_comparison_page(server, browser):
     p.page.wait_for_function("() => document.querySelector('[data-testid=\"stTable\"]').innerText"
                              ".includes('560,701')", timeout=60_000)
     assert "Trains faster" in table.inner_text()
-    p.shot("compare")
+    p.shot("screenshot-compare")
     p.clean()
 
 
@@ -193,7 +193,7 @@ def test_gradient_descent_page(server, browser):
     slider.press("End")  # the largest α
     p.settle()
     p.page.wait_for_function("() => document.body.innerText.includes('Diverg')", timeout=60_000)
-    p.shot("descent")
+    p.shot("screenshot-descent")
     p.page.get_by_text("Two parameters", exact=True).click()
     p.settle()
     p.charts(4)
@@ -223,7 +223,7 @@ def test_train_page_start_watch_and_stop(train_server, browser):
     owner.page.get_by_role("button", name="Stop").click()
     owner.wait_text("Saved")
     owner.settle()
-    owner.shot("train")
+    owner.shot("screenshot-train")
     assert (models / "local" / "browser-run" / "model.safetensors").exists()
     assert not (models / "browser-run").exists()  # nothing among the shipped models
     assert "stopped" in owner.body()

@@ -23,7 +23,7 @@ def test_dynamics_page_renders_its_charts(server, browser):
     assert "fixed points" in body and "modified phrases" in body and "not good" in body
     p.settle()
     p.page.locator(".vega-embed").nth(1).scroll_into_view_if_needed()  # the state plane with the trajectory
-    p.page.screenshot(path=str(ROOT / "docs" / "screenshot-dynamics.png"))
+    p.shot("screenshot-dynamics")  # the README's (docs/refresh_screenshots.py copies it)
     for section in ("3 · Linearisation", "4 · Word kicks", "6 · Modifiers"):
         p.page.get_by_text(section).scroll_into_view_if_needed()
         p.shot("dynamics-" + section.split(" · ")[1].split()[0].lower())

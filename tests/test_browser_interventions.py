@@ -1,15 +1,15 @@
 """The Gate Explorer's Interventions panel in a real browser (the server, browser and Page of test_browser.py).
 
 Opens the panel, applies an intervention, waits for the new verdict and its
-charts, checks the console stays clean, and keeps test-artifacts/interventions.png
-(the README's docs/screenshot-interventions.png).
+charts, checks the console stays clean, and keeps test-artifacts/screenshot-interventions.png
+(the README's docs/screenshot-interventions.png, copied by docs/refresh_screenshots.py).
 """
 from __future__ import annotations
 
 from gru_core import load_model
 from gru_core.analysis.ablation import top_units
+from gru_core.analysis.explain import output_weights
 from gru_core.analysis.interventions import Intervention, run_intervention
-from gru_core.explain import output_weights
 
 from .test_browser import Page, browser, server, sync_api  # noqa: F401  (fixtures, used by name)
 
@@ -57,5 +57,5 @@ def test_interventions_panel(server, browser):  # noqa: F811
     p.settle()
     p.page.get_by_text("Units by |output weight|").evaluate("e => e.scrollIntoView()")
     p.charts(before + 3)
-    p.shot("interventions")
+    p.shot("screenshot-interventions")
     p.clean()

@@ -8,7 +8,6 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from benchmarks.harness import ROOT
 
 from .test_browser import ARTIFACTS, Page, browser, server  # noqa: F401  (fixtures, used by name)
 
@@ -32,8 +31,7 @@ def test_unit_atlas(server, browser):  # noqa: F811
     top = "e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -60); }"
     p.page.get_by_role("heading", name="Unit 3", exact=True).evaluate(top)
     p.page.wait_for_timeout(500)  # let the scroll paint before the picture
-    p.shot("units")
-    p.page.screenshot(path=str(ROOT / "docs" / "screenshot-units.png"))
+    p.shot("screenshot-units")  # the README's (docs/refresh_screenshots.py copies it)
     for heading, name in (("Units and words that go together", "units-cocluster"),
                           ("What breaks without them: ablation", "units-ablation")):
         p.page.get_by_role("heading", name=heading).evaluate(top)

@@ -11,9 +11,11 @@ import pytest
 import torch
 from torch import nn
 
-from gru_core import descent, jobs, landscape
+from gru_core import descent
+from gru_core.analysis import landscape
 from gru_core.archs import NAMES
 from gru_core.data import Split
+from gru_core.jobs import runs as jobs
 from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import PAD_ID, tokenize

@@ -1,4 +1,4 @@
-"""Explain tables and attributions (explain.py) and chart builders (charts.py), on tiny models."""
+"""Explain tables and attributions (analysis/explain.py) and chart builders (charts/gates.py, charts/text.py), on tiny models."""
 from __future__ import annotations
 
 import html
@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from gru_core import charts, explain
-from gru_core.archs import ARCHS
+from gru_core.analysis import explain
+from gru_core.archs import ARCHS, GATE_LABELS
+from gru_core.charts import gates as gate_charts
+from gru_core.charts import text as text_charts
 from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import UNK_ID, tokenize_with_spans
@@ -106,7 +108,7 @@ def test_gate_frame_custom_order_and_window(trace):
 def test_gate_frame_quantities_per_arch(arch, trace):
     assert list(explain.quantities(trace)) == list(ARCHS[arch].traced) + ["hidden"]
     for q in explain.quantities(trace):
-        assert q in explain.GATE_LABELS
+        assert q in GATE_LABELS
 
 
 # --------------------------------------------------------------------------- unit_order
@@ -313,7 +315,7 @@ def test_coloured_text_escapes_user_text_and_tips():
     assert spans[0][0] == 0
     values = np.linspace(-1, 1, len(spans))
     tips = [f'{NASTY[a:b]}: "P" <b>{i}</b> & \'x\'' for i, (a, b) in enumerate(spans)]
-    out = charts.coloured_text_html(NASTY, spans, values, tips)
+    out = text_charts.coloured_text_html(NASTY, spans, values, tips)
     low = out.lower()
     assert "<img" not in low and "<script" not in low and "<b>" not in low
     assert out.count("<span") == len(spans)
@@ -328,7 +330,7 @@ def test_coloured_text_escapes_user_text_and_tips():
 def test_coloured_text_escapes_markup_inside_spans():
     # spans need not be tokenizer words: any piece of text, markup included, is escaped
     spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", NASTY)]
-    out = charts.coloured_text_html(NASTY, spans, np.zeros(len(spans)), ["tip"] * len(spans))
+    out = text_charts.coloured_text_html(NASTY, spans, np.zeros(len(spans)), ["tip"] * len(spans))
     low = out.lower()
     assert "<img" not in low and "<script" not in low and "<b>" not in low
     assert out.count("<span") == len(spans)
@@ -340,22 +342,22 @@ def test_coloured_text_escapes_markup_inside_spans():
 def test_coloured_text_colours_and_unknown():
     text = "neg mid pos far"
     spans = [(t.start, t.end) for t in tokenize_with_spans(text)]
-    out = charts.coloured_text_html(text, spans, np.array([-1.0, 0.0, 1.0, 5.0]), ["a", "b", "c", "d"],
+    out = text_charts.coloured_text_html(text, spans, np.array([-1.0, 0.0, 1.0, 5.0]), ["a", "b", "c", "d"],
                                     unknown=np.array([False, True, False, False]))
     red, white, blue = "rgb(202,0,32)", "rgb(255,255,255)", "rgb(5,113,176)"
     assert backgrounds(out) == [red, white, blue, blue]  # clipped to [-1, 1]
-    assert f"rgb{charts.NEG_RGB}".replace(" ", "") == red and f"rgb{charts.POS_RGB}".replace(" ", "") == blue
+    assert f"rgb{text_charts.NEG_RGB}".replace(" ", "") == red and f"rgb{text_charts.POS_RGB}".replace(" ", "") == blue
     tags = re.findall(r"<span [^>]*>", out)
     assert "dotted" in tags[1] and not any("dotted" in t for t in (tags[0], tags[2], tags[3]))
     assert "color:#fff" in tags[0] and "color:#111" in tags[1]
-    half = charts.coloured_text_html("a", [(0, 1)], [0.5], ["t"])
+    half = text_charts.coloured_text_html("a", [(0, 1)], [0.5], ["t"])
     assert backgrounds(half) == ["rgb(130,184,216)"]  # halfway between white and the blue end
 
 
 def test_coloured_text_newlines_become_br():
     text = "good\nbad\n\nmovie"
     spans = [(t.start, t.end) for t in tokenize_with_spans(text)]
-    out = charts.coloured_text_html(text, spans, [0.1, -0.1, 0.0], ["x", "y", "z"])
+    out = text_charts.coloured_text_html(text, spans, [0.1, -0.1, 0.0], ["x", "y", "z"])
     assert "\n" not in out and out.count("<br>") == 3
     assert html.unescape(strip_own(out)) == text
 
@@ -364,18 +366,18 @@ def test_coloured_text_ellipsis_for_unread_start():
     text = "early words skipped; then good movie"
     toks = tokenize_with_spans(text)[-3:]  # "then", "good", "movie"
     spans = [(t.start, t.end) for t in toks]
-    out = charts.coloured_text_html(text, spans, [0, 0.5, -0.5], ["a", "b", "c"], start=spans[0][0])
+    out = text_charts.coloured_text_html(text, spans, [0, 0.5, -0.5], ["a", "b", "c"], start=spans[0][0])
     assert "…" in out and "early" not in out and "skipped" not in out
     assert html.unescape(strip_own(out)).replace("… ", "", 1) == text[spans[0][0]:]
     # one unread character is enough for the ellipsis
-    out = charts.coloured_text_html("xgood", [(1, 5)], [0.2], ["t"], start=1)
+    out = text_charts.coloured_text_html("xgood", [(1, 5)], [0.2], ["t"], start=1)
     assert "…" in out and "x" not in strip_own(out).replace("…", "")
     # start=0 shows everything and no ellipsis
-    out = charts.coloured_text_html(text, spans, [0, 0.5, -0.5], ["a", "b", "c"], start=0)
+    out = text_charts.coloured_text_html(text, spans, [0, 0.5, -0.5], ["a", "b", "c"], start=0)
     assert "…" not in out and html.unescape(strip_own(out)) == text
     # a review read from its first character: no ellipsis
     spans = [(t.start, t.end) for t in tokenize_with_spans(text)]
-    out = charts.coloured_text_html(text, spans, np.zeros(len(spans)), ["t"] * len(spans))
+    out = text_charts.coloured_text_html(text, spans, np.zeros(len(spans)), ["t"] * len(spans))
     assert "…" not in out and html.unescape(strip_own(out)) == text
 
 
@@ -384,7 +386,7 @@ def test_coloured_text_keeps_leading_punctuation_of_untruncated_review():
     text = '"Great" movie'
     tr = sm.trace(text)
     assert not tr.truncated
-    out = charts.coloured_text_html(text, tr.spans, 2 * tr.step_proba - 1, ["t"] * len(tr.spans), ~tr.known)
+    out = text_charts.coloured_text_html(text, tr.spans, 2 * tr.step_proba - 1, ["t"] * len(tr.spans), ~tr.known)
     assert "…" not in out and html.unescape(strip_own(out)) == text
 
 
@@ -409,9 +411,9 @@ def test_heatmap(which, quantity, gru_model, gru_trace, lstm_trace):
     tr = gru_trace if which == "gru" else lstm_trace
     order = np.random.default_rng(2).permutation(H)
     df = explain.gate_frame(tr, quantity, order, (2, 8))
-    spec = charts.heatmap(df, quantity).to_dict()
+    spec = gate_charts.heatmap(df, quantity).to_dict()
     assert mark_type(spec) == "rect"
-    assert spec["title"] == explain.GATE_LABELS[quantity]
+    assert spec["title"] == GATE_LABELS[quantity]
     enc = spec["encoding"]
     assert enc["x"]["field"] == "label" and enc["x"]["type"] == "nominal"
     assert enc["x"]["sort"] == list(dict.fromkeys(df["label"]))
@@ -434,7 +436,7 @@ def test_heatmap(which, quantity, gru_model, gru_trace, lstm_trace):
 
 def test_heatmap_select_adds_cell_param(gru_trace):
     df = explain.gate_frame(gru_trace, "update")
-    spec = charts.heatmap(df, "update", select=True).to_dict()
+    spec = gate_charts.heatmap(df, "update", select=True).to_dict()
     params = spec["params"]
     assert [p["name"] for p in params] == ["cell"]
     assert params[0]["select"]["type"] == "point" and params[0]["select"]["fields"] == ["unit", "step"]
@@ -444,12 +446,12 @@ def test_heatmap_select_adds_cell_param(gru_trace):
 
 def test_heatmap_empty_frame_does_not_crash(gru_trace):
     df = explain.gate_frame(gru_trace, "update").iloc[:0]
-    assert mark_type(charts.heatmap(df, "update").to_dict()) == "rect"
+    assert mark_type(gate_charts.heatmap(df, "update").to_dict()) == "rect"
 
 
 def test_trajectory(gru_trace):
     df = explain.words_frame(gru_trace)
-    spec = charts.trajectory(df).to_dict()
+    spec = gate_charts.trajectory(df).to_dict()
     layers = spec["layer"]
     lines = [v for v in layers if mark_type(v) == "line"]
     rules = [v for v in layers if mark_type(v) == "rule"]
@@ -468,7 +470,7 @@ def test_trajectory_series(gru_model):
     a = explain.words_frame(gru_model.trace(REVIEW)).assign(review="original")
     b = explain.words_frame(gru_model.trace("bad movie")).assign(review="edited")
     both = pd.concat([a, b])
-    spec = charts.trajectory(both, series="review").to_dict()
+    spec = gate_charts.trajectory(both, series="review").to_dict()
     (line,) = [v for v in spec["layer"] if mark_type(v) == "line"]
     enc = line["encoding"]
     assert enc["color"]["field"] == "review" and enc["color"]["type"] == "nominal"
@@ -479,7 +481,7 @@ def test_trajectory_series(gru_model):
 
 def test_word_summary_chart(arch, trace):
     df = explain.word_summaries(trace)
-    spec = charts.word_summary_chart(df).to_dict()
+    spec = gate_charts.word_summary_chart(df).to_dict()
     assert mark_type(spec) == "bar"
     enc = spec["encoding"]
     assert enc["x"]["field"] == "label" and enc["x"]["sort"] == df["label"].tolist()
@@ -489,7 +491,7 @@ def test_word_summary_chart(arch, trace):
     long = data_of(spec, spec)
     T, gates = len(trace.tokens), ARCHS[arch].traced
     assert len(long) == T * (len(gates) + 1)
-    expect = {f"mean {explain.GATE_LABELS[g]}": df[f"mean_{g}"] for g in gates}
+    expect = {f"mean {GATE_LABELS[g]}": df[f"mean_{g}"] for g in gates}
     expect["‖h_t − h_{t−1}‖"] = df["h_change"]
     assert set(long["measure"]) == set(expect)
     for name, col in expect.items():
@@ -502,10 +504,10 @@ def test_unit_lines(trace):
     unit = 2
     shown = explain.words_frame(trace).iloc[1:7]
     rows = [pd.DataFrame({"step": shown["step"], "label": shown["label"], "word": shown["word"],
-                          "quantity": explain.GATE_LABELS[n], "value": v[1:7, unit]})
+                          "quantity": GATE_LABELS[n], "value": v[1:7, unit]})
             for n, v in explain.quantities(trace).items()]
     df = pd.concat(rows, ignore_index=True)
-    spec = charts.unit_lines(df).to_dict()
+    spec = gate_charts.unit_lines(df).to_dict()
     assert mark_type(spec) == "line"
     enc = spec["encoding"]
     assert enc["x"]["field"] == "label" and enc["x"]["sort"] == shown["label"].tolist()

@@ -25,7 +25,7 @@ from gru_core import load_model
 from gru_core.data import DataNotFoundError, resolve_imdb_path
 from gru_core.descent import COSTS_1D, COSTS_2D, OPTIMIZERS
 from gru_core.examples import EXAMPLES
-from gru_core.jobs import BUDGET, NAME, SHIPPED
+from gru_core.jobs.runs import BUDGET, NAME, SHIPPED
 from gru_core.text import tokenize
 
 from . import apphelpers

@@ -10,7 +10,6 @@ import torch
 
 from gru_core import load_model
 from gru_core.analysis.ablation import top_units
-from gru_core.analysis.intervention_charts import change_by_word_chart, delta_heatmap
 from gru_core.analysis.interventions import (
     KINDS,
     Intervention,
@@ -25,6 +24,7 @@ from gru_core.analysis.interventions import (
     trajectory_frame,
 )
 from gru_core.analysis.units import INDEX_VERSION
+from gru_core.charts.interventions import change_by_word_chart, delta_heatmap
 
 from .tiny import clone_state, same_state, tiny_model
 

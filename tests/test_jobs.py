@@ -1,4 +1,4 @@
-"""Dashboard training runs (jobs.py): the registry, the child process that trains, stop, kill, save rules,
+"""Dashboard training runs (jobs/runs.py): the registry, the child process that trains, stop, kill, save rules,
 and the training pipeline's own generators. Everything runs on a made-up IMDB tarball, so no dataset is needed."""
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from safetensors.torch import load_file
 import gru_core
 import gru_core.data
 import gru_core.experiment
-from gru_core import jobs
 from gru_core.checkpoint import FILES, list_checkpoints, local_models_dir
-from gru_core.progress import ProgressReader, ProgressWriter
+from gru_core.jobs import runs as jobs
+from gru_core.jobs.progress import ProgressReader, ProgressWriter
 from gru_core.train import TrainConfig, TrainEvent, TrainingStopped
 
 from .tiny import write_imdb_tar
@@ -335,7 +335,7 @@ def test_missing_data_fails_with_the_reason(registry, roots, tmp_path):
 
 SERVER = textwrap.dedent("""
     import os, sys, time
-    from gru_core import jobs
+    from gru_core.jobs import runs as jobs
     from gru_core.train import TrainConfig
     reg = jobs.registry()
     cfg = TrainConfig(limit=2000, epochs=10, batch_size=8, vocab_size=100, embed_dim=8, hidden=8, device="cpu")

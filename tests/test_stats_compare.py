@@ -1,4 +1,4 @@
-"""Test-set statistics (stats.py), the GRU vs LSTM comparison (compare.py) and its charts, on tiny models."""
+"""Test-set statistics (analysis/stats.py), the GRU vs LSTM comparison (analysis/compare.py) and its charts, on tiny models."""
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from gru_core import charts, compare, load_model, memprobe, stats
+from gru_core import load_model
+from gru_core.analysis import compare, memprobe, stats
+from gru_core.charts import compare as compare_charts
+from gru_core.charts import training as training_charts
 from gru_core.checkpoint import save_checkpoint
 from gru_core.data import Split
+from gru_core.examples import review_of
 from gru_core.model import SentimentRNN, parameter_counts
 from gru_core.predictor import SentimentModel
 from gru_core.text import Vocab, tokenize
@@ -320,12 +324,13 @@ def test_compute_stats_sample(split):
 
 def test_write_and_read_stats(tmp_path, split):
     sm = saved(tmp_path, "gru_small", "gru")
-    assert stats.read_stats(sm.path) is None
+    sha = sm.config["weights_sha256"]
+    assert stats.read_stats(sm.path, sha) is None
     path = stats.write_stats(sm, split, sample=6)
     assert path == sm.path / "stats.json" and path.is_file()
     assert (path.stat().st_mode & 0o777) == 0o644
     assert not [p.name for p in sm.path.iterdir() if p.name.startswith(".")]  # no temp file left
-    got = stats.read_stats(sm.path)
+    got = stats.read_stats(sm.path, sha)
     assert got == json.loads(path.read_text(encoding="utf-8"))
     extra = {"weights_sha256", "inference_memory"}
     assert {k: v for k, v in got.items() if k not in extra} == stats.compute_stats(sm, split, sample=6)
@@ -340,7 +345,7 @@ def test_write_and_read_stats(tmp_path, split):
     # computed from other weights: not valid for these
     other = saved(tmp_path, "other_gru", "gru", seed=9)
     (other.path / "stats.json").write_bytes(path.read_bytes())
-    assert stats.read_stats(other.path) is None
+    assert stats.read_stats(other.path, other.config["weights_sha256"]) is None
     # the checkpoint still loads (stats.json is an extra file)
     assert load_model(sm.path).arch == "gru"
 
@@ -353,12 +358,12 @@ def test_write_stats_needs_a_folder(split):
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"sample_size": 3}', b""])
 def test_read_stats_corrupt_is_none(tmp_path, content):
     (tmp_path / "stats.json").write_bytes(content)
-    assert stats.read_stats(tmp_path) is None
+    assert stats.read_stats(tmp_path, "0" * 64) is None
 
 
 def test_read_stats_missing_is_none(tmp_path):
-    assert stats.read_stats(tmp_path) is None
-    assert stats.read_stats(tmp_path / "nowhere") is None
+    assert stats.read_stats(tmp_path, "0" * 64) is None
+    assert stats.read_stats(tmp_path / "nowhere", "0" * 64) is None
 
 
 # --------------------------------------------------------------------------- architecture_facts
@@ -526,11 +531,12 @@ def test_claims_memory_stored_by_default_live_when_measured(tmp_path):
     row = claim(compare.claims(g, l, stats=stored), "Uses less memory")
     assert row["verdict"] == "holds" and "stored by the stats command" in row["measured"]
     assert "GRU 10.0 MiB" in row["measured"] and "LSTM 20.0 MiB" in row["measured"]
-    live = {"my_gru": {"peak_memory_bytes": 30 * mib}, "my_lstm": {"peak_memory_bytes": 20 * mib}}
+    live = {"my_gru": {"inference_memory": {"peak_bytes": 30 * mib}},
+            "my_lstm": {"inference_memory": {"peak_bytes": 20 * mib}}}
     row = claim(compare.claims(g, l, live, stored), "Uses less memory")  # a live measurement replaces it
     assert row["verdict"] == "does not hold here" and "measured live on this server" in row["measured"]
-    failed = {"my_gru": {"peak_memory_bytes": None, "peak_memory_error": "the kernel offers no reset"},
-              "my_lstm": {"peak_memory_bytes": 20 * mib, "peak_memory_error": None}}
+    failed = {"my_gru": {"inference_memory": {"peak_bytes": None, "error": "the kernel offers no reset"}},
+              "my_lstm": {"inference_memory": {"peak_bytes": 20 * mib, "error": None}}}
     row = claim(compare.claims(g, l, failed, stored), "Uses less memory")  # a failed probe is said, not hidden
     assert row["verdict"] == "not measured yet" and "could not be measured: the kernel offers no reset" in row["measured"]
     for stats_ in ({}, {"gru": stored["my_gru"], "lstm": stored["my_lstm"]}):  # keyed by folder, not architecture
@@ -541,7 +547,7 @@ def test_claims_memory_stored_by_default_live_when_measured(tmp_path):
 # --------------------------------------------------------------------------- comparison_table
 
 LIVE_FULL = {"latency_100_s": 0.0123, "latency_500_s": 0.0456, "throughput_256": 12345.6,
-             "peak_memory_bytes": 3 * 2 ** 20, "peak_memory_error": None}
+             "inference_memory": {"peak_bytes": 3 * 2 ** 20, "error": None}}
 MEMORY_ROW = "peak inference memory, batch 256 × 200 words"
 
 
@@ -600,8 +606,8 @@ def test_comparison_table_says_where_each_row_comes_from(tmp_path):
 
 def test_comparison_table_live(tmp_path):
     g, l = pair(tmp_path, metrics([10]), metrics([20]))
-    live = {"my_gru": LIVE_FULL, "my_lstm": {**LIVE_FULL, "peak_memory_bytes": None,
-                                             "peak_memory_error": "the kernel offers no peak-memory reset here"}}
+    live = {"my_gru": LIVE_FULL, "my_lstm": {**LIVE_FULL, "inference_memory": {
+        "peak_bytes": None, "error": "the kernel offers no peak-memory reset here"}}}
     table = compare.comparison_table([g, l], live)
     col = table["my_gru"]
     assert col["latency, one 100-word review"] == "12.3 ms"
@@ -721,8 +727,8 @@ def saved_gru(tmp_path_factory) -> SentimentModel:
 
 
 def test_review_of_uses_known_words(saved_gru):
-    text = compare.review_of(saved_gru, 40, seed=3)
-    assert text == compare.review_of(saved_gru, 40, seed=3)
+    text = review_of(saved_gru, 40, seed=3)
+    assert text == review_of(saved_gru, 40, seed=3)
     _, ids, total = saved_gru.encode(text)
     assert total == len(ids) == 40 and (ids >= 2).all()
 
@@ -785,11 +791,11 @@ def test_peak_inference_memory_fails_loudly(tmp_path):
 @needs_peak_reset
 def test_measure_live_on_a_saved_model(wide_gru):
     out = compare.measure_live(wide_gru)
-    assert out["peak_memory_error"] is None and out["peak_memory_bytes"] >= 256 * WIDE * EMBED * 4
+    assert out["inference_memory"]["error"] is None and out["inference_memory"]["peak_bytes"] >= 256 * WIDE * EMBED * 4
     assert 0 < out["latency_100_s"] < 5 and 0 < out["latency_500_s"] < 5 and out["throughput_256"] > 0
     # no folder to load in a fresh process: said, not hidden as zero
     bare = compare.measure_live(tiny_model("gru"))
-    assert bare["peak_memory_bytes"] is None and "no folder" in bare["peak_memory_error"]
+    assert bare["inference_memory"]["peak_bytes"] is None and "no folder" in bare["inference_memory"]["error"]
 
 
 # --------------------------------------------------------------------------- charts on compare frames
@@ -799,7 +805,7 @@ def test_learning_curves_chart(tmp_path):
     g, l = pair(tmp_path, metrics([10, 11]), metrics([20, 21, 22]))
     df = compare.history_frame([g, l])
     for measure in ("loss", "accuracy"):
-        spec = charts.learning_curves(df, measure).to_dict()
+        spec = training_charts.learning_curves(df, measure).to_dict()
         assert mark_type(spec) == "line" and spec["title"] == measure
         enc = spec["encoding"]
         assert enc["x"]["field"] == "epoch" and enc["x"]["type"] == "quantitative"
@@ -816,7 +822,7 @@ def test_confusion_chart(tmp_path):
     lm["imdb_test"]["confusion"] = [[8, 4], [1, 11]]
     df = compare.confusion_frame(list(pair(tmp_path, gm, lm)))
     one = df[df["model"] == df["model"].iloc[0]]
-    spec = charts.confusion_chart(one, "title").to_dict()
+    spec = compare_charts.confusion_chart(one, "title").to_dict()
     layers = spec["layer"]
     assert sorted(mark_type(v) for v in layers) == ["rect", "text"]
     rect = next(v for v in layers if mark_type(v) == "rect")
@@ -830,7 +836,7 @@ def test_confusion_chart(tmp_path):
 def test_saturation_scatter():
     df = compare.saturation_frame(SAT_STATS)
     label = df["label"].iloc[0]
-    spec = charts.saturation_scatter(df[df["label"] == label], label).to_dict()
+    spec = compare_charts.saturation_scatter(df[df["label"] == label], (0.1, 0.9), label).to_dict()
     assert mark_type(spec) == "circle" and spec["title"] == label
     enc = spec["encoding"]
     assert enc["x"]["field"] == "left" and enc["x"]["scale"]["domain"] == [0, 1]
@@ -845,7 +851,7 @@ def test_gradient_curve(tiny_arch_model):
     mean, count = stats.mean_by_distance(grads)
     df = compare.gradient_frame({"tiny": mean, "one": grads[1]}, {"tiny": count}, min_reviews=1)
     assert len(df) == 4 + 2
-    spec = charts.gradient_curve(df, "share", "Scale-free").to_dict()
+    spec = compare_charts.gradient_curve(df, "share", "Scale-free").to_dict()
     assert spec["title"] == "Scale-free" and spec["encoding"]["y"]["title"] == "share"
     assert "reviews" in tooltip_fields(spec["encoding"])
     assert mark_type(spec) == "line"

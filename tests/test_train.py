@@ -7,8 +7,8 @@ import torch
 from gru_core.checkpoint import load_checkpoint
 from gru_core.experiment import train_and_save
 from gru_core.model import SentimentRNN
-from gru_core.text import Vocab
-from gru_core.train import EncodedSet, PreparedData, TrainConfig, fit, length_batches
+from gru_core.text import Vocab, length_batches
+from gru_core.train import EncodedSet, PreparedData, TrainConfig, fit
 
 
 def test_length_batches_cover_everything_once_and_group_lengths():

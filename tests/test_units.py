@@ -111,7 +111,7 @@ def test_scan_means_saturation_and_final_states_match_traces(arch):
     traces = model.trace(split.texts)
     np.testing.assert_allclose(s.final_h, np.stack([t.hidden[-1] for t in traces]), atol=1e-6)
     np.testing.assert_allclose(s.proba, [t.proba for t in traces], atol=1e-6)
-    np.testing.assert_allclose(U.final_states(model, revs.seqs, batch_size=5), s.final_h, atol=1e-5)
+    np.testing.assert_allclose(model.final_states(revs.seqs, batch_size=5), s.final_h, atol=1e-5)
     all_h = np.concatenate([t.hidden for t in traces])
     assert s.steps == len(all_h)
     np.testing.assert_allclose(s.mean["hidden"], all_h.mean(0), atol=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..explain import GATE_LABELS
+from ..archs import GATE_LABELS
 
 CHOICES = {"by_correlation": "top |label correlation|", "by_weight": "top |output weight|", "random": "random units"}
 

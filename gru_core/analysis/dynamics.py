@@ -186,10 +186,12 @@ def time_constant(abs_eig: np.ndarray | float) -> np.ndarray:
         return 1.0 / np.abs(np.log(a))
 
 
-def slow_mode(jac: np.ndarray, direction: np.ndarray | None = None) -> Mode:
+def slow_mode(jac: np.ndarray, direction: np.ndarray | None = None,
+              eig: tuple[np.ndarray, np.ndarray] | None = None) -> Mode:
     """A mode of ``jac`` [D, D] with its right and left eigenvectors: the one whose right eigenvector is most
-    aligned with ``direction`` (the line of fixed points), or without one the mode with the largest |λ|."""
-    vals, right = np.linalg.eig(jac)
+    aligned with ``direction`` (the line of fixed points), or without one the mode with the largest |λ|.
+    ``eig``: ``np.linalg.eig(jac)`` when the caller has it already."""
+    vals, right = np.linalg.eig(jac) if eig is None else eig
     if direction is None:
         i = int(np.argmax(np.abs(vals)))
     else:
@@ -204,15 +206,15 @@ def slow_mode(jac: np.ndarray, direction: np.ndarray | None = None) -> Mode:
 
 
 def linearisation_error(F: Update, point: np.ndarray, x0: np.ndarray, scales: list[float],
-                        directions: int = 8, seed: int = 0) -> np.ndarray:
+                        directions: int = 8, seed: int = 0, jac: np.ndarray | None = None) -> np.ndarray:
     """Median relative error ‖ΔF − J δ‖ / ‖ΔF‖ over random δ of each norm in ``scales``.
 
-    ΔF = F(h* + δ, x0) − F(h*, x0): how well the Jacobian at ``point`` predicts
-    the true one-step change.
+    ΔF = F(h* + δ, x0) − F(h*, x0): how well the Jacobian at ``point`` (``jac``, when the caller has it)
+    predicts the true one-step change.
     """
     h = torch.as_tensor(np.asarray(point, dtype=np.float64))
     x = torch.as_tensor(np.asarray(x0, dtype=np.float64))
-    jac = jacobian_state(F, h[None], x)[0]
+    jac = jacobian_state(F, h[None], x)[0] if jac is None else torch.as_tensor(np.asarray(jac, dtype=np.float64))
     rng = np.random.default_rng(seed)
     u = rng.standard_normal((directions, len(point)))
     u = torch.as_tensor(u / np.linalg.norm(u, axis=1, keepdims=True))
@@ -230,7 +232,8 @@ def linearisation_error(F: Update, point: np.ndarray, x0: np.ndarray, scales: li
 
 def kicks(F: Update, point: np.ndarray, left: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
     """Each word's kick along the slow mode from the fixed point: ℓᵀ · ∂F/∂x · e(word), for the rows of
-    ``embeddings`` [V, E]."""
+    ``embeddings`` [V, E]: [V] for one direction ``left`` [D], [V, k] for k directions as columns [D, k]
+    (one Jacobian ∂F/∂x for all of them)."""
     h = torch.as_tensor(np.asarray(point, dtype=np.float64))
     jx = jacobian_input(F, h, torch.zeros(embeddings.shape[1], dtype=torch.float64)).numpy()
     return np.asarray(embeddings, dtype=np.float64) @ (jx.T @ np.asarray(left, dtype=np.float64))

@@ -21,7 +21,7 @@ from ..data import Split
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
 from ..text import PAD_ID, UNK_ID
-from ..trace import Trace, trace_ids
+from ..trace import Trace, trace_batches
 from . import dynamics as D
 
 FILE = "dynamics.json"
@@ -49,9 +49,10 @@ def states_of(arch: str, result: dict) -> np.ndarray:
 
 
 def _states(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[np.ndarray]:
-    out = []
-    for a in range(0, len(id_lists), 64):
-        out += [states_of(module.arch, r).astype(np.float64) for r in trace_ids(module, id_lists[a:a + 64])]
+    out: list[np.ndarray] = [np.empty(0)] * len(id_lists)
+    for idx, res in trace_batches(module, id_lists):
+        for i, r in zip(idx, res):
+            out[i] = states_of(module.arch, r).astype(np.float64)
     return out
 
 
@@ -129,19 +130,20 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
     order = np.argsort(coord)
     points, q, coord = fp.points[order], fp.q[order], coord[order]
     jac = D.jacobian_state(F, torch.as_tensor(points), torch.zeros(E, dtype=torch.float64)).numpy()
-    eig_abs = np.sort(np.abs(np.linalg.eigvals(jac)), axis=1)[:, ::-1]
     mid = len(coord) // 2  # the fixed point with the median position on the line
-    mode = D.slow_mode(jac[mid], direction)  # the mode along the line
+    mid_eigs, mid_right = np.linalg.eig(jac[mid])  # once: its vectors give the mode along the line
+    eigs = np.insert(np.linalg.eigvals(np.delete(jac, mid, axis=0)), mid, mid_eigs, axis=0)
+    eig_abs = np.sort(np.abs(eigs), axis=1)[:, ::-1]
+    mode = D.slow_mode(jac[mid], direction, eig=(mid_eigs, mid_right))  # the mode along the line
     if mode.right @ direction < 0:
         mode.right, mode.left = -mode.right, -mode.left
-    mid_eigs = np.linalg.eigvals(jac[mid])
-    lin_err = D.linearisation_error(F, points[mid], x0, SCALES, seed=seed)
+    lin_err = D.linearisation_error(F, points[mid], x0, SCALES, seed=seed, jac=jac[mid])
     clock["linearisation"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     emb = module.embedding.weight.detach().double().numpy()
-    kick = D.kicks(F, points[mid], mode.left, emb)
-    kick_line = D.kicks(F, points[mid], direction, emb)  # plain projection on the line, for comparison
+    # Along the mode, and the plain projection on the line for comparison: one ∂F/∂x for both.
+    kick, kick_line = D.kicks(F, points[mid], np.stack([mode.left, direction], axis=1), emb).T
     with torch.no_grad():
         moved = F(torch.as_tensor(points[mid]).expand(len(emb), -1), torch.as_tensor(emb)).numpy() - points[mid]
     kick_true = moved @ mode.left

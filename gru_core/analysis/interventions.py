@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..archs import GATE_LABELS
 from ..archs import arch as get_arch
 from ..cell import Edit, run
-from ..explain import GATE_LABELS, gate_frame, quantities, words_frame
 from ..predictor import SentimentModel
 from ..trace import Trace
+from .explain import gate_frame, quantities, words_frame
 from .units import INDEX_FILE, read_index
 
 KINDS: tuple[str, ...] = ("ablate", "clamp", "freeze", "overwrite", "reset_open", "reset_closed")

@@ -28,12 +28,12 @@ import torch
 from ..archs import arch as get_arch
 from ..atomic import write_bytes_atomic
 from ..data import Split
-from ..explain import output_weights
 from ..predictor import SentimentModel
-from ..stats import SATURATED_HIGH, SATURATED_LOW, ids_digest, saturation_fractions
-from ..text import UNK_ID, pad_sequences
-from ..trace import trace_ids
+from ..text import UNK_ID
+from ..trace import trace_batches
 from .ablation import DRAWS, KS, ablation_study, accuracy
+from .explain import output_weights
+from .stats import SATURATED_HIGH, SATURATED_LOW, ids_digest, saturation_fractions
 
 INDEX_FILE = "units.json"
 INDEX_VERSION = 1
@@ -110,10 +110,8 @@ def scan(model: SentimentModel, revs: Reviews, batch_size: int = 256, progress: 
     counts = np.zeros(v_size, np.int64)
     steps = 0
     units = np.arange(h_size)
-    order = np.argsort([len(s) for s in revs.seqs], kind="stable")
-    for a in range(0, n, batch_size):
-        idx = order[a:a + batch_size]
-        res = trace_ids(module, [revs.seqs[i] for i in idx])
+    done = 0
+    for idx, res in trace_batches(module, revs.seqs, batch_size):
         lengths = np.asarray([len(r["hidden"]) for r in res])
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         hid = np.concatenate([r["hidden"] for r in res])  # [S, H], every word of the batch
@@ -140,25 +138,13 @@ def scan(model: SentimentModel, revs: Reviews, batch_size: int = 256, progress: 
             up, down = h.argmax(0), h.argmin(0)
             peak_step[i], trough_step[i] = up, down
             peak[i], trough[i] = h[up, units], h[down, units]
+        done += len(idx)
         if progress:
-            progress(f"read {min(a + batch_size, n):,} of {n:,} reviews")
+            progress(f"read {done:,} of {n:,} reviews")
     mean = {q: total[q] / steps for q in names}
     std = {q: np.sqrt(np.maximum(total_sq[q] / steps - mean[q] ** 2, 0.0)) for q in names}
     return Scan(final_h, proba, mean, std, {g: (left[g] / steps, right[g] / steps) for g in gates},
                 peak_step, trough_step, peak, trough, dh_sum.numpy(), counts, steps)
-
-
-def final_states(model: SentimentModel, seqs: list[np.ndarray], batch_size: int = 512) -> np.ndarray:
-    """[N, H] hidden state after each sequence's last word (native path, batches of similar length)."""
-    out = np.zeros((len(seqs), model.module.rnn.hidden_size), np.float32)
-    order = np.argsort([len(s) for s in seqs], kind="stable")
-    with torch.no_grad():
-        for a in range(0, len(seqs), batch_size):
-            idx = order[a:a + batch_size]
-            batch = [seqs[i] for i in idx]
-            ids = torch.from_numpy(pad_sequences(batch, max(len(s) for s in batch)))
-            out[idx] = model.module.final_hidden(ids).numpy()
-    return out
 
 
 # --- Per-unit measures -------------------------------------------------------------------------------------
@@ -286,10 +272,9 @@ def contexts(model: SentimentModel, revs: Reviews, s: Scan, k: int = TOP_K) -> l
         picks[u] = (top, bottom)
     needed = sorted({int(i) for top, bottom in picks.values() for i in (*top, *bottom)})
     traced = {}
-    for a in range(0, len(needed), 128):
-        chunk = needed[a:a + 128]
-        for i, r in zip(chunk, trace_ids(model.module, [revs.seqs[i] for i in chunk])):
-            traced[i] = {"hidden": r["hidden"], **r["gates"]}
+    for idx, res in trace_batches(model.module, [revs.seqs[i] for i in needed], 128):
+        for j, r in zip(idx, res):
+            traced[needed[j]] = {"hidden": r["hidden"], **r["gates"]}
     out = []
     for u, (top, bottom) in picks.items():
         out.append({
@@ -357,7 +342,7 @@ def build_index(model: SentimentModel, test: Split, train: Split | None = None, 
         say("final states of the training reviews (for the one-unit thresholds)")
         train_revs = reviews(model, train)
         pick = sample(len(train_revs), fit_reviews, seed)
-        fit_h = final_states(model, [train_revs.seqs[i] for i in pick])
+        fit_h = model.final_states([train_revs.seqs[i] for i in pick])
         fit_labels, fit_on = train_revs.labels[pick], f"{len(pick):,} training reviews"
     else:
         fit_h, fit_labels, fit_on = s.final_h, revs.labels, "the test reviews themselves"

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from .train import TrainEvent
+from ..train import TrainEvent
 
 
 class ProgressWriter:

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .archs import ARCHS
-from .memprobe import BATCH, N_WORDS, MemoryProbeError, peak_inference_memory
-from .model import parameter_counts
-from .predictor import SentimentModel
+from ..archs import ARCHS
+from ..examples import review_of
+from ..model import parameter_counts
+from ..predictor import SentimentModel
+from ..timing import interleaved
+from .memprobe import BATCH, N_WORDS, inference_memory
 from .stats import paired_comparison
-from .timing import interleaved
 
 SIGNIFICANCE = 0.05
 MIN_REVIEWS = 50  # a memory-reach average over fewer test reviews is not drawn
@@ -42,13 +43,6 @@ def architecture_facts(model: SentimentModel) -> dict:
     }
 
 
-def review_of(model: SentimentModel, n_words: int, seed: int = 0) -> str:
-    """A review of ``n_words`` known words (so exactly n_words steps are read)."""
-    rng = np.random.default_rng(seed)
-    words = [model.vocab.word(i) for i in range(2, min(len(model.vocab), 3000))]
-    return " ".join(rng.choice(words, size=n_words))
-
-
 def latency(model: SentimentModel, n_words: int, repeats: int = 15) -> float:
     """Median seconds to score one review of ``n_words`` words (tokenising included)."""
     text = review_of(model, n_words)
@@ -62,22 +56,21 @@ def throughput(model: SentimentModel, batch: int = 256, n_words: int = 200, repe
 
 
 def measure_live(model: SentimentModel) -> dict:
-    """Latency (100 and 500 words), throughput at batch 256, and peak inference memory (or why it failed)."""
-    out = {"latency_100_s": latency(model, 100), "latency_500_s": latency(model, 500),
-           "throughput_256": throughput(model), "peak_memory_bytes": None, "peak_memory_error": None}
-    try:
-        if model.path is None:
-            raise MemoryProbeError("the model has no folder to load in a fresh process")
-        out["peak_memory_bytes"] = peak_inference_memory(model.path)
-    except MemoryProbeError as e:
-        out["peak_memory_error"] = str(e)
-    return out
+    """Latency (100 and 500 words), throughput at batch 256, and peak inference memory (``inference_memory``:
+    the same record stats.json stores, with why it failed where it did)."""
+    return {"latency_100_s": latency(model, 100), "latency_500_s": latency(model, 500),
+            "throughput_256": throughput(model), "inference_memory": inference_memory(model.path)}
 
 
-def stored_memory(stats: dict | None) -> int | None:
-    """Peak inference memory the ``stats`` command measured (stats.json), or None."""
-    mem = (stats or {}).get("inference_memory") or {}
+def stored_memory(record: dict | None) -> int | None:
+    """Peak inference memory in a stats.json or a live measurement (``inference_memory``), or None."""
+    mem = (record or {}).get("inference_memory") or {}
     return mem.get("peak_bytes")
+
+
+def memory_error(record: dict | None) -> str | None:
+    """Why the peak inference memory of a stats.json or a live measurement could not be measured, or None."""
+    return ((record or {}).get("inference_memory") or {}).get("error")
 
 
 def epoch_seconds(metrics: dict) -> float | None:
@@ -140,8 +133,8 @@ def _memory_claim(gru: SentimentModel, lstm: SentimentModel, fg: dict, fl: dict,
     weights = f"weights {fg['weights_bytes'] / 2**20:.2f} vs {fl['weights_bytes'] / 2**20:.2f} MiB"
     lg, ll = live.get(gru.name), live.get(lstm.name)
     if lg and ll:  # measured live: those numbers (or why they failed), not the stored ones
-        mg, ml, where = lg["peak_memory_bytes"], ll["peak_memory_bytes"], "measured live on this server"
-        failed = lg.get("peak_memory_error") or ll.get("peak_memory_error")
+        mg, ml, where = stored_memory(lg), stored_memory(ll), "measured live on this server"
+        failed = memory_error(lg) or memory_error(ll)
     else:
         mg, ml = stored_memory(stats.get(gru.name)), stored_memory(stats.get(lstm.name))
         where, failed = "stored by the stats command (stats.json)", None
@@ -203,62 +196,52 @@ def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None 
     saying where each row comes from: the weights, metrics.json (the training run's machine),
     stats.json (the stats command's machine) or a measurement live on this server."""
     live, stats = live or {}, stats or {}
-    cols = {}
-    for m in models:
-        f = architecture_facts(m)
-        mt = m.metrics
-        test = mt.get("imdb_test", {})
-        rt = mt.get("rt_polarity", {})
-        eps = epoch_seconds(mt)
-        lv = live.get(m.name) or {}
-        if lv:
-            mem, why = lv.get("peak_memory_bytes"), lv.get("peak_memory_error") or "not measurable here"
-        else:
-            mem, why = stored_memory(stats.get(m.name)), "not measured (run the stats command)"
-        cols[m.name] = {
-            "architecture": ARCHS[m.arch].display,
-            "gates": f"{f['gates']} ({', '.join(f['gate_names'])})" if f["gates"] else "0 (no gates)",
-            "weight matrices (blocks)": str(f["weight_matrices"]),
-            "parameters: embedding": f"{f['params_embedding']:,}",
-            "parameters: recurrent layer": f"{f['params_recurrent']:,}",
-            "parameters: output layer": f"{f['params_dense']:,}",
-            "parameters: total": f"{f['params_total']:,}",
-            "weights on disk (model.safetensors)": f"{f['weights_bytes'] / 2**20:.2f} MiB",
-            "IMDB test accuracy": _pct(test.get("accuracy")),
-            "IMDB test precision": _pct(test.get("precision")),
-            "IMDB test recall": _pct(test.get("recall")),
-            "IMDB test F1": "—" if test.get("f1") is None else f"{test['f1']:.4f}",
-            "Rotten Tomatoes accuracy (out of domain)": _pct(rt.get("accuracy")),
-            "training seconds per epoch": "—" if eps is None else f"{eps:.1f} s",
-            "training hardware": f"{mt.get('device', '?')}: {mt.get('hardware', '?')}",
-            "latency, one 100-word review": f"{lv['latency_100_s'] * 1e3:.1f} ms" if lv else "not measured",
-            "latency, one 500-word review": f"{lv['latency_500_s'] * 1e3:.1f} ms" if lv else "not measured",
-            "throughput, batch 256 × 200 words": f"{lv['throughput_256']:,.0f} reviews/s" if lv else "not measured",
-            f"peak inference memory, batch {BATCH} × {N_WORDS} words": f"{mem / 2**20:.1f} MiB" if mem is not None
-            else why,
-        }
-    table = pd.DataFrame(cols)
-    if not models:
-        return table
     trained = _one_or_each([f"{m.metrics.get('device', '?')}: {m.metrics.get('hardware', '?')}" for m in models])
     stored = _one_or_each([((stats.get(m.name) or {}).get("inference_memory") or {}).get("hardware", "?")
                            for m in models])
     live_now = any(live.get(m.name) for m in models)
     here = "measured live on this server" if live_now else "measured live on this server (press the button)"
     weights, training = "the weights (model.safetensors, config.json)", f"metrics.json (the training run; {trained})"
-    source = {
-        "architecture": weights, "gates": weights, "weight matrices (blocks)": weights,
-        "parameters: embedding": weights, "parameters: recurrent layer": weights, "parameters: output layer": weights,
-        "parameters: total": weights, "weights on disk (model.safetensors)": "the file's size",
-        "IMDB test accuracy": training, "IMDB test precision": training, "IMDB test recall": training,
-        "IMDB test F1": training, "Rotten Tomatoes accuracy (out of domain)": training,
-        "training seconds per epoch": training, "training hardware": "metrics.json",
-        "latency, one 100-word review": here, "latency, one 500-word review": here,
-        "throughput, batch 256 × 200 words": here,
-        f"peak inference memory, batch {BATCH} × {N_WORDS} words": here if live_now else
-        f"stats.json (the stats command; {stored})",
-    }
-    table["source"] = [source[row] for row in table.index]
+    memory_source = here if live_now else f"stats.json (the stats command; {stored})"
+    cols: dict[str, dict[str, str]] = {}
+    sources: dict[str, str] = {}
+    for m in models:
+        f = architecture_facts(m)
+        test, rt = m.metrics.get("imdb_test", {}), m.metrics.get("rt_polarity", {})
+        eps = epoch_seconds(m.metrics)
+        lv = live.get(m.name) or {}
+        if lv:
+            mem, why = stored_memory(lv), memory_error(lv) or "not measurable here"
+        else:
+            mem, why = stored_memory(stats.get(m.name)), "not measured (run the stats command)"
+        rows = [  # (row, value, where it comes from): each row named once
+            ("architecture", ARCHS[m.arch].display, weights),
+            ("gates", f"{f['gates']} ({', '.join(f['gate_names'])})" if f["gates"] else "0 (no gates)", weights),
+            ("weight matrices (blocks)", str(f["weight_matrices"]), weights),
+            ("parameters: embedding", f"{f['params_embedding']:,}", weights),
+            ("parameters: recurrent layer", f"{f['params_recurrent']:,}", weights),
+            ("parameters: output layer", f"{f['params_dense']:,}", weights),
+            ("parameters: total", f"{f['params_total']:,}", weights),
+            ("weights on disk (model.safetensors)", f"{f['weights_bytes'] / 2**20:.2f} MiB", "the file's size"),
+            ("IMDB test accuracy", _pct(test.get("accuracy")), training),
+            ("IMDB test precision", _pct(test.get("precision")), training),
+            ("IMDB test recall", _pct(test.get("recall")), training),
+            ("IMDB test F1", "—" if test.get("f1") is None else f"{test['f1']:.4f}", training),
+            ("Rotten Tomatoes accuracy (out of domain)", _pct(rt.get("accuracy")), training),
+            ("training seconds per epoch", "—" if eps is None else f"{eps:.1f} s", training),
+            ("training hardware", f"{m.metrics.get('device', '?')}: {m.metrics.get('hardware', '?')}", "metrics.json"),
+            ("latency, one 100-word review", f"{lv['latency_100_s'] * 1e3:.1f} ms" if lv else "not measured", here),
+            ("latency, one 500-word review", f"{lv['latency_500_s'] * 1e3:.1f} ms" if lv else "not measured", here),
+            ("throughput, batch 256 × 200 words", f"{lv['throughput_256']:,.0f} reviews/s" if lv else "not measured",
+             here),
+            (f"peak inference memory, batch {BATCH} × {N_WORDS} words",
+             f"{mem / 2**20:.1f} MiB" if mem is not None else why, memory_source),
+        ]
+        cols[m.name] = {row: value for row, value, _ in rows}
+        sources = {row: source for row, _, source in rows}
+    table = pd.DataFrame(cols)
+    if models:
+        table["source"] = [sources[row] for row in table.index]
     return table
 
 

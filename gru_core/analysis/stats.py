@@ -15,19 +15,17 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .archs import SIGMOID_GATES
-from .atomic import write_json_atomic
-from .checkpoint import sha256_file
-from .data import Split
-from .experiment import predict_split
+from ..archs import SIGMOID_GATES
+from ..atomic import write_json_atomic
+from ..data import Split
+from ..experiment import predict_split
+from ..predictor import SentimentModel
+from ..trace import trace_batches
 from .explain import logit_gradients
-from .memprobe import BATCH, N_WORDS, MemoryProbeError, peak_inference_memory
-from .predictor import SentimentModel
-from .trace import trace_ids
+from .memprobe import inference_memory
 
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9
 STATS_FILE = "stats.json"
-WEIGHTS_FILE = "model.safetensors"
 
 
 def saturation_fractions(values: np.ndarray, low: float = SATURATED_LOW,
@@ -148,8 +146,8 @@ def compute_stats(model: SentimentModel, test: Split, sample: int = 500, seed: i
     pick = np.sort(rng.choice(len(keep), size=min(sample, len(keep)), replace=False))
     encoded = [model.encode(test.texts[keep[i]])[1] for i in pick]
     gates: dict[str, list[np.ndarray]] = {}
-    for a in range(0, len(encoded), 64):
-        for r in trace_ids(model.module, encoded[a:a + 64]):
+    for _, batch in trace_batches(model.module, encoded):
+        for r in batch:
             for name, v in r["gates"].items():
                 gates.setdefault(name, []).append(v)
     saturation = {}
@@ -178,41 +176,25 @@ def _json_floats(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in values]
 
 
-def weights_digest(folder: str | os.PathLike) -> str:
-    """sha256 of the model's weights file: stats.json is valid only for the weights it was computed from."""
-    return sha256_file(Path(folder) / WEIGHTS_FILE)
-
-
-def inference_memory(folder: str | os.PathLike) -> dict:
-    """Peak inference memory of one batch, measured in a fresh process, with the conditions and the machine."""
-    from .experiment import hardware
-
-    try:
-        peak: int | None = peak_inference_memory(folder)
-        error = None
-    except MemoryProbeError as e:
-        peak, error = None, str(e)
-    return {"peak_bytes": peak, "error": error, "batch": BATCH, "words": N_WORDS, "hardware": hardware()}
-
-
 def write_stats(model: SentimentModel, test: Split, sample: int = 500, seed: int = 0) -> Path:
     """Compute and write ``stats.json`` atomically into the model's folder."""
     if model.path is None:
         raise ValueError("the model has no folder to write to")
     path = Path(model.path) / STATS_FILE
     data = compute_stats(model, test, sample, seed)
-    data["weights_sha256"] = weights_digest(model.path)
+    data["weights_sha256"] = model.config["weights_sha256"]  # stats.json is valid only for these weights
     data["inference_memory"] = inference_memory(model.path)
     write_json_atomic(path, data)
     return path
 
 
-def read_stats(folder: str | os.PathLike) -> dict | None:
-    """The stored statistics, or None when they are missing, unreadable, or computed from other weights."""
+def read_stats(folder: str | os.PathLike, weights_sha256: str | None) -> dict | None:
+    """The stored statistics, or None when they are missing, unreadable, or computed from weights other than
+    those with ``weights_sha256`` (the model's ``config["weights_sha256"]``)."""
     try:
         data = json.loads((Path(folder) / STATS_FILE).read_text(encoding="utf-8"))
         if not isinstance(data, dict) or "test_proba" not in data:
             return None
-        return data if data.get("weights_sha256") == weights_digest(folder) else None
+        return data if weights_sha256 is not None and data.get("weights_sha256") == weights_sha256 else None
     except (OSError, ValueError):
         return None

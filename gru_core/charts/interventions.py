@@ -7,8 +7,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ..charts import word_axis
-from ..explain import GATE_LABELS
+from ..archs import GATE_LABELS
+from .gates import word_axis
 
 
 def delta_heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5) -> alt.Chart:

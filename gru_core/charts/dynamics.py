@@ -5,7 +5,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-LABELS = alt.Scale(domain=["negative", "positive"], range=["#ca0020", "#0571b0"])  # as charts.py's red–blue
+LABELS = alt.Scale(domain=["negative", "positive"], range=["#ca0020", "#0571b0"])  # as the verdict's red–blue in charts/text.py
 
 
 def variance_bars(df: pd.DataFrame) -> alt.Chart:

@@ -9,17 +9,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .archs import ARCHS
-from .predictor import SentimentModel
-from .text import UNK_ID, pad_sequences
-from .trace import Trace
-
-# Traced quantity -> the name the equations give it: each weight block's label (the plain RNN's
-# one block is its hidden state), plus the LSTM's cell, which has no block of its own.
-GATE_LABELS = {
-    **{block: label for a in ARCHS.values() for block, label in zip(a.blocks, a.block_labels, strict=True)},
-    "cell": "cell state c",
-}
+from ..predictor import SentimentModel
+from ..text import UNK_ID, pad_sequences
+from ..trace import Trace
 
 
 def quantities(trace: Trace) -> dict[str, np.ndarray]:

@@ -15,11 +15,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .archs import ARCHS
-from .data import Split
-from .model import SentimentRNN
-from .predictor import SentimentModel
-from .text import pad_sequences
+from ..archs import ARCHS
+from ..data import Split
+from ..model import SentimentRNN
+from ..predictor import SentimentModel
+from ..text import pad_sequences
 
 
 class Batch:

@@ -1,6 +1,6 @@
 """Peak extra memory of one inference batch, measured in a fresh process.
 
-    python -m gru_core.memprobe MODEL_DIR BATCH N_WORDS   -> {"peak_extra_bytes": ...}
+    python -m gru_core.analysis.memprobe MODEL_DIR BATCH N_WORDS   -> {"peak_extra_bytes": ...}
 
 Linux resets the peak-RSS mark (VmHWM) when 5 is written to /proc/self/clear_refs;
 the peak during the work minus the resident size just before it is what the work
@@ -54,10 +54,10 @@ def peak_inference_memory(model_path: str | Path, batch: int = BATCH, n_words: i
     Measured in a fresh Python process so that memory the allocator kept from
     earlier work cannot hide the cost. Raises ``MemoryProbeError`` when it cannot.
     """
-    cmd = [sys.executable, "-m", "gru_core.memprobe", str(Path(model_path).resolve()), str(batch), str(n_words)]
+    cmd = [sys.executable, "-m", "gru_core.analysis.memprobe", str(Path(model_path).resolve()), str(batch), str(n_words)]
     try:
         done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300,
-                              cwd=Path(__file__).resolve().parent.parent)
+                              cwd=Path(__file__).resolve().parents[2])
     except (subprocess.SubprocessError, OSError) as e:
         raise MemoryProbeError(f"the memory probe could not run: {e}") from e
     if done.returncode != 0:
@@ -69,9 +69,25 @@ def peak_inference_memory(model_path: str | Path, batch: int = BATCH, n_words: i
         raise MemoryProbeError(f"the memory probe printed no reading: {done.stdout[-200:]!r}") from e
 
 
+def inference_memory(folder: str | Path | None) -> dict:
+    """Peak inference memory of one batch measured in a fresh process: ``peak_bytes`` (None when it could not be
+    measured, with ``error`` saying why), the conditions (``batch``, ``words``) and the machine (``hardware``).
+    The one record that stats.json stores and the live measurement shows."""
+    from ..experiment import hardware
+
+    try:
+        if folder is None:
+            raise MemoryProbeError("the model has no folder to load in a fresh process")
+        peak: int | None = peak_inference_memory(folder)
+        error = None
+    except MemoryProbeError as e:
+        peak, error = None, str(e)
+    return {"peak_bytes": peak, "error": error, "batch": BATCH, "words": N_WORDS, "hardware": hardware()}
+
+
 def main(argv: list[str]) -> None:
-    from .compare import review_of
-    from .predictor import load_model
+    from ..examples import review_of
+    from ..predictor import load_model
 
     path, batch, n_words = argv[0], int(argv[1]), int(argv[2])
     model = load_model(path)

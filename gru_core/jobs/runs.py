@@ -27,10 +27,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .archs import NAMES
-from .checkpoint import local_models_dir, models_dir
+from ..archs import NAMES
+from ..checkpoint import local_models_dir, models_dir
+from ..train import TrainConfig
 from .progress import ProgressReader
-from .train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_READ_ONLY = "GRU_EXPLORER_READ_ONLY"

@@ -1,0 +1,97 @@
+"""Per-word, per-unit charts of one trace: heatmaps of every gate, the verdict's trajectory, unit lines.
+
+Pure functions, data frame in, Altair chart out. Colour scales are colour-blind-safe:
+red–blue for the verdict, viridis for gates in [0, 1], purple–orange centred on 0 for
+signed quantities (candidate, cell, hidden state).
+"""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from ..archs import GATE_LABELS, SIGMOID_GATES
+
+
+def quantity_scale(quantity: str) -> alt.Scale:
+    if quantity in SIGMOID_GATES:
+        return alt.Scale(scheme="viridis", domain=[0, 1])
+    if quantity == "cell":  # unbounded: centre on 0, let the data set the range
+        return alt.Scale(scheme="purpleorange", domainMid=0)
+    return alt.Scale(scheme="purpleorange", domain=[-1, 1])
+
+
+def word_axis(df: pd.DataFrame) -> alt.X:
+    """The words on the x axis, in reading order (``label`` is '3 · good', unique per step)."""
+    return alt.X("label:N", sort=list(dict.fromkeys(df["label"])), title=None,
+                 axis=alt.Axis(labelAngle=-60, labelLimit=90))
+
+
+def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: bool = False) -> alt.Chart:
+    """Units × words (from ``explain.gate_frame``); tooltip: word, unit, value.
+
+    With ``select``, clicking a cell selects its unit and word (selection ``cell``,
+    fields unit and step: for the unit inspector; see ``picked_cell``).
+    """
+    n_units = int(df["rank"].max()) + 1 if len(df) else 1
+    chart = alt.Chart(df, title=GATE_LABELS.get(quantity, quantity)).mark_rect().encode(
+        x=word_axis(df),
+        y=alt.Y("rank:O", title="unit (in chosen order)", axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("value:Q", scale=quantity_scale(quantity), title=quantity),
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("unit:Q"),
+                 alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=max(120, n_units * height_per_unit))
+    if select:
+        pick = alt.selection_point(name="cell", fields=["unit", "step"], on="click")
+        chart = chart.add_params(pick).encode(
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.55)))
+    return chart
+
+
+def picked_cell(event: object) -> tuple[int, int] | None:
+    """(unit, step) of the cell clicked in a ``heatmap(..., select=True)``, from Streamlit's selection event."""
+    try:
+        chosen = event["selection"]["cell"]  # type: ignore[index]
+        return int(chosen[0]["unit"]), int(chosen[0]["step"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:
+    """P(positive) after each word (from ``explain.words_frame``), with the 0.5 line.
+
+    With ``series`` (a column naming the review or model), one line per series.
+    """
+    x = word_axis(df) if series is None else alt.X("step:Q", title="word position")
+    tooltip = [alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("p_positive:Q", format=".4f", title="P(positive)")]
+    enc = {"x": x, "y": alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)"),
+           "tooltip": tooltip + ([alt.Tooltip(f"{series}:N")] if series else [])}
+    if series:
+        enc["color"] = alt.Color(f"{series}:N", title=None, scale=alt.Scale(scheme="tableau10"))
+    line = alt.Chart(df).mark_line(point=True, interpolate="linear").encode(**enc)
+    mid = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
+    return (mid + line).properties(height=260)
+
+
+def word_summary_chart(df: pd.DataFrame) -> alt.Chart:
+    """Per-word gate means and ‖h_t − h_{t−1}‖ (from ``explain.word_summaries``), one row each."""
+    cols = [c for c in df.columns if c.startswith("mean_") or c == "h_change"]
+    long = df.melt(id_vars=["step", "label", "word"], value_vars=cols, var_name="measure", value_name="value")
+    names = {c: (GATE_LABELS.get(c[5:], c[5:]) if c.startswith("mean_") else "‖h_t − h_{t−1}‖") for c in cols}
+    long["measure"] = long["measure"].map(lambda c: ("mean " + names[c]) if c.startswith("mean_") else names[c])
+    return alt.Chart(long).mark_bar().encode(
+        x=word_axis(df),
+        y=alt.Y("value:Q", title=None),
+        color=alt.Color("measure:N", legend=None, scale=alt.Scale(scheme="tableau10")),
+        row=alt.Row("measure:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+        tooltip=["word:N", "step:Q", "measure:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=90).resolve_scale(y="independent")
+
+
+def unit_lines(df: pd.DataFrame) -> alt.Chart:
+    """One unit's quantities over the words: columns step, label, word, quantity, value."""
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=word_axis(df),
+        y=alt.Y("value:Q", title=None),
+        color=alt.Color("quantity:N", title=None, scale=alt.Scale(scheme="tableau10")),
+        tooltip=["word:N", "step:Q", "quantity:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=240)
