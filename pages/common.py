@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
@@ -22,7 +23,7 @@ from gru_core.analysis.dynamics_report import FILE as DYNAMICS_FILE
 from gru_core.analysis.dynamics_report import kick_table, modifier_paths, plane_frames, read_dynamics
 from gru_core.analysis.explain import grad_x_input, occlusion
 from gru_core.analysis.interventions import Intervention, InterventionResult, run_intervention
-from gru_core.analysis.landscape import fixed_batch
+from gru_core.analysis.landscape import fixed_batch, session_copy, steepest_entry, surface_frame, weight_section
 from gru_core.analysis.stats import STATS_FILE, gradient_by_position, read_stats
 from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
@@ -191,6 +192,42 @@ def _batch(path: str, stamp: tuple):
 def landscape_batch(model: SentimentModel):
     """The fixed batch of training reviews the loss-landscape section uses for this model."""
     return _batch(*cache_key(model))
+
+
+# Each landscape computation works on its own float64 copy of the cached model (never on the model itself).
+@st.cache_data(max_entries=32, show_spinner=False)
+def _steepest(path: str, stamp: tuple, pname: str, start: int, stop: int) -> tuple[int, int]:
+    model = _load(path, stamp)
+    return steepest_entry(session_copy(model), pname, landscape_batch(model), slice(start, stop))
+
+
+def steepest(model: SentimentModel, pname: str, start: int, stop: int) -> tuple[int, int]:
+    """The entry of weight block ``pname`` (rows start:stop) with the steepest loss slope on the fixed batch."""
+    return _steepest(*cache_key(model), pname, start, stop)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _weight_section(path: str, stamp: tuple, pname: str, index: tuple[int, int], start: float, alpha: float,
+                    steps: int) -> dict:
+    model = _load(path, stamp)
+    return weight_section(session_copy(model), landscape_batch(model), pname, index, start, alpha, steps)
+
+
+def section_along(model: SentimentModel, pname: str, index: tuple[int, int], start: float, alpha: float,
+                  steps: int) -> dict:
+    """The loss along one weight, with gradient descent on it (``landscape.weight_section``), cached."""
+    return _weight_section(*cache_key(model), pname, index, start, alpha, steps)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _surface(path: str, stamp: tuple, seed1: int, seed2: int) -> pd.DataFrame:
+    model = _load(path, stamp)
+    return surface_frame(session_copy(model), landscape_batch(model), seed1, seed2)
+
+
+def surface(model: SentimentModel, seed1: int, seed2: int) -> pd.DataFrame:
+    """The loss over a plane of two filter-normalised random directions, cached."""
+    return _surface(*cache_key(model), seed1, seed2)
 
 
 def imdb_test():

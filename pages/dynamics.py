@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core.analysis import dynamics_charts as C
 from gru_core.analysis.dynamics import time_constant
 from gru_core.analysis.dynamics_report import FILE, review_frame
+from gru_core.charts import dynamics as C
 from gru_core.charts.text import md_escape
 from gru_core.examples import EXAMPLES
 from pages.common import current_model, dynamics_tables, get_trace, require_app, stored_dynamics

@@ -63,10 +63,16 @@ def imports_of(name: str, is_package: bool, source: str) -> set[str]:
             if not mod.startswith(("gru_core", "pages")):
                 continue
             sub = f"{mod}.{attr}" if attr else None  # "from gru_core.analysis import stats": the module stats
-            found.add(sub if sub in MODULES else mod)
+            if sub in MODULES:
+                found.add(sub)
+            else:
+                found.add(mod)
+                if attr and attr != "*":
+                    NAMES_USED.setdefault(mod, set()).add(attr)
     return found - {name}
 
 
+NAMES_USED: dict[str, set[str]] = {}  # module -> the names imported from it that are not modules
 SOURCES = sorted(PKG.rglob("*.py")) + sorted((ROOT / "pages").glob("*.py"))
 MODULES = {module_name(p) for p in SOURCES}
 GRAPH = {module_name(p): imports(p) for p in SOURCES}
@@ -83,6 +89,31 @@ def test_the_layers_are_there():
 def test_imports_run_one_way(name):
     wrong = sorted(t for t in GRAPH[name] if t in MODULES and layer(t) not in MAY_IMPORT[layer(name)])
     assert not wrong, f"{name} ({layer(name)}) imports {wrong}, outside {sorted(MAY_IMPORT[layer(name)])}"
+
+
+def defined_names(name: str) -> set[str]:
+    """Top-level names a project module defines or imports (what ``from it import X`` can take)."""
+    path = ROOT / Path(*name.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    out = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                out |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return out
+
+
+def test_every_imported_module_and_name_exists():
+    """A moved module is not imported under its old name anywhere (pages import lazily at run time)."""
+    missing = sorted(t for deps in GRAPH.values() for t in deps if t not in MODULES)
+    assert not missing, missing
+    for mod, names in sorted(NAMES_USED.items()):
+        absent = sorted(names - defined_names(mod))
+        assert not absent, f"{absent} imported from {mod}, which does not define them"
 
 
 def test_the_package_has_no_streamlit():
