@@ -223,7 +223,7 @@ def run_intervention(model: SentimentModel, text: str, intervention: Interventio
     edit = None
     if intervention is not None:
         edit = make_edit(intervention, model.arch, module.rnn.hidden_size)
-    ids = torch.from_numpy(plain.ids)[None].to(module.embedding.weight.device)
+    ids = torch.tensor(plain.ids)[None].to(module.embedding.weight.device)  # a copy: cached traces are read-only
     x, _ = module.embed(ids)
     hidden, gates, _ = run(module, x, edit)
     step_proba = torch.sigmoid(module.dense(hidden).squeeze(-1))[0].cpu().numpy().astype(np.float64)

@@ -32,7 +32,7 @@ from ..checkpoint import local_models_dir, models_dir
 from ..train import TrainConfig
 from .progress import ProgressReader
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (gru_core/jobs/runs.py)
 ENV_READ_ONLY = "GRU_EXPLORER_READ_ONLY"
 ENV_MAX_RUNS = "GRU_EXPLORER_MAX_RUNS"
 ENV_THREADS = "GRU_EXPLORER_TRAIN_THREADS"
