@@ -139,6 +139,6 @@ def _following(model: SentimentModel, result, units: list[int]) -> None:
         "share of matches": st.column_config.NumberColumn(format="%.3f"),
         "share of all words": st.column_config.NumberColumn(format="%.4f"),
         "lift": st.column_config.NumberColumn(format="%.1f×")})
-    st.caption(f"Over the {result.full_matches:,} stretches of the sample where all {len(units)} pattern units are "
-               "on at every word (and a word follows): the word right after each. Lift: how much more often than "
-               "among all the sample's words.")
+    st.caption(f"All {len(units)} pattern units are on at every word of {result.full_matches:,} stretches of the "
+               f"sample; the table counts the word right after each of the {result.followed:,} with a word after "
+               "them. Lift: how much more often than among all the sample's words.")

@@ -110,7 +110,8 @@ class SearchResult:
     windows: int  # stretches scored
     reviews: int  # reviews holding at least one stretch of this length
     full_matches: int  # stretches with every pattern unit on throughout
-    following: list[tuple[int, int, float, float]]  # (word id, count, share of full matches, share of all words)
+    followed: int  # ... of them with a word after them in their review
+    following: list[tuple[int, int, float, float]]  # (word id, count, share of those followed, share of all words)
     seconds: float
 
 
@@ -189,6 +190,7 @@ class StateIndex:
         score = np.full(n, -np.inf, np.float32)
         matched = np.zeros(n, np.int16)
         full_next: list[np.ndarray] = []
+        full = 0
         for a in range(0, max(n - length + 1, 0), CHUNK):
             b = min(a + CHUNK, n - length + 1)
             win = window_and(bits[a:b + length - 1], length)  # [b − a, W]: units on across each stretch
@@ -198,8 +200,10 @@ class StateIndex:
             s = inter / (on + p_size - inter) if measure == "jaccard" else (2 * inter - on).astype(np.float64)
             score[a:b] = np.where(valid, s, -np.inf)
             matched[a:b] = inter
-            full = np.flatnonzero(valid & (inter == p_size) & (self.remaining[a:b] > length)) + a
-            full_next.append(self.ids[full + length])  # the word right after each full match
+            whole = valid & (inter == p_size)
+            full += int(whole.sum())
+            followed = np.flatnonzero(whole & (self.remaining[a:b] > length)) + a
+            full_next.append(self.ids[followed + length])  # the word right after each full match
         best = np.maximum.reduceat(score, self.offsets[:-1]) if n else np.zeros(0, np.float32)
         has = np.flatnonzero(np.isfinite(best))
         matches = []
@@ -214,7 +218,7 @@ class StateIndex:
             matches.append(Match(int(r), int(self.test_index[r]), t, length, s, inter, extra,
                                  float(self.proba[r]), int(self.labels[r]), int(self.ratings[r])))
         nxt = np.concatenate(full_next) if full_next else np.zeros(0, self.ids.dtype)
-        return SearchResult(matches, int(np.isfinite(score).sum()), len(has), len(nxt),
+        return SearchResult(matches, int(np.isfinite(score).sum()), len(has), full, len(nxt),
                             self._following(nxt), time.perf_counter() - t0)
 
     def _ranked(self, has: np.ndarray, best: np.ndarray, score: np.ndarray, matched: np.ndarray,

@@ -111,6 +111,12 @@ class JobShelf(Generic[T]):
         with self._lock:
             return [j.name for j in self._jobs.values() if not j.finished]
 
+    def wait(self, timeout: float = 300) -> bool:
+        """Block until every job on the shelf has ended (or ``timeout`` seconds pass); whether they all did."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return all(j.wait(timeout) for j in jobs)
+
     def clear(self) -> None:
         """Stop every running job and forget them all (tests; a server exit ends the daemon threads anyway)."""
         with self._lock:
