@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import pairwise
 
 import pytest
 
 from gru_core import load_model
 from gru_core.analysis.slices import SLICES_FILE, read_slices
-from gru_core.text import tokenize
 
 from . import apphelpers
 from .apphelpers import ROOT, charts, no_exception, run_app, shipped_models_only
@@ -47,7 +47,7 @@ def test_without_the_dataset_the_page_shows_every_stored_number(no_data):
     assert at.title[0].value == "Where models fail"
     files = {n: stored(n) for n in SHIPPED}
     # The chart: one dot per model and slice, at the stored accuracy with the stored interval.
-    [(spec, chart)] = [c for c in charts(at) if "yOffset" in json.dumps(c[0])]
+    [(_, chart)] = [c for c in charts(at) if "yOffset" in json.dumps(c[0])]
     table = chart.to_pandas()
     for name in SHIPPED:
         mine = table[table["model"] == name].set_index("slice")
@@ -124,7 +124,7 @@ def test_a_phrase_of_ones_own_and_its_misread_reviews(real_data, imdb_test):
     at.text_input(key="sl_phrase").input("Not, BAD!").run()
     no_exception(at)
     # Counted independently: consecutive words "not", "bad" in each review's tokens.
-    hits = [i for i, t in enumerate(imdb_test.tokens) if any(a == "not" and b == "bad" for a, b in zip(t, t[1:]))]
+    hits = [i for i, t in enumerate(imdb_test.tokens) if any(a == "not" and b == "bad" for a, b in pairwise(t))]
     assert f"{len(hits):,} test reviews contain “not bad”." in text(at)
     table = at.dataframe[0].value
     files = {n: read_slices(ROOT / "models" / n, load_model(ROOT / "models" / n).config["weights_sha256"])[0]

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..data import Split
 from ..predictor import SentimentModel
-from ..trace import trace_batches
+from ..trace import hidden_batches
 
 SCALE = 127  # h -> int8
 MEASURES = {"jaccard": "Jaccard index |S ∩ P| / |S ∪ P|", "lstmvis": "matching − extra units |S ∩ P| − |S \\ P|"}
@@ -136,8 +136,8 @@ class StateIndex:
                 or self.offsets.shape != (r + 1,) or self.offsets[0] != 0 or self.offsets[-1] != s
                 or np.any(np.diff(self.offsets) < 1) or not (len(self.proba) == len(self.labels) == len(self.ratings) == r)):
             raise ValueError("inconsistent state index: every review needs at least one word and all arrays must agree")
-        ends = np.repeat(self.offsets[1:], np.diff(self.offsets))
-        self.remaining = (ends - np.arange(s)).astype(np.uint16 if ends.max(initial=0) < 2**16 else np.int64)
+        remaining = np.repeat(self.offsets[1:], np.diff(self.offsets)) - np.arange(s)  # words left in the review
+        self.remaining = remaining.astype(np.uint16 if remaining.max(initial=0) < 2**16 else np.int64)
 
     @property
     def units(self) -> int:
@@ -286,8 +286,8 @@ def sample_reviews(split: Split, lengths: Sequence[int], units: int, budget: int
 def build_state_index(model: SentimentModel, split: Split, budget: int = BUDGET_BYTES, seed: int = 0,
                       batch_size: int = 32, progress: Progress | None = None,
                       stop: Callable[[], bool] | None = None) -> StateIndex:
-    """The hidden states of a seeded random sample of the split's reviews through ``model`` (its own encoding,
-    the native trace the Explorer shows), within ``budget`` bytes. ``progress(done, total)`` after each batch;
+    """The hidden states of a seeded random sample of the split's reviews through ``model`` (its own encoding, the
+    native pass whose states the Explorer's trace shows), within ``budget`` bytes. ``progress(done, total)`` after each batch;
     ``stop()`` ends the build early with a RuntimeError."""
     keep = [i for i, toks in enumerate(split.tokens) if toks]
     if not keep:
@@ -308,12 +308,12 @@ def build_state_index(model: SentimentModel, split: Split, budget: int = BUDGET_
     states = np.empty((n_words, h), np.int8)
     proba = np.empty(len(seqs), np.float32)
     done = 0
-    for idx, batch in trace_batches(model.module, seqs, batch_size):
+    for idx, hidden, p in hidden_batches(model.module, seqs, batch_size):
         if stop and stop():
             raise RuntimeError("the build was stopped")
-        for i, r in zip(idx, batch):
-            states[offsets[i]:offsets[i + 1]] = quantise(r["hidden"])
-            proba[i] = r["step_proba"][-1]
+        for i, h, p_i in zip(idx, hidden, p):
+            states[offsets[i]:offsets[i + 1]] = quantise(h)
+            proba[i] = p_i
         done += len(idx)
         if progress:
             progress(done, len(seqs))

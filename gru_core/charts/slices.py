@@ -35,7 +35,7 @@ def slice_chart(df: pd.DataFrame, select: bool = False) -> alt.LayerChart:
         band = band.add_params(pick)
         dots = dots.encode(opacity=alt.condition(pick, alt.value(1.0), alt.value(0.3)))
     rows = max(len(labels), 1)
-    return alt.layer(band, interval, dots).properties(height=max(200, rows * (9 * len(models) + 8)))
+    return alt.layer(band, interval, dots).properties(height=max(200, rows * (7 * len(models) + 6)))
 
 
 def picked_slice(event: object) -> tuple[str, str] | None:
