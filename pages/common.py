@@ -393,9 +393,9 @@ def stored_slices(model: SentimentModel) -> tuple[SliceData | None, str | None]:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading all 25,000 test reviews with the model (up to a minute)…")
-def _compute_slices(path: str, stamp: tuple, data_path: str) -> str | None:
-    """Compute and store slices.json once per model version (a second visitor waits for the same run); None when
-    written, else why it could not be."""
+def _compute_slices(path: str, stamp: tuple, data_path: str, mtime: int) -> str | None:
+    """Compute and store slices.json once per version of the model and of the file there (a second visitor waits
+    for the same run); None when written, else why it could not be."""
     try:
         write_slices(path, compute_slices(_load(path, stamp), _imdb("test", data_path)))
     except (OSError, ValueError) as e:
@@ -409,7 +409,7 @@ def compute_slices_now(model: SentimentModel) -> str | None:
         data_path = str(resolve_imdb_path())
     except DataNotFoundError as e:
         return f"{e}"
-    return _compute_slices(*cache_key(model), data_path)
+    return _compute_slices(*cache_key(model), data_path, _mtime(model, SLICES_FILE))
 
 
 @st.cache_resource(max_entries=2, show_spinner="Indexing the test reviews' words…")

@@ -48,7 +48,9 @@ names = model_names()
 if not names:
     st.error("No trained model found in models/. Restore the shipped ones with `git checkout models/`.")
     st.stop()
-chosen = st.multiselect("Models", names, default=names, key="sl_models",
+# All models at first; later, the choice without any model that has left the list since (deleted, renamed).
+st.session_state["sl_models"] = [n for n in st.session_state.get("sl_models", names) if n in names]
+chosen = st.multiselect("Models", names, key="sl_models",
                         help="Every model in the sidebar's list: the shipped ones and any trained on the Train page.")
 test = imdb_test()
 

@@ -89,7 +89,7 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
     if not units:
         st.info("No unit is in the pattern: lower the threshold, shorten the stretch, or add units by hand.")
         return
-    key = (id(index), tuple(sorted(units)), b - a + 1, threshold, measure)
+    key = (str(model.path), id(index), tuple(sorted(units)), b - a + 1, threshold, measure)
     last = st.session_state.get("_ss_last")
     if last is None or last[0] != key:
         last = (key, index.search(units, b - a + 1, threshold, measure))
