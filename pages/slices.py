@@ -14,6 +14,7 @@ from gru_core.analysis.slices import (
     kept_reviews,
     misread,
     pairwise_rows,
+    phrase_span,
     phrase_words,
     same_reviews,
     slice_frame,
@@ -87,6 +88,7 @@ if len(comparable) < len(named):
 
 # --- The user's own slice (needs the dataset) --------------------------------------------------------------------
 extra: dict = {}
+words: list[str] = []
 keep, listed = None, {}  # listed: the models whose stored reviews are this copy of the dataset's, in its order
 if test is not None:
     keep, digest = kept_reviews(test)
@@ -136,8 +138,9 @@ table = frame.pivot_table(index=["order", "label"], columns="model", values=["ac
 table = pd.DataFrame({
     **{f"{m} accuracy": table[("accuracy", m)] for m in named if ("accuracy", m) in table},
     **{f"{m} reviews": table[("n", m)] for m in named if ("n", m) in table},
-}).droplevel(0)
-st.dataframe(table, width="stretch", column_config={
+}).droplevel(0).rename_axis("slice").reset_index()
+st.dataframe(table, width="stretch", hide_index=True, column_config={
+    "slice": st.column_config.TextColumn(width="medium"),
     **{c: st.column_config.NumberColumn(format="%.4f") for c in table.columns if c.endswith("accuracy")},
     **{c: st.column_config.NumberColumn(format="%d") for c in table.columns if c.endswith("reviews")}})
 
@@ -148,8 +151,10 @@ if len(comparable) > 1:
     wide = pairs.pivot_table(index=["slice", "label"], columns="pair", values=["difference", "p_value"], sort=False)
     order = list(dict.fromkeys(pairs["pair"]))
     wide = pd.DataFrame({**{f"Δ {p}": wide[("difference", p)] for p in order},
-                         **{f"p ({p.replace(' − ', ' vs ')})": wide[("p_value", p)] for p in order}}).droplevel(0)
-    st.dataframe(wide, width="stretch", column_config={
+                         **{f"p ({p.replace(' − ', ' vs ')})": wide[("p_value", p)] for p in order}}
+                        ).droplevel(0).rename_axis("slice").reset_index()
+    st.dataframe(wide, width="stretch", hide_index=True, column_config={
+        "slice": st.column_config.TextColumn(width="medium"),
         **{c: st.column_config.NumberColumn(format="%+.4f") for c in wide.columns if c.startswith("Δ")},
         **{c: st.column_config.NumberColumn(format="%.2g") for c in wide.columns if c.startswith("p")}})
     tests = len(pairs)
@@ -192,6 +197,18 @@ st.markdown(f"**{md_escape(model_name)}** misreads **{len(wrong):,}** of the {in
             f"“{md_escape(labels[slice_name])}”.")
 
 
+def _snippet(text: str, words: list[str]) -> str:
+    """The review's beginning, or with ``words`` (the user's phrase) the text around its first place, highlighted;
+    escaped either way."""
+    span = phrase_span(text, words) if words else None
+    if span is None:
+        return md_escape(text[:SNIPPET_CHARS]) + ("…" if len(text) > SNIPPET_CHARS else "")
+    a, b = span
+    lo, hi = max(0, a - SNIPPET_CHARS // 2), min(len(text), b + SNIPPET_CHARS // 2)
+    return (("…" if lo else "") + md_escape(text[lo:a]) + f"**:orange-background[{md_escape(text[a:b])}]**"
+            + md_escape(text[b:hi]) + ("…" if hi < len(text) else ""))
+
+
 def _open(i: int) -> None:
     open_test_review(test, i)
     st.session_state["_slices_open"] = True
@@ -209,8 +226,7 @@ else:
         i = keep[j]
         text = test.texts[i]
         with st.container(border=True):
-            more = "…" if len(text) > SNIPPET_CHARS else ""
-            st.markdown(md_escape(text[:SNIPPET_CHARS]) + more)
+            st.markdown(_snippet(text, words if slice_name == OWN else []))
             truth = "positive" if data.columns["label"][j] else "negative"
             others = " · ".join(f"{md_escape(m)} {d.columns['p_positive'][j]:.3f}" for m, d in listed.items())
             st.caption(f"true label {truth}, {data.columns['rating'][j]}★ · P(positive): {others} · "

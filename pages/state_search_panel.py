@@ -114,7 +114,9 @@ def _match(model: SentimentModel, index: StateIndex, test, trace: Trace, match: 
     before, stretch, after = index.context(match, tokens)
     start, end = stretch[0].start, stretch[-1].end
     pieces = (text[before[0].start:start] if before else "", text[start:end], text[end:after[-1].end] if after else "")
-    snippet = f"…{md_escape(pieces[0])}**:orange-background[{md_escape(pieces[1])}]**{md_escape(pieces[2])}…"
+    more_before, more_after = match.start > CONTEXT, match.start + match.length + CONTEXT < len(tokens)
+    snippet = (("…" if more_before else "") + md_escape(pieces[0]) + f"**:orange-background[{md_escape(pieces[1])}]**"
+               + md_escape(pieces[2]) + ("…" if more_after else ""))
     label = "positive" if match.label else "negative"
     score = f"Jaccard {match.score:.3f}" if measure == "jaccard" else f"score {match.score:+.0f}"
     itself = " · **this review**" if text == trace.text else ""

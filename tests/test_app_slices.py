@@ -56,10 +56,10 @@ def test_without_the_dataset_the_page_shows_every_stored_number(no_data):
             assert mine.loc[slice_name, "ci_low"] == pytest.approx(row["ci_low"])
             assert mine.loc[slice_name, "n"] == row["n"]
     # The table beside it.
-    acc = at.dataframe[0].value
+    acc = at.dataframe[0].value.set_index("slice")
     assert acc.loc["has a negation", "lstm accuracy"] == pytest.approx(files["lstm"]["slices"]["negation"]["accuracy"])
     # Model against model: on the same reviews the difference is the difference of the two accuracies.
-    pairs = at.dataframe[1].value
+    pairs = at.dataframe[1].value.set_index("slice")
     for slice_name, label in (("negation", "has a negation"), ("rating_4", "4★"), ("rating_7", "7★")):
         want = files["gru"]["slices"][slice_name]["accuracy"] - files["lstm"]["slices"][slice_name]["accuracy"]
         assert pairs.loc[label, "Δ gru − lstm"] == pytest.approx(want, abs=1e-12)
@@ -126,7 +126,7 @@ def test_a_phrase_of_ones_own_and_its_misread_reviews(real_data, imdb_test):
     # Counted independently: consecutive words "not", "bad" in each review's tokens.
     hits = [i for i, t in enumerate(imdb_test.tokens) if any(a == "not" and b == "bad" for a, b in pairwise(t))]
     assert f"{len(hits):,} test reviews contain “not bad”." in text(at)
-    table = at.dataframe[0].value
+    table = at.dataframe[0].value.set_index("slice")
     files = {n: read_slices(ROOT / "models" / n, load_model(ROOT / "models" / n).config["weights_sha256"])[0]
              for n in SHIPPED}
     right = sum(bool(files["gru"].correct[i]) for i in hits)
@@ -138,6 +138,8 @@ def test_a_phrase_of_ones_own_and_its_misread_reviews(real_data, imdb_test):
     assert f"**lstm** misreads **{len(wrong):,}** of the {len(hits):,} reviews in “contains “not bad””" in text(at)
     listed = [c.value for c in at.caption if c.value.startswith("true label")]
     assert len(listed) == min(10, len(wrong))
+    shown = [m.value for m in at.markdown if ":orange-background[" in m.value]
+    assert len(shown) == len(listed) and all(re.search(r"\[not bad\]|\[Not bad\]", t, re.I) for t in shown)
     ids = [re.search(r"review (test/(?:pos|neg)/\d+\\_\d+)", c).group(1).replace("\\", "") for c in listed]
     assert all(imdb_test.ids.index(i) in wrong for i in ids)
     # Most confidently wrong first.

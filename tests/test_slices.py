@@ -27,6 +27,7 @@ from gru_core.analysis.slices import (
     joined_words,
     misread,
     pairwise_rows,
+    phrase_span,
     phrase_words,
     read_slices,
     slice_masks,
@@ -249,6 +250,10 @@ def test_phrase_slice_is_whole_words_in_order():
     assert containing(joined, phrase_words("  BAD ")).tolist() == [True, True, False, True, True, True]
     assert phrase_words("<script>…!!</script>") == ["script", "script"]
     assert phrase_words("!!! ...") == []
+    text = "Not badly done. It was NOT, bad… not bad"
+    assert text[slice(*phrase_span(text, ["not", "bad"]))] == "NOT, bad"
+    assert phrase_span(text, ["bad", "not", "bad"]) == (text.index("bad…"), len(text))
+    assert phrase_span(text, ["good"]) is None
     with pytest.raises(ValueError):
         containing(joined, [])
 

@@ -29,7 +29,7 @@ from ..atomic import write_bytes_atomic
 from ..data import Split
 from ..experiment import predict_split
 from ..predictor import SentimentModel
-from ..text import UNK_ID, tokenize
+from ..text import UNK_ID, tokenize, tokenize_with_spans
 from .stats import ids_digest, paired_comparison, read_stats
 
 SLICES_FILE = "slices.json"
@@ -357,6 +357,16 @@ def containing(joined: Sequence[str], words: Sequence[str]) -> np.ndarray:
         raise ValueError("the phrase holds no words")
     needle = f" {' '.join(words)} "
     return np.fromiter((needle in text for text in joined), bool, len(joined))
+
+
+def phrase_span(text: str, words: Sequence[str]) -> tuple[int, int] | None:
+    """Character offsets (start, end) of the first place ``text`` holds ``words`` as consecutive whole words."""
+    tokens = tokenize_with_spans(text)
+    k = len(words)
+    for i in range(len(tokens) - k + 1):
+        if k and all(tokens[i + j].text == w for j, w in enumerate(words)):
+            return tokens[i].start, tokens[i + k - 1].end
+    return None
 
 
 def misread(data: SliceData, mask: np.ndarray) -> np.ndarray:
