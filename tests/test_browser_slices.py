@@ -56,3 +56,19 @@ def test_slice_chart_renders_and_a_click_lists_reviews(server, browser, imdb_pat
     p.wait_text("True label")
     p.settle()
     p.clean()
+
+
+def test_state_search_builds_in_the_background_and_opens_a_match(server, browser, imdb_path):  # noqa: F811
+    """The panel shows the build's progress (a fragment redrawn every second) and then the matches by itself."""
+    p = Page(browser, server[0])
+    p.type_review("I expected to hate this film, but it was not bad at all.")
+    p.page.get_by_text("State search: where else the network was in this state").click()
+    p.wait_text("best matches", timeout=300_000)  # no reload: the page reruns itself when the index is there
+    p.settle()
+    assert "stretches of 3 words in" in p.body()
+    assert p.page.get_by_role("button", name="Open in the Gate Explorer").count() == 10
+    p.page.get_by_role("button", name="Open in the Gate Explorer").first.click()
+    p.wait_text("True label")
+    p.settle()
+    assert "not bad at all" not in p.page.get_by_label("Review", exact=True).input_value()
+    p.clean()
