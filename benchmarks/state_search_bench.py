@@ -2,7 +2,7 @@
 background slows the Explorer's own work meanwhile.
 
 Run: ``python benchmarks/state_search_bench.py`` (needs the IMDB dataset, GRU_EXPLORER_IMDB). For each shipped
-model it times the Explorer's trace of a new 200-word review with nothing else running, then builds the index as
+model, in a fresh process (its memory figures are its own), it times the Explorer's trace of a new 200-word review with nothing else running, then builds the index as
 the server does (``jobs.background.BackgroundJob``: a thread at niceness +10 on one torch thread) while timing the
 same traces, then idle again; the ratio is build-time median over the idle medians, measured side by side. Then it
 times searches: patterns from real stretches at several thresholds, lengths and both measures, each once at a new
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,24 +47,33 @@ def _trace_times(model, texts: list[str]) -> list[float]:
 
 def bench(name: str, test) -> None:
     model = load_model(ROOT / "models" / name)
-    texts = _reviews(test, 400, seed=1)
-    idle_before = _trace_times(model, texts[:30])
+    texts = _reviews(test, 100, seed=1)
+    idle_before = _trace_times(model, texts)
     rss0 = rss_bytes(os.getpid())
     job = BackgroundJob(lambda progress, stop: build_state_index(model, test, progress=progress, stop=stop), name=name)
-    during, k = [], 30
-    while not job.finished and k < len(texts):
-        during += _trace_times(model, texts[k:k + 1])
+    peak = [rss0]
+
+    def watch() -> None:
+        while not job.finished:
+            peak.append(rss_bytes(os.getpid()))
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True).start()
+    during, k = [], 0
+    while not job.finished:  # the Explorer's work, over and over, for as long as the build runs
+        during += _trace_times(model, [texts[k % len(texts)]])
         k += 1
     job.wait()
     if job.error:
         raise SystemExit(f"{name}: {job.error}")
     index = job.result
-    idle_after = _trace_times(model, texts[k:k + 30])
+    idle_after = _trace_times(model, texts)
     idle = statistics.median(idle_before + idle_after)
     rss1 = rss_bytes(os.getpid())
     print(f"{name}: index of {len(index):,} reviews ({index.words:,} words) built in {job.seconds:.1f} s in the "
           f"background; holds {index.nbytes / MIB:.1f} MiB (with the bit mask of one threshold: "
-          f"{(index.nbytes + index.words * 8 * -(-index.units // 64)) / MIB:.1f} MiB); RSS +{(rss1 - rss0) / MIB:.0f} MiB")
+          f"{(index.nbytes + index.words * 8 * -(-index.units // 64)) / MIB:.1f} MiB); the process grew by "
+          f"{(max(peak) - rss0) / MIB:.0f} MiB at most during the build and {(rss1 - rss0) / MIB:.0f} MiB after it")
     if during:
         print(f"  Explorer trace of a new 200-word review: {1000 * idle:.1f} ms idle, "
               f"{1000 * statistics.median(during):.1f} ms during the build ({statistics.median(during) / idle:.2f}×, "
@@ -85,10 +96,12 @@ def bench(name: str, test) -> None:
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":  # one model in a fresh process: its memory is its own
+        bench(sys.argv[2], load_imdb("test"))
+        return
     print(hardware(), "| load average", " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    test = load_imdb("test")
     for name in ("gru", "lstm", "rnn"):
-        bench(name, test)
+        subprocess.run([sys.executable, __file__, "--one", name], check=True)
     print("load average after", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
