@@ -30,6 +30,7 @@ from gru_core.analysis.stats import STATS_FILE, gradient_by_position, read_stats
 from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
+from gru_core.i18n import LANGUAGES, from_locale, set_language
 from gru_core.jobs.background import BackgroundJob, JobShelf
 
 
@@ -70,6 +71,30 @@ def require_app() -> None:
 def local_label(name: str) -> str:
     """How a model trained from the dashboard (in the local models folder) is named in every list."""
     return f"{name} (trained here)"
+
+
+def choose_language() -> str:
+    """The session's interface language, set for this run before anything is drawn: the link's ``?lang=`` when
+    it names one, else the session's earlier choice, else the browser's language (``st.context.locale``);
+    English otherwise. Kept in the URL."""
+    wanted = st.query_params.get("lang")
+    if wanted in LANGUAGES:
+        st.session_state["lang"] = wanted
+    elif st.session_state.get("lang") not in LANGUAGES:
+        st.session_state["lang"] = from_locale(st.context.locale)
+    st.query_params["lang"] = st.session_state["lang"]
+    return set_language(st.session_state["lang"])
+
+
+def language_picker() -> None:
+    """The sidebar's language switch (each language named in itself), bound to ``choose_language``'s choice."""
+    def switch() -> None:
+        st.session_state["lang"] = st.session_state["_language_picker"]
+        st.query_params["lang"] = st.session_state["lang"]
+
+    st.session_state["_language_picker"] = st.session_state["lang"]
+    st.sidebar.selectbox("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key="_language_picker",
+                         on_change=switch)
 
 
 def model_picker() -> None:
