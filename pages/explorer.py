@@ -140,8 +140,11 @@ order_by = st.radio("Order units by", ["index", "weight", "mean"], horizontal=Tr
                     help="Output-layer weight: units that push the verdict towards positive at the top, "
                          "towards negative at the bottom.")
 names = list(quantities(trace))
-tabs = st.tabs([GATE_LABELS[n] for n in names])
+# Lazy: only the open tab's heatmap is built and sent (a tab switch reruns the page from the cached trace).
+tabs = st.tabs([GATE_LABELS[n] for n in names], key=f"gate_tab_{model.arch}", on_change="rerun")
 for tab, name in zip(tabs, names):
+    if not tab.open:
+        continue
     with tab:
         event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
                                 width="stretch", on_select="rerun", key=f"heat_{name}")
@@ -180,22 +183,31 @@ if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <=
         f"{GATE_LABELS[q]} = {v[t, unit]:+.4f}" for q, v in quantities(trace).items()))
 
 # --- Word influence ------------------------------------------------------------
-st.subheader("Word influence")
-occ, gxi = get_influence(model, text)
-scale_occ = max(float(np.abs(occ).max()), 1e-9)
-scale_gxi = max(float(np.abs(gxi).max()), 1e-9)
-left, right = st.columns(2)
-with left:
-    st.markdown("**Occlusion**: verdict change when the word is removed")
-    st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
-                                   [f"{w}: removing it changes P(positive) by {-d:+.4f}" for w, d in zip(trace.tokens, occ)],
-                                   ~trace.known, skip), unsafe_allow_html=True)
-with right:
-    st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
-    st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
-                                   [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
-                                   ~trace.known, skip), unsafe_allow_html=True)
-st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each method's largest value.")
+@st.fragment(parallel=True)
+def word_influence() -> None:
+    """Occlusion and gradient × input: computed in parallel with the rest of the page (torch releases the
+    interpreter while it works), so the verdict and the heatmaps do not wait for them."""
+    st.subheader("Word influence")
+    occ, gxi = get_influence(model, text)
+    scale_occ = max(float(np.abs(occ).max()), 1e-9)
+    scale_gxi = max(float(np.abs(gxi).max()), 1e-9)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Occlusion**: verdict change when the word is removed")
+        st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
+                                       [f"{w}: removing it changes P(positive) by {-d:+.4f}"
+                                        for w, d in zip(trace.tokens, occ)], ~trace.known, skip),
+                    unsafe_allow_html=True)
+    with right:
+        st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
+        st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
+                                       [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
+                                       ~trace.known, skip), unsafe_allow_html=True)
+    st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each "
+               "method's largest value.")
+
+
+word_influence()
 
 # --- Compare with an edited review -----------------------------------------------
 # Lazy: the second trace and its charts are computed only while the expander is open.

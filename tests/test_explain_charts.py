@@ -1,6 +1,7 @@
 """Explain tables and attributions (analysis/explain.py) and chart builders (charts/gates.py, charts/text.py), on tiny models."""
 from __future__ import annotations
 
+import copy
 import html
 import io
 import re
@@ -10,14 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
+from gru_core import load_model
 from gru_core.analysis import explain
 from gru_core.archs import ARCHS, GATE_LABELS
 from gru_core.charts import gates as gate_charts
 from gru_core.charts import text as text_charts
+from gru_core.examples import review_of
 from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import UNK_ID, tokenize_with_spans
 
+from .apphelpers import ROOT
 from .tiny import WORDS, random_review, tiny_model
 from .vegaspec import data_of, mark_type, tooltip_fields
 
@@ -217,6 +221,30 @@ def test_occlusion_many_words_batches_in_order():
     occ = explain.occlusion(sm, tr)
     expect = [tr.proba - sm.predict_ids([np.delete(tr.ids, i)])[0] for i in range(80)]
     np.testing.assert_allclose(occ, expect, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
+@pytest.mark.parametrize("words", [2, 9, 120, 700])  # 700: truncated, the last 500 words are read
+def test_occlusion_on_shipped_models_equals_rereading_every_variant(arch, words):
+    """The fast occlusion (one batch stepping through the words from the trace's states) against the plain
+    one: every variant read again from the first word by the native layer. In float64 the two are the same
+    computation (≤ 1e-12; checked up to 120 words, the 500-word float64 re-read takes long); in float32 they
+    differ only by rounding, bounded by 1e-6 plus twice the plain method's own float32 error."""
+    model = load_model(ROOT / "models" / arch)
+    wide = SentimentModel(copy.deepcopy(model.module).double(), model.vocab, model.config, model.metrics, model.path)
+    text = review_of(model, words, seed=5)
+    tr, tr64 = model.trace(text), wide.trace(text)
+    assert tr.truncated == (words > model.maxlen)
+
+    def reread(m: SentimentModel, t) -> np.ndarray:
+        return t.proba - m.predict_ids([np.delete(t.ids, i) for i in range(len(t.ids))], 64)
+
+    fast64 = explain.occlusion(wide, tr64)
+    if words <= 120:
+        np.testing.assert_allclose(fast64, reread(wide, tr64), rtol=0, atol=1e-12)
+    plain32 = reread(model, tr)
+    bound = 1e-6 + 2 * np.abs(plain32 - fast64).max()
+    assert np.abs(explain.occlusion(model, tr) - plain32).max() <= bound
 
 
 # --------------------------------------------------------------------------- gradient × input

@@ -22,7 +22,7 @@ def quantity_scale(quantity: str) -> alt.Scale:
 
 def word_axis(df: pd.DataFrame) -> alt.X:
     """The words on the x axis, in reading order (``label`` is '3 · good', unique per step)."""
-    return alt.X("label:N", sort=list(dict.fromkeys(df["label"])), title=None,
+    return alt.X("label:N", sort=pd.unique(df["label"]).tolist(), title=None,
                  axis=alt.Axis(labelAngle=-60, labelLimit=90))
 
 
