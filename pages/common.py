@@ -11,11 +11,17 @@ and return plain frames and dicts, cached with ``st.cache_data``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+
+# Streamlit's own Altair-to-Vega-Lite conversion (what st.altair_chart runs); the version is pinned in
+# requirements.txt, and the pages' AppTests read every chart it produces.
+from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
 from gru_core.analysis.compare import measure_live
@@ -113,6 +119,18 @@ def current_model() -> SentimentModel:
 
 def cache_key(model: SentimentModel) -> tuple:
     return (str(model.path), _stamp(model.path) if model.path else model.arch)
+
+
+@st.cache_resource(max_entries=96, show_spinner=False)
+def _chart_spec(shows: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:
+    return _convert_altair_to_vega_lite_spec(_build())
+
+
+def chart(shows: tuple, build: Callable[[], alt.TopLevelMixin], **kwargs):
+    """``st.altair_chart(build(), **kwargs)``, with the chart built and converted to Vega-Lite (Altair's schema
+    validation included) once per ``shows``, which must name everything the chart shows (model version, review,
+    options): a rerun that shows the same chart only sends it again. Returns what st.altair_chart returns."""
+    return st.vega_lite_chart(spec=dict(_chart_spec(shows, build)), **kwargs)  # a copy: Streamlit edits it
 
 
 def _frozen(*arrays: np.ndarray) -> None:

@@ -14,6 +14,7 @@ from gru_core.analysis.explain import (
     output_weights,
     quantities,
     trace_csv,
+    unit_frame,
     word_summaries,
     words_frame,
 )
@@ -22,6 +23,8 @@ from gru_core.charts.gates import heatmap, picked_cell, trajectory, unit_lines, 
 from gru_core.charts.text import coloured_text_html, md_escape
 from gru_core.examples import EXAMPLES
 from pages.common import (
+    cache_key,
+    chart,
     current_model,
     get_influence,
     get_trace,
@@ -129,7 +132,8 @@ if T > WINDOW:
 else:
     window = (0, T)
 shown = frame.iloc[window[0]:window[1]]
-st.altair_chart(trajectory(shown), width="stretch")
+version = cache_key(model)  # with the review and the options: what each chart below shows
+chart(("trajectory", version, text, window), lambda: trajectory(shown), width="stretch")
 st.page_link("pages/dynamics.py", label="How the network keeps this verdict: its state-space dynamics",
              icon=":material/timeline:")
 
@@ -146,8 +150,9 @@ for tab, name in zip(tabs, names):
     if not tab.open:
         continue
     with tab:
-        event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
-                                width="stretch", on_select="rerun", key=f"heat_{name}")
+        event = chart(("heatmap", version, text, name, order_by, window),
+                      lambda name=name: heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
+                      width="stretch", on_select="rerun", key=f"heat_{name}")
         cell = picked_cell(event)
         if new_pick(f"heat_{name}", cell):
             set_unit(cell[0])
@@ -156,8 +161,8 @@ st.caption("Click a cell to inspect its unit and word below (the Unit atlas show
 
 # --- Per-word summaries ------------------------------------------------------
 st.subheader("Which words made the network rewrite its memory")
-summary = word_summaries(trace).iloc[window[0]:window[1]]
-st.altair_chart(word_summary_chart(summary), width="stretch")
+chart(("summary", version, text, window),
+      lambda: word_summary_chart(word_summaries(trace).iloc[window[0]:window[1]]), width="stretch")
 if model.arch == "gru":
     st.caption("Mean update gate near 1: the GRU kept its memory at this word; near 0: it overwrote it with the "
                "candidate. ‖h_t − h_{t−1}‖ is how far the hidden state moved.")
@@ -168,11 +173,7 @@ weights = output_weights(model)
 # One choice shared with the Unit atlas and kept in the URL; first the unit that sways the verdict most.
 unit = unit_input(len(weights), int(np.argmax(np.abs(weights))), "Or click a cell in a heatmap, or a row of the "
                   "Unit atlas.")
-rows = []
-for name, values in quantities(trace).items():
-    rows.append(pd.DataFrame({"step": shown["step"], "label": shown["label"], "word": shown["word"],
-                              "quantity": GATE_LABELS[name], "value": values[window[0]:window[1], unit]}))
-st.altair_chart(unit_lines(pd.concat(rows, ignore_index=True)), width="stretch")
+chart(("unit", version, text, unit, window), lambda: unit_lines(unit_frame(trace, unit, window)), width="stretch")
 st.caption(f"Unit {unit} has output-layer weight {weights[unit]:+.4f}: "
            + ("a high hidden value pushes the verdict towards positive." if weights[unit] > 0
               else "a high hidden value pushes the verdict towards negative."))

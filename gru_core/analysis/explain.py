@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..archs import GATE_LABELS
 from ..cell import step, weights
 from ..predictor import SentimentModel
 from ..text import UNK_ID, pad_sequences
@@ -97,6 +98,16 @@ def heatmap_frame(model: SentimentModel, trace: Trace, quantity: str, order_by: 
                   window: tuple[int, int] | None = None) -> pd.DataFrame:
     """``gate_frame`` with the units in ``order_by`` order (see ``unit_order``)."""
     return gate_frame(trace, quantity, unit_order(model, trace, quantity, order_by), window)
+
+
+def unit_frame(trace: Trace, unit: int, window: tuple[int, int] | None = None) -> pd.DataFrame:
+    """One unit's quantities (every gate and the hidden state) over the words of the window, long:
+    step, label, word, quantity (as the equations name it), value."""
+    a, b = window if window else (0, len(trace.tokens))
+    words = words_frame(trace).iloc[a:b]
+    return pd.concat([pd.DataFrame({"step": words["step"], "label": words["label"], "word": words["word"],
+                                    "quantity": GATE_LABELS[name], "value": values[a:b, unit]})
+                      for name, values in quantities(trace).items()], ignore_index=True)
 
 
 def word_summaries(trace: Trace) -> pd.DataFrame:
