@@ -542,3 +542,46 @@ def test_unit_lines(trace):
     assert enc["y"]["field"] == "value" and enc["color"]["field"] == "quantity"
     assert {"word", "value", "quantity"} <= set(tooltip_fields(enc))
     assert_same_data(data_of(spec, spec), df)
+
+
+# --------------------------------------------------------------------------- chart builders stay cheap
+
+def test_chart_builders_name_their_channels():
+    """Altair looks a bare shorthand string or a condition dict up among all its schema classes (``from_dict``,
+    about 5 ms each time): every encoding in the chart builders is a channel object instead."""
+    import ast
+
+    from .apphelpers import ROOT as root
+
+    found = []
+    for path in sorted((root / "gru_core" / "charts").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "encode":
+                for kw in node.keywords:
+                    v = kw.value
+                    items = v.elts if isinstance(v, (ast.List, ast.Tuple)) else [v]
+                    for e in items:
+                        bare = isinstance(e, ast.JoinedStr) or (isinstance(e, ast.Constant) and isinstance(e.value, str))
+                        cond = (isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute)
+                                and e.func.attr in ("condition", "when"))
+                        if bare or cond:
+                            found.append(f"{path.name}:{e.lineno} {kw.arg}")
+    assert not found, found
+
+
+def test_explorer_charts_build_without_schema_lookups(monkeypatch):
+    import altair.utils.schemapi as schemapi
+
+    calls = []
+    original = schemapi.SchemaBase.from_dict.__func__
+    monkeypatch.setattr(schemapi.SchemaBase, "from_dict",
+                        classmethod(lambda cls, *a, **k: calls.append(cls) or original(cls, *a, **k)))
+    sm = tiny_model("gru", seed=3)
+    tr = sm.trace(REVIEW)
+    window = (0, len(tr.tokens))
+    for chart in (gate_charts.trajectory(explain.words_frame(tr)),
+                  gate_charts.heatmap(explain.heatmap_frame(sm, tr, "update", "index", window), "update", select=True),
+                  gate_charts.word_summary_chart(explain.word_summaries(tr)),
+                  gate_charts.unit_lines(explain.unit_frame(tr, 2, window))):
+        assert chart.to_dict()  # valid Vega-Lite
+    assert calls == []
