@@ -570,7 +570,7 @@ def test_chart_builders_name_their_channels():
 
 
 def test_explorer_charts_build_without_schema_lookups(monkeypatch):
-    import altair.utils.schemapi as schemapi
+    from altair.utils import schemapi
 
     calls = []
     original = schemapi.SchemaBase.from_dict.__func__
