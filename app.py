@@ -14,6 +14,7 @@ page = st.navigation([
     st.Page("pages/explorer.py", title="Gate Explorer", icon=":material/tune:", default=True),
     st.Page("pages/units.py", title="Unit atlas", icon=":material/grid_view:"),
     st.Page("pages/compare.py", title="GRU vs LSTM", icon=":material/compare_arrows:"),
+    st.Page("pages/slices.py", title="Where models fail", icon=":material/rule:"),
     st.Page("pages/dynamics.py", title="Dynamics", icon=":material/timeline:"),
     st.Page("pages/descent.py", title="Gradient descent", icon=":material/trending_down:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),

@@ -1,4 +1,4 @@
-"""``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, download-imdb, bench."""
+"""``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, slices, download-imdb, bench."""
 from __future__ import annotations
 
 import argparse
@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _dynamics_parser(sub)
     _units_parser(sub)
+    _slices_parser(sub)
 
     b = sub.add_parser("bench", help="trace/native ratio, training-step ratio, evaluation throughput")
     b.add_argument("--model", default="models/gru")
@@ -167,6 +168,48 @@ def _units(a: argparse.Namespace) -> int:
     for k in abl["by_correlation"]:
         mean, std = abl["random"][k]
         print(f"  {k:>4}  {abl['by_correlation'][k]:.4f}    {abl['by_weight'][k]:.4f}    {mean:.4f} ± {std:.4f}")
+    return 0
+
+
+def _slices_parser(sub) -> None:
+    s = sub.add_parser("slices", help="accuracy on slices of the test set and calibration (MODEL/slices.json)",
+                       description="Accuracy with a Wilson 95% interval on fixed slices of the 25,000 IMDB test "
+                                   "reviews (words read, stars, negation, contrast, truncated, unknown words) and "
+                                   "the expected calibration error. Reads MODEL/slices.json when it matches the "
+                                   "weights, else computes it from the IMDB test set and writes it there.")
+    _stored_analysis_args(s, "print one object keyed by slice name, each {n, accuracy, ci_low, ci_high}, and ece")
+
+
+def _slices(a: argparse.Namespace) -> int:
+    import time
+
+    from .analysis.slices import SLICES_FILE, cli_summary, compute_slices, read_slices, slice_table, write_slices
+    from .predictor import load_model
+
+    model = load_model(a.model)
+    data, why = (None, "recomputing as asked") if a.recompute else read_slices(a.model, model.config.get("weights_sha256"))
+    source = "read from"
+    if data is None:
+        try:
+            test = load_imdb("test", a.data)
+        except DataNotFoundError as e:
+            raise DataNotFoundError(f"{why}, and it cannot be computed without the dataset. {e}") from None
+        print(f"{why}: computing it from the IMDB test set", file=sys.stderr)
+        start = time.perf_counter()
+        data = compute_slices(model, test, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+        path = write_slices(a.model, data)
+        print(f"wrote {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        source = "computed into"
+    if a.json:
+        print(json.dumps(cli_summary(data)))
+        return 0
+    print(f"{a.model}: {len(data):,} test reviews ({source} {Path(a.model) / SLICES_FILE})")
+    print("  slice                                 reviews  accuracy  95% interval")
+    for row in slice_table(data).values():
+        if row["n"]:
+            print(f"  {row['label']:<36} {row['n']:>8,}  {row['accuracy']:.4f}    "
+                  f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]")
+    print(f"  expected calibration error (10 bins of P(positive)): {cli_summary(data)['ece']:.4f}")
     return 0
 
 
@@ -375,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             return _dynamics(args)
         if args.command == "units":
             return _units(args)
+        if args.command == "slices":
+            return _slices(args)
         from .bench import run_bench
         run_bench(args.model, args.data, args.steps)
         return 0

@@ -74,10 +74,7 @@ def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str
     ``SentimentRNN.final_hidden``, so the last step's verdict is the model's
     prediction; the gates are recomputed from those states in one batched step.
     """
-    rnn = module.rnn
-    padded = pad_sequences(id_lists, max(len(ids) for ids in id_lists))
-    x, lengths = module.embed(torch.from_numpy(padded).to(rnn.weight_ih_l0.device))  # [B, T, E]
-    hidden, _ = rnn(x)  # [B, T, H]
+    x, lengths, hidden = native_states(module, id_lists)
     h_prev = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
     # Every word's gates in one batched step of the cell, from the native states (the cell ignores the
     # cell state it is given for the gates; the LSTM's true cell states follow below).
@@ -98,6 +95,29 @@ def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str
             "step_proba": step_proba[b, :n],
         })
     return out
+
+
+@torch.no_grad()
+def native_states(module: SentimentRNN, id_lists: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(embedded words x [B, T, E], lengths [B], hidden states [B, T, H]) of the native recurrent layer over non-empty
+    id sequences, each moved to the front of its row (as ``SentimentRNN.final_hidden`` reads them)."""
+    padded = pad_sequences(id_lists, max(len(ids) for ids in id_lists))
+    x, lengths = module.embed(torch.from_numpy(padded).to(module.rnn.weight_ih_l0.device))  # [B, T, E]
+    hidden, _ = module.rnn(x)  # [B, T, H]
+    return x, lengths, hidden
+
+
+@torch.no_grad()
+def hidden_batches(module: SentimentRNN, id_lists: list[np.ndarray], batch_size: int = 64
+                   ) -> Iterator[tuple[np.ndarray, list[np.ndarray], np.ndarray]]:
+    """Only the hidden states, over batches of similar length: (indices into ``id_lists``, each one's [T, H] states,
+    each one's P(positive) after its last word) per batch; the same states as ``trace_ids``, without the gates."""
+    for idx in length_batches(np.array([len(s) for s in id_lists]), batch_size, None):
+        _, lengths, hidden = native_states(module, [id_lists[i] for i in idx])
+        last = hidden[torch.arange(len(idx), device=hidden.device), lengths - 1]
+        proba = torch.sigmoid(module.dense(last).squeeze(-1)).cpu().numpy().astype(np.float64)
+        states = hidden.cpu().numpy()
+        yield idx, [states[b, :n] for b, n in enumerate(lengths.tolist())], proba
 
 
 def trace_batches(module: SentimentRNN, id_lists: list[np.ndarray],

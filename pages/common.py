@@ -30,10 +30,13 @@ from gru_core.analysis.dynamics_report import kick_table, modifier_paths, plane_
 from gru_core.analysis.explain import grad_x_input, occlusion
 from gru_core.analysis.interventions import Intervention, InterventionResult, run_intervention
 from gru_core.analysis.landscape import fixed_batch, session_copy, steepest_entry, surface_frame, weight_section
+from gru_core.analysis.slices import SLICES_FILE, SliceData, compute_slices, joined_words, read_slices, write_slices
+from gru_core.analysis.state_search import StateIndex, build_state_index
 from gru_core.analysis.stats import STATS_FILE, gradient_by_position, read_stats
 from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
+from gru_core.jobs.background import BackgroundJob, JobShelf
 
 
 def _stamp(path: Path) -> tuple:
@@ -391,3 +394,72 @@ def unit_input(n_units: int, default: int, help: str) -> int:
     st.number_input("Unit", 0, n_units - 1, key="_unit_input", help=help,
                     on_change=lambda: set_unit(st.session_state["_unit_input"]))
     return unit
+
+
+# --- Where models fail (slices.json), and the Explorer's state search ------------------------------------------
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _slices(path: str, mtime: int, sha: str | None) -> tuple[SliceData | None, str | None]:
+    return read_slices(path, sha)
+
+
+def stored_slices(model: SentimentModel) -> tuple[SliceData | None, str | None]:
+    """(the model's slices.json, None), or (None, why not): read once per version of the file."""
+    if model.path is None:
+        return None, "this model has no folder"
+    return _slices(str(model.path), _mtime(model, SLICES_FILE), model.config.get("weights_sha256"))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading all 25,000 test reviews with the model (up to a minute)…")
+def _compute_slices(path: str, stamp: tuple, data_path: str, mtime: int) -> str | None:
+    """Compute and store slices.json once per version of the model and of the file there (a second visitor waits
+    for the same run); None when written, else why it could not be."""
+    try:
+        write_slices(path, compute_slices(_load(path, stamp), _imdb("test", data_path)))
+    except (OSError, ValueError) as e:
+        return f"{e}"
+    return None
+
+
+def compute_slices_now(model: SentimentModel) -> str | None:
+    """Compute the model's slices.json with the dataset (None when done, else why not)."""
+    try:
+        data_path = str(resolve_imdb_path())
+    except DataNotFoundError as e:
+        return f"{e}"
+    return _compute_slices(*cache_key(model), data_path, _mtime(model, SLICES_FILE))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Indexing the test reviews' words…")
+def _joined(data_path: str) -> list[str]:
+    return joined_words(_imdb("test", data_path).tokens)
+
+
+def test_words_joined() -> list[str] | None:
+    """Every IMDB test review's words, joined for whole-word phrase search, or None without the dataset."""
+    try:
+        return _joined(str(resolve_imdb_path()))
+    except DataNotFoundError:
+        return None
+
+
+STATE_INDEXES = 2  # state indexes a server process holds at once (each within state_search.BUDGET_BYTES)
+
+
+@st.cache_resource(show_spinner=False)
+def _state_shelf() -> JobShelf[StateIndex]:
+    return JobShelf(STATE_INDEXES)
+
+
+def state_index_job(model: SentimentModel) -> BackgroundJob[StateIndex] | None:
+    """The background build of ``model``'s state index over the test set (started on the first request, once per
+    server process), or None while every place on the shelf is building for other models. Call only with the
+    dataset available."""
+    data_path = str(resolve_imdb_path())
+    test = _imdb("test", data_path)
+
+    def start() -> BackgroundJob[StateIndex]:
+        return BackgroundJob(lambda progress, stop: build_state_index(model, test, progress=progress, stop=stop),
+                             name=model.name)
+
+    return _state_shelf().get((*cache_key(model), data_path), start)

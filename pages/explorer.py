@@ -36,6 +36,7 @@ from pages.common import (
     unit_input,
 )
 from pages.interventions_panel import interventions_panel
+from pages.state_search_panel import state_search_panel
 
 MAX_CHARS = 200_000
 URL_MAX_CHARS = 2_000  # longer reviews are not put in the shareable link
@@ -249,6 +250,7 @@ with compare_box:
                          hide_index=True)
 
 interventions_panel(model, trace)  # lazy: computed only while its expander is open
+state_search_panel(model, trace)  # lazy too; needs the dataset
 
 # --- Equations ---------------------------------------------------------------------
 with st.expander("The equations this page computes", expanded=False):

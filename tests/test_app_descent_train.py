@@ -213,9 +213,11 @@ def test_a_model_trained_here_is_offered_on_every_page(tmp_path, monkeypatch):
     monkeypatch.setenv("GRU_EXPLORER_LOCAL_MODELS", str(tmp_path))
     at = open_page("pages/compare.py", model="mine (trained here)")
     assert "mine (trained here)" in at.multiselect[0].options
-    for page in ("pages/explorer.py", "pages/descent.py"):
+    for page in ("pages/explorer.py", "pages/descent.py", "pages/slices.py"):
         at = open_page(page, model="mine (trained here)")
         assert at.selectbox(key="_model_picker").value == "mine (trained here)" and not at.error
+    assert "mine (trained here)" in at.multiselect(key="sl_models").value  # its slices.json is read too
+    assert "ECE mine (trained here)" in [m.label for m in at.metric]
 
 
 @pytest.mark.parametrize("name,reviews,epochs,expected", [
@@ -250,7 +252,7 @@ def test_read_only_server_switches_training_off_and_shows_the_command(models_roo
     assert "needs the IMDB dataset" not in messages(at) and not at.button
 
 
-@pytest.mark.parametrize("page", ["pages/explorer.py", "pages/compare.py", "pages/descent.py"])
+@pytest.mark.parametrize("page", ["pages/explorer.py", "pages/compare.py", "pages/descent.py", "pages/slices.py"])
 def test_read_only_mode_changes_no_other_page(monkeypatch, page):
     def seen(at) -> tuple:
         texts = [x.value for x in [*at.title, *at.header, *at.subheader, *at.caption, *at.markdown, *at.info,

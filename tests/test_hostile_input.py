@@ -453,6 +453,85 @@ def test_train_number_inputs_at_their_extremes(models_root, made_up_imdb, arch, 
     assert "must be between" not in msg  # the widgets' own limits are the ones the check accepts
 
 
+# --- Where models fail ---------------------------------------------------------------------------------------
+
+@settings(SETTINGS, max_examples=12)
+@given(phrase=st.one_of(TEXTS, st.sampled_from(PAYLOADS)), model=st.sampled_from(MODELS))
+@example(phrase=" ".join(PAYLOADS), model="gru")
+@example(phrase="<script>alert(1)</script>", model="lstm")
+@example(phrase=WORDS_200K, model="rnn")  # 5,000 words and more: the box keeps 200 characters
+@example(phrase="😀 🎬 👍", model="gru")
+@example(phrase="", model="gru")
+@example(phrase="not bad", model="gru")
+def test_slices_phrase(phrase, model):
+    at = open_page("pages/slices.py", sl_model=model)
+    box = at.text_input(key="sl_phrase")
+    if not have_imdb():
+        assert box.disabled and "needs the IMDB dataset" in messages(at, "info")
+        assert_no_user_html(at)
+        return
+    type_into(box, phrase).run()
+    no_exception(at)
+    assert_no_user_html(at)
+    kept = phrase[:box.max_chars]
+    said = " ".join(c.value for c in at.caption) + messages(at, "info")
+    if not kept.strip():
+        assert "test reviews contain “" not in said and "No test review contains" not in said
+    elif not tokenize(kept):
+        assert "holds no words" in said
+    else:
+        assert "test reviews contain “" in said or "No test review contains “" in said
+    own = "test reviews contain “" in said
+    at.selectbox(key="sl_slice").select("phrase" if own else "unknown_20_plus").run()  # its own slice, if any
+    at.number_input(key="sl_limit").set_value(100).run()
+    no_exception(at)
+    assert_no_user_html(at)
+
+
+# --- Gate Explorer: state search --------------------------------------------------------------------------------
+
+def settled_search(at) -> None:
+    """Rerun until the state search shows its controls: the background build is waited for, not slept on."""
+    from pages.common import _state_shelf
+
+    for _ in range(4):
+        assert _state_shelf().wait(300)
+        at.run()
+        no_exception(at)
+        if not at.get("progress") and "other models" not in messages(at, "info"):
+            return
+    pytest.fail("the state index did not become ready")
+
+
+@settings(SETTINGS, max_examples=10)
+@given(model=st.sampled_from(MODELS), text=TEXTS, stretch=st.tuples(ENDS, ENDS), threshold=ENDS,
+       measure=st.sampled_from(["jaccard", "lstmvis"]))
+@example(model="gru", text=" ".join(PAYLOADS), stretch=("min", "max"), threshold="min", measure="jaccard")
+@example(model="lstm", text=PAYLOAD_200K, stretch=("max", "max"), threshold="min", measure="lstmvis")
+@example(model="rnn", text="😀", stretch=("min", "min"), threshold="max", measure="jaccard")
+def test_state_search_hostile_reviews_and_controls_at_their_ends(made_up_imdb, model, text, stretch, threshold,
+                                                                 measure):
+    at = run_app(model=model, review=text, ss_open=True)
+    if not tokenize(text):
+        check_explorer(at, text, model)
+        return
+    settled_search(at)
+    check_explorer(at, text, model)
+    sliders = [s for s in at.select_slider if s.label.startswith("Stretch")]
+    if sliders:
+        last = len(sliders[0].options) - 1
+        a = 0 if stretch[0] == "min" else last
+        b = last if stretch[1] == "max" else a
+        sliders[0].set_range(min(a, b), max(a, b))
+    to_end(at.slider(key="ss_threshold"), threshold)
+    at.radio(key="ss_measure").set_value(measure)
+    at.run()
+    no_exception(at)
+    assert_no_user_html(at)
+    said = " ".join(x.value for x in [*at.markdown, *at.caption, *at.info])
+    assert "best matches" in said or "No unit is in the pattern" in said
+
+
 # --- bugs found by these tests, kept as regression tests ------------------------------------------------
 
 def test_train_typed_name_survives_a_change_of_architecture(models_root, made_up_imdb):
