@@ -12,6 +12,7 @@ and return plain frames and dicts, cached with ``st.cache_data``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import altair as alt
@@ -153,17 +154,31 @@ def get_trace(model: SentimentModel, text: str) -> Trace:
     return _trace(*cache_key(model), text)
 
 
-@st.cache_resource(max_entries=32, show_spinner="Measuring each word's influence…")
-def _influence(path: str, stamp: tuple, text: str) -> tuple[np.ndarray, np.ndarray]:
-    model, trace = _load(path, stamp), _trace(path, stamp, text)
+# Word influence is started as soon as the trace exists and computed on a worker thread while the page builds
+# its charts (torch releases the interpreter as it works); the section that shows it waits for the result.
+_INFLUENCE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="word-influence")
+
+
+def _influence_now(model: SentimentModel, trace: Trace) -> tuple[np.ndarray, np.ndarray]:
     out = occlusion(model, trace), grad_x_input(model, trace)
     _frozen(*out)
     return out
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _influence(path: str, stamp: tuple, text: str) -> Future:
+    return _INFLUENCE_POOL.submit(_influence_now, _load(path, stamp), _trace(path, stamp, text))
+
+
+def start_influence(model: SentimentModel, text: str) -> None:
+    """Begin computing the word influence of ``text`` (see ``get_influence``) in the background, once."""
+    _influence(*cache_key(model), text)
+
+
 def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(occlusion, gradient × input) per word, cached."""
-    return _influence(*cache_key(model), text)
+    """(occlusion, gradient × input) per word, cached: waits for the computation ``start_influence`` began."""
+    with st.spinner("Measuring each word's influence…"):
+        return _influence(*cache_key(model), text).result()
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

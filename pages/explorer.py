@@ -33,6 +33,7 @@ from pages.common import (
     open_test_review,
     require_app,
     set_unit,
+    start_influence,
     unit_input,
 )
 from pages.interventions_panel import interventions_panel
@@ -82,6 +83,7 @@ if not text.strip():
     st.stop()
 try:
     trace = get_trace(model, text)
+    start_influence(model, text)  # the word-influence section's work, on a worker thread while the charts build
 except ValueError:
     st.info("This review contains no words the model can read (only spaces, punctuation or symbols). "
             "Type a few words to see how the model reads them.")
@@ -185,31 +187,24 @@ if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <=
         f"{GATE_LABELS[q]} = {v[t, unit]:+.4f}" for q, v in quantities(trace).items()))
 
 # --- Word influence ------------------------------------------------------------
-@st.fragment(parallel=True)
-def word_influence() -> None:
-    """Occlusion and gradient × input: computed in parallel with the rest of the page (torch releases the
-    interpreter while it works), so the verdict and the heatmaps do not wait for them."""
-    st.subheader("Word influence")
-    occ, gxi = get_influence(model, text)
-    scale_occ = max(float(np.abs(occ).max()), 1e-9)
-    scale_gxi = max(float(np.abs(gxi).max()), 1e-9)
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Occlusion**: verdict change when the word is removed")
-        st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
-                                       [f"{w}: removing it changes P(positive) by {-d:+.4f}"
-                                        for w, d in zip(trace.tokens, occ)], ~trace.known, skip),
-                    unsafe_allow_html=True)
-    with right:
-        st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
-        st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
-                                       [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
-                                       ~trace.known, skip), unsafe_allow_html=True)
-    st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each "
-               "method's largest value.")
-
-
-word_influence()
+st.subheader("Word influence")
+occ, gxi = get_influence(model, text)  # computed meanwhile, from the moment the trace was ready
+scale_occ = max(float(np.abs(occ).max()), 1e-9)
+scale_gxi = max(float(np.abs(gxi).max()), 1e-9)
+left, right = st.columns(2)
+with left:
+    st.markdown("**Occlusion**: verdict change when the word is removed")
+    st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
+                                   [f"{w}: removing it changes P(positive) by {-d:+.4f}"
+                                    for w, d in zip(trace.tokens, occ)], ~trace.known, skip),
+                unsafe_allow_html=True)
+with right:
+    st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
+    st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
+                                   [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
+                                   ~trace.known, skip), unsafe_allow_html=True)
+st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each "
+           "method's largest value.")
 
 # --- Compare with an edited review -----------------------------------------------
 # Lazy: the second trace and its charts are computed only while the expander is open.
