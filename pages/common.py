@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import altair as alt
@@ -20,9 +21,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-# Streamlit's own Altair-to-Vega-Lite conversion (what st.altair_chart runs); the version is pinned in
-# requirements.txt, and the pages' AppTests read every chart it produces.
-from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+# Streamlit's Arrow data transformer and the lock around Altair's global settings, as st.altair_chart uses
+# them (the version is pinned in requirements.txt; tests compare vega_lite with Streamlit's own conversion).
+from streamlit.elements.vega_charts import _altair_globals_lock, _to_arrow_dataset
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
 from gru_core.analysis.compare import measure_live
@@ -125,14 +126,27 @@ def cache_key(model: SentimentModel) -> tuple:
     return (str(model.path), _stamp(model.path) if model.path else model.arch)
 
 
+def vega_lite(chart: alt.TopLevelMixin) -> dict:
+    """The Vega-Lite spec st.altair_chart would send (data as Arrow datasets, Streamlit's theme left to the
+    page), without Altair's schema validation, which costs more than the conversion itself: the chart
+    builders' specs are validated by their tests."""
+    datasets: dict = {}
+    alt.data_transformers.register("to_arrow_dataset", _to_arrow_dataset)
+    with _altair_globals_lock:
+        theme = alt.theme.enable("none") if alt.theme.active == "default" else nullcontext()
+        with theme, alt.data_transformers.enable("to_arrow_dataset", datasets=datasets):
+            spec = chart.to_dict(validate=False)
+    spec["datasets"] = {**(spec.get("datasets") or {}), **datasets}
+    return spec
+
+
 @st.cache_resource(max_entries=96, show_spinner=False)
 def _chart_spec(shows: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:
-    return _convert_altair_to_vega_lite_spec(_build())
+    return vega_lite(_build())
 
 
 def chart(shows: tuple, build: Callable[[], alt.TopLevelMixin], **kwargs):
-    """``st.altair_chart(build(), **kwargs)``, with the chart built and converted to Vega-Lite (Altair's schema
-    validation included) once per ``shows``, which must name everything the chart shows (model version, review,
+    """``st.altair_chart(build(), **kwargs)``, with the chart built and converted to Vega-Lite once per ``shows``, which must name everything the chart shows (model version, review,
     options): a rerun that shows the same chart only sends it again. Returns what st.altair_chart returns."""
     return st.vega_lite_chart(spec=dict(_chart_spec(shows, build)), **kwargs)  # a copy: Streamlit edits it
 

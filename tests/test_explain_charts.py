@@ -585,3 +585,23 @@ def test_explorer_charts_build_without_schema_lookups(monkeypatch):
                   gate_charts.unit_lines(explain.unit_frame(tr, 2, window))):
         assert chart.to_dict()  # valid Vega-Lite
     assert calls == []
+
+
+def test_pages_send_the_spec_streamlit_would():
+    """pages.common.vega_lite skips Altair's validation at run time; the spec is the one st.altair_chart sends,
+    and valid Vega-Lite."""
+    import json
+
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    from pages.common import vega_lite
+
+    sm = tiny_model("lstm", seed=4)
+    tr = sm.trace(REVIEW)
+    window = (0, len(tr.tokens))
+    for chart in (gate_charts.trajectory(explain.words_frame(tr)),
+                  gate_charts.heatmap(explain.heatmap_frame(sm, tr, "cell", "mean", window), "cell", select=True),
+                  gate_charts.word_summary_chart(explain.word_summaries(tr)),
+                  gate_charts.unit_lines(explain.unit_frame(tr, 1, window))):
+        ours, streamlits = vega_lite(chart), _convert_altair_to_vega_lite_spec(chart)
+        assert json.dumps(ours, sort_keys=True, default=repr) == json.dumps(streamlits, sort_keys=True, default=repr)
