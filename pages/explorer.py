@@ -173,6 +173,8 @@ st.altair_chart(unit_lines(pd.concat(rows, ignore_index=True)), width="stretch")
 st.caption(f"Unit {unit} has output-layer weight {weights[unit]:+.4f}: "
            + ("a high hidden value pushes the verdict towards positive." if weights[unit] > 0
               else "a high hidden value pushes the verdict towards negative."))
+st.page_link("pages/cell.py", label="Inside the cell: this unit's numbers at every word, and the loss flowing back",
+             icon=":material/memory:")
 picked_step = st.session_state.get("unit_step")
 if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <= T:
     t = picked_step[1] - 1
