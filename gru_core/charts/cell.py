@@ -109,72 +109,70 @@ def _wire_paths(wires: pd.DataFrame, pos: dict[str, tuple[float, float]]) -> tup
 def cell_diagram(nodes: pd.DataFrame, cells: pd.DataFrame, wires: pd.DataFrame, arch: str,
                  picked_box: str | None = None, interactive: bool = True) -> alt.LayerChart:
     """The cell at one word (frames from ``cell_forward.diagram``): boxes with their strips, wires with what
-    they carry for the picked unit, the picked box drawn darker. ``interactive`` adds the selection ``pick``."""
+    they carry for the picked unit, the picked box drawn darker. ``interactive`` adds the selection ``pick``.
+
+    Colours and widths are columns of the data (scale None), not conditions: Altair validates every condition
+    against the whole schema, which would cost more than drawing the chart."""
     pos = positions(nodes, wires, arch)
     n_cols = max(c for c, _ in pos.values()) + 1
     n_rows = math.ceil(max(r for _, r in pos.values()) + 1)
     gap_x, gap_y = (1 - BOX_W) / 2, (1 - BOX_H) / 2
     b = nodes.assign(x0=[pos[k][0] + gap_x for k in nodes["box"]], y0=[pos[k][1] + gap_y for k in nodes["box"]])
-    b = b.assign(x1=b["x0"] + BOX_W, y1=b["y0"] + BOX_H, unit=-1, picked=b["box"] == picked_box)
+    is_picked = (b["box"] == picked_box).to_numpy()
+    b = b.assign(x1=b["x0"] + BOX_W, y1=b["y0"] + BOX_H, unit=-1,
+                 fill=np.where(is_picked, "#eef3fb", "#ffffff"), stroke=np.where(is_picked, "#1f3b73", "#8a8a8a"),
+                 sw=np.where(is_picked, 2.6, 1.0))
     header = 0.36 * BOX_H  # title and value lines; the strip below
-    corner = b.set_index("box")[["x0", "y0"]]
+    left, top = dict(zip(b["box"], b["x0"])), dict(zip(b["box"], b["y0"]))
+    label_of, scale_of = dict(zip(nodes["box"], nodes["label"])), dict(zip(nodes["box"], nodes["scale"]))
 
     c = cells.copy()
     counts = c.groupby("box")["rank"].transform("max") + 1
-    ncol = np.minimum(counts, STRIP_COLUMNS)
-    nrow = np.ceil(counts / STRIP_COLUMNS)
-    cw = (BOX_W - 0.06) / ncol
-    ch = (BOX_H - header - 0.05) / nrow
-    c["x0"] = corner.loc[c["box"], "x0"].to_numpy() + 0.03 + (c["rank"] % STRIP_COLUMNS) * cw
-    c["y0"] = corner.loc[c["box"], "y0"].to_numpy() + header + (c["rank"] // STRIP_COLUMNS) * ch
+    cw = (BOX_W - 0.06) / np.minimum(counts, STRIP_COLUMNS)
+    ch = (BOX_H - header - 0.05) / np.ceil(counts / STRIP_COLUMNS)
+    c["x0"] = c["box"].map(left) + 0.03 + (c["rank"] % STRIP_COLUMNS) * cw
+    c["y0"] = c["box"].map(top) + header + (c["rank"] // STRIP_COLUMNS) * ch
     c["x1"], c["y1"] = c["x0"] + cw, c["y0"] + ch
-    c["colour"] = strip_colours(c["shade"].to_numpy(), nodes.set_index("box").loc[c["box"], "scale"].to_numpy())
-    heads = b[["box", "unit", "x0", "y0", "x1", "label", "text"]].assign(
-        y1=b["y0"] + header, colour="#ffffff", value=b["value"], rank=-1)
-    hit = pd.concat([heads, c[["box", "unit", "rank", "x0", "y0", "x1", "y1", "colour", "value"]]], ignore_index=True)
-    hit["label"] = hit["box"].map(nodes.set_index("box")["label"])
+    c["fill"] = strip_colours(c["shade"].to_numpy(), c["box"].map(scale_of).to_numpy())
+    c["stroke"], c["sw"] = "transparent", 0.0
+    outline = c[c["picked"]].assign(fill="transparent", stroke="#000000", sw=1.6)
+    cols = ["box", "unit", "value", "x0", "y0", "x1", "y1", "fill", "stroke", "sw"]
+    rects = pd.concat([b[cols], c[cols], outline[cols]], ignore_index=True)  # drawn in this order
+    rects["label"] = rects["box"].map(label_of)
 
     xs = alt.Scale(domain=[0, n_cols], nice=False, zero=False)
     ys = alt.Scale(domain=[0, n_rows], nice=False, zero=False, reverse=True)
     x, y = alt.X("x0:Q", scale=xs, axis=None), alt.Y("y0:Q", scale=ys, axis=None)
     tip = [alt.Tooltip("label:N", title="box"), alt.Tooltip("unit:Q"), alt.Tooltip("value:Q", format=".4f")]
-
-    frames = alt.Chart(b).mark_rect(cornerRadius=4).encode(
-        x=x, x2="x1:Q", y=y, y2="y1:Q",
-        fill=alt.condition("datum.picked", alt.value("#eef3fb"), alt.value("#ffffff")),
-        stroke=alt.condition("datum.picked", alt.value("#1f3b73"), alt.value("#8a8a8a")),
-        strokeWidth=alt.condition("datum.picked", alt.value(2.6), alt.value(1.0)))
-    strips = alt.Chart(hit).mark_rect().encode(
-        x=x, x2="x1:Q", y=y, y2="y1:Q", fill=alt.Fill("colour:N", scale=None), tooltip=tip)
+    boxes = alt.Chart(rects).mark_rect(cornerRadius=2).encode(
+        x=x, x2=alt.X2("x1"), y=y, y2=alt.Y2("y1"), fill=alt.Fill("fill:N", scale=None),
+        stroke=alt.Stroke("stroke:N", scale=None), strokeWidth=alt.StrokeWidth("sw:Q", scale=None), tooltip=tip)
     if interactive:
-        pick = alt.selection_point(name=PICK, fields=["box", "unit"], on="click", clear=False)
-        strips = strips.add_params(pick)
-    outline = alt.Chart(c[c["picked"]]).mark_rect(fill=None, stroke="#000000", strokeWidth=1.6).encode(
-        x=x, x2="x1:Q", y=y, y2="y1:Q", tooltip=tip)
+        boxes = boxes.add_params(alt.selection_point(name=PICK, fields=["box", "unit"], on="click", clear=False))
     # Text shrinks with the chart (a column is width / n_cols pixels wide) and is cut to its box.
     size = alt.expr(f"clamp(width / {n_cols} / 12, 8, 11)")
     limit = alt.expr(f"width / {n_cols} * {BOX_W - 0.05}")
-    titles = alt.Chart(b.assign(tx=b["x0"] + 0.03, ty=b["y0"] + 0.12 * BOX_H)).mark_text(
+    tx, ty = alt.X("tx:Q", scale=xs, axis=None), alt.Y("ty:Q", scale=ys, axis=None)
+    words = b[["box", "unit", "label", "text", "x0", "y0"]].assign(tx=b["x0"] + 0.03)
+    titles = alt.Chart(words.assign(ty=b["y0"] + 0.12 * BOX_H)).mark_text(
         align="left", baseline="middle", fontSize=size, fontWeight="bold", limit=limit, color="#222").encode(
-        x=alt.X("tx:Q", scale=xs, axis=None), y=alt.Y("ty:Q", scale=ys, axis=None), text="label:N")
-    values = alt.Chart(b.assign(tx=b["x0"] + 0.03, ty=b["y0"] + 0.27 * BOX_H)).mark_text(
-        align="left", baseline="middle", fontSize=size, limit=limit, color="#333").encode(
-        x=alt.X("tx:Q", scale=xs, axis=None), y=alt.Y("ty:Q", scale=ys, axis=None), text="text:N")
-    layers = [frames, strips, outline, titles, values]
+        x=tx, y=ty, text=alt.Text("label:N"))
+    values = alt.Chart(words.assign(ty=b["y0"] + 0.27 * BOX_H)).mark_text(
+        align="left", baseline="middle", fontSize=size, limit=limit, color="#333").encode(x=tx, y=ty, text=alt.Text("text:N"))
+    layers = [boxes, titles, values]
     if len(wires):
         points, ends = _wire_paths(wires, pos)
         wx, wy = alt.X("x:Q", scale=xs, axis=None), alt.Y("y:Q", scale=ys, axis=None)
         wtip = [alt.Tooltip("what:N", title="carries"), alt.Tooltip("value:Q", format=".4f", title="to this unit")]
         lines = alt.Chart(points).mark_line(interpolate="linear", color="#555").encode(
-            x=wx, y=wy, detail="wire:N", order="order:Q", strokeWidth=alt.StrokeWidth("width:Q", scale=None),
+            x=wx, y=wy, detail=alt.Detail("wire:N"), order=alt.Order("order:Q"), strokeWidth=alt.StrokeWidth("width:Q", scale=None),
             strokeDash=alt.StrokeDash("shut:N", scale=alt.Scale(domain=[False, True], range=[[1, 0], [3, 3]]),
                                       legend=None), tooltip=wtip)
         arrows = alt.Chart(ends).mark_point(shape="triangle-right", filled=True, size=28, color="#555",
                                             opacity=1).encode(x=wx, y=wy)
-        badge_x = alt.X("tx:Q", scale=xs, axis=None)
         badges = alt.Chart(ends).mark_text(fontSize=alt.expr(f"clamp(width / {n_cols} / 17, 7, 9.5)"),
                                            baseline="bottom", dy=-1, color="#1f3b73").encode(
-            x=badge_x, y=wy, text="text:N", tooltip=wtip)
+            x=alt.X("tx:Q", scale=xs, axis=None), y=wy, text=alt.Text("text:N"), tooltip=wtip)
         layers = [lines, arrows, *layers, badges]
     return alt.layer(*layers).properties(height=n_rows * ROW_PX).configure_view(stroke=None)
 
@@ -196,14 +194,15 @@ def words_chart(df: pd.DataFrame, current: int, interactive: bool = True) -> alt
     y = alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)")
     tip = [alt.Tooltip("word:N"), alt.Tooltip("step:Q", title="word"), alt.Tooltip("p_positive:Q", format=".4f")]
     line = alt.Chart(df).mark_line(color="#8a8a8a").encode(x=x, y=y)
-    points = alt.Chart(df.assign(now=df["step"] == current)).mark_circle(opacity=1).encode(
-        x=x, y=y, size=alt.condition("datum.now", alt.value(170), alt.value(60)),
-        color=alt.condition("datum.now", alt.value("#d62728"), alt.value("#1f77b4")), tooltip=tip)
+    now = (df["step"] == current).to_numpy()
+    points = alt.Chart(df.assign(size=np.where(now, 170, 60), colour=np.where(now, "#d62728", "#1f77b4"))).mark_circle(
+        opacity=1).encode(x=x, y=y, size=alt.Size("size:Q", scale=None), color=alt.Color("colour:N", scale=None),
+                          tooltip=tip)
     if interactive:
         points = points.add_params(alt.selection_point(name="word", fields=["step"], on="click", clear=False))
-    mid = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
-    now = alt.Chart(df[df["step"] == current]).mark_rule(color="#d62728", opacity=0.5).encode(x=x)
-    return alt.layer(mid, now, line, points).properties(height=220)
+    mid = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y=alt.Y("y:Q"))
+    rule = alt.Chart(df[now]).mark_rule(color="#d62728", opacity=0.5).encode(x=x)
+    return alt.layer(mid, rule, line, points).properties(height=220)
 
 
 def picked_word(event: object) -> int | None:
@@ -220,7 +219,7 @@ def drivers_chart(df: pd.DataFrame, title: str = "contribution to the gate's arg
         y=alt.Y("term:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
         x=alt.X("value:Q", title=title),
         color=alt.Color("kind:N", title=None, scale=alt.Scale(scheme="tableau10"), legend=None),
-        tooltip=["term:N", "kind:N", alt.Tooltip("value:Q", format="+.4f")]).properties(height=24 * len(df) + 50)
+        tooltip=[alt.Tooltip("term:N"), alt.Tooltip("kind:N"), alt.Tooltip("value:Q", format="+.4f")]).properties(height=24 * len(df) + 50)
 
 
 def _log_y(title: str) -> alt.Y:
@@ -233,7 +232,7 @@ def gradient_norms_chart(df: pd.DataFrame) -> alt.Chart:
     return alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
         x=alt.X("step:Q", title="word t"), y=_log_y("‖∂L/∂hₜ‖ (log scale)"),
         color=alt.Color("model:N", title=None, scale=alt.Scale(scheme="tableau10")),
-        tooltip=["model:N", "step:Q", "word:N", alt.Tooltip("norm:Q", format=".3e")]).properties(height=300)
+        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=300)
 
 
 def highway_chart(df: pd.DataFrame, title: str) -> alt.Chart:
@@ -242,7 +241,7 @@ def highway_chart(df: pd.DataFrame, title: str) -> alt.Chart:
     return alt.Chart(d, title=title).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
         x=alt.X("step:Q", title="word t"), y=_log_y("norm (log scale)"),
         color=alt.Color("path:N", title=None, scale=alt.Scale(scheme="set1"), legend=alt.Legend(labelLimit=160)),
-        tooltip=["path:N", "step:Q", "word:N", alt.Tooltip("norm:Q", format=".3e")]).properties(height=230)
+        tooltip=[alt.Tooltip("path:N"), alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=230)
 
 
 def gradient_heatmap(df: pd.DataFrame, height_per_unit: int = 4) -> alt.Chart:
@@ -253,7 +252,8 @@ def gradient_heatmap(df: pd.DataFrame, height_per_unit: int = 4) -> alt.Chart:
                 axis=alt.Axis(labelAngle=-60, labelLimit=90)),
         y=alt.Y("rank:O", title="unit (in chosen order)", axis=alt.Axis(labels=False, ticks=False)),
         color=alt.Color("shade:Q", scale=alt.Scale(scheme="purpleorange", domain=[-1, 1]), title="scaled"),
-        tooltip=["word:N", "step:Q", "unit:Q", alt.Tooltip("value:Q", format=".3e", title="∂L/∂h")],
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("unit:Q"),
+                 alt.Tooltip("value:Q", format=".3e", title="∂L/∂h")],
     ).properties(height=max(120, n_units * height_per_unit))
 
 
@@ -263,10 +263,10 @@ def weight_grads_chart(df: pd.DataFrame) -> alt.Chart:
     base = 10.0 ** np.floor(np.log10(d["norm"].min())) if len(d) else 1.0  # a log-scale bar starts somewhere
     return alt.Chart(d.assign(base=base)).mark_bar().encode(
         y=alt.Y("block:N", sort=None, title=None),
-        x=alt.X("norm:Q", scale=alt.Scale(type="log"), title="‖∂L/∂W‖ (Frobenius, log scale)"), x2="base:Q",
+        x=alt.X("norm:Q", scale=alt.Scale(type="log"), title="‖∂L/∂W‖ (Frobenius, log scale)"), x2=alt.X2("base"),
         color=alt.Color("part:N", title=None, scale=alt.Scale(scheme="tableau10"),
                         legend=alt.Legend(orient="bottom", columns=2, labelLimit=240)),
-        tooltip=["block:N", alt.Tooltip("norm:Q", format=".3e")]).properties(height=24 * len(d) + 150)
+        tooltip=[alt.Tooltip("block:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=24 * len(d) + 150)
 
 
 def sgd_chart(df: pd.DataFrame) -> alt.LayerChart:
@@ -274,7 +274,7 @@ def sgd_chart(df: pd.DataFrame) -> alt.LayerChart:
     the review the steps are taken on (``this``) thick and black."""
     x = alt.X("step:Q", title="SGD steps on this review", axis=alt.Axis(tickMinStep=1))
     y = alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)")
-    tip = ["review:N", "step:Q", alt.Tooltip("p_positive:Q", format=".4f")]
+    tip = [alt.Tooltip("review:N"), alt.Tooltip("step:Q"), alt.Tooltip("p_positive:Q", format=".4f")]
     others = alt.Chart(df[~df["this"]]).mark_line(point=True, strokeWidth=1.5).encode(
         x=x, y=y, tooltip=tip, color=alt.Color("review:N", title=None, scale=alt.Scale(scheme="tableau10"),
                                                legend=alt.Legend(orient="bottom", columns=2, labelLimit=240)))
@@ -286,11 +286,11 @@ def sgd_chart(df: pd.DataFrame) -> alt.LayerChart:
 def probes_chart(df: pd.DataFrame) -> alt.LayerChart:
     """P(positive) of the test reviews before and after (columns before, after, label), with the diagonal."""
     diag = alt.Chart(pd.DataFrame({"a": [0, 1], "b": [0, 1]})).mark_line(color="gray", strokeDash=[4, 4]).encode(
-        x="a:Q", y="b:Q")
+        x=alt.X("a:Q"), y=alt.Y("b:Q"))
     dots = alt.Chart(df).mark_circle(size=30, opacity=0.7).encode(
         x=alt.X("before:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive) before"),
         y=alt.Y("after:Q", scale=alt.Scale(domain=[0, 1]), title="after"),
         color=alt.Color("label:N", title="true label", scale=alt.Scale(domain=["negative", "positive"],
                                                                        range=["#ca0020", "#0571b0"])),
-        tooltip=["label:N", alt.Tooltip("before:Q", format=".4f"), alt.Tooltip("after:Q", format=".4f")])
+        tooltip=[alt.Tooltip("label:N"), alt.Tooltip("before:Q", format=".4f"), alt.Tooltip("after:Q", format=".4f")])
     return alt.layer(diag, dots).properties(height=320)
