@@ -368,11 +368,11 @@ right.dataframe(embedding_table(bp, model), hide_index=True,
 # --- One gradient-descent step on real weights --------------------------------------------------------------
 st.markdown("**Gradient descent on this review** (the tutorial's θ := θ − α·∂J/∂θ): plain SGD on all trainable "
             "weights of a private copy of the model; the shared model is never changed.")
-s1, s2, s3 = st.columns([3, 3, 1], vertical_alignment="bottom")
+s1, s2, s3 = st.columns([3, 3, 1.3], vertical_alignment="bottom")
 alpha = s1.select_slider("Learning rate α (log scale)", ALPHAS, value=0.1, key="cell_alpha",
                          format_func=lambda a: f"{a:g}", help="Evenly spaced on a log scale, ten per factor of 10.")
 steps = s2.slider("Steps", 1, SGD_MAX_STEPS, 1, key="cell_steps", help="SGD steps on this review alone.")
-sgd_play = s3.button("▶", key="cell_sgd_play", help="Take the steps one by one, from 1 to the slider's value.")
+sgd_play = s3.button("▶ Steps", key="cell_sgd_play", help="Take the steps one by one, from 1 to the slider's value.")
 names, _, probe_labels = probe_reviews(model)
 n_ex = len(EXAMPLES)
 sgd_slot = st.empty()
