@@ -144,7 +144,7 @@ def cell_diagram(nodes: pd.DataFrame, cells: pd.DataFrame, wires: pd.DataFrame, 
     ys = alt.Scale(domain=[0, n_rows], nice=False, zero=False, reverse=True)
     x, y = alt.X("x0:Q", scale=xs, axis=None), alt.Y("y0:Q", scale=ys, axis=None)
     tip = [alt.Tooltip("label:N", title="box"), alt.Tooltip("unit:Q"), alt.Tooltip("value:Q", format=".4f")]
-    boxes = alt.Chart(rects).mark_rect(cornerRadius=2).encode(
+    boxes = alt.Chart(rects).mark_rect().encode(
         x=x, x2=alt.X2("x1"), y=y, y2=alt.Y2("y1"), fill=alt.Fill("fill:N", scale=None),
         stroke=alt.Stroke("stroke:N", scale=None), strokeWidth=alt.StrokeWidth("sw:Q", scale=None), tooltip=tip)
     if interactive:
