@@ -38,6 +38,11 @@ FRAME_S = 0.35  # ▶ Play: at most one word per this many seconds
 ALPHAS = log_alphas(-4, 1)  # 1e-4 … 10, ten per decade
 SGD_MAX_STEPS = 10
 DRIVEN = {"gru": "update", "lstm": "forget", "rnn": "hidden"}  # the gate whose drivers are shown first
+TIMING = "_cell_timing"  # server seconds of the page's parts, for benchmarks/cell_bench.py
+
+
+def timed(part: str, began: float) -> None:
+    st.session_state.setdefault(TIMING, {})[part] = time.perf_counter() - began
 
 require_app()
 st.title("Inside the cell")
@@ -45,6 +50,7 @@ st.caption("One word through one cell of the model, every number written out; th
            "flowing back through time, and one step of gradient descent on real weights.")
 model = current_model()
 spec = ARCHS[model.arch]
+page_began = time.perf_counter()
 
 # --- The review: the Gate Explorer's, kept in the link -----------------------------------------------------
 if "review" not in st.session_state:
@@ -235,11 +241,13 @@ def cell_view() -> None:
     slots["forward"] = st.empty()
     box = st.session_state["cell_box"]
     if play:
-        start = 1 if t >= T else t
+        start, frames = (1 if t >= T else t), []
         for w in range(start, T + 1):
             began = time.perf_counter()
             draw_cell(w, box, False, slots)
-            time.sleep(max(0.0, FRAME_S - (time.perf_counter() - began)))
+            frames.append(time.perf_counter() - began)
+            time.sleep(max(0.0, FRAME_S - frames[-1]))
+        st.session_state.setdefault(TIMING, {})["play_frame"] = float(np.median(frames))
         set_word(T)
         t = T
     st.session_state["_cell_word_slider"] = t
@@ -253,8 +261,10 @@ def cell_view() -> None:
 
 st.subheader("1 · The cell at one word")
 cell_view()
+timed("cell", page_began)  # from the review to the end of the forward pass: the trace, the diagram, the numbers
 
 # --- 3 · Backpropagation through time -------------------------------------------------------------------------
+began = time.perf_counter()
 st.subheader("3 · Backpropagation through time, for this review")
 truth = st.session_state.get("truth")
 known_truth = truth is not None and truth[3] == text  # an IMDB test review, unedited
@@ -373,17 +383,16 @@ alpha = s1.select_slider("Learning rate α (log scale)", ALPHAS, value=0.1, key=
                          format_func=lambda a: f"{a:g}", help="Evenly spaced on a log scale, ten per factor of 10.")
 steps = s2.slider("Steps", 1, SGD_MAX_STEPS, 1, key="cell_steps", help="SGD steps on this review alone.")
 sgd_play = s3.button("▶ Steps", key="cell_sgd_play", help="Take the steps one by one, from 1 to the slider's value.")
-names, _, probe_labels = probe_reviews(model)
-n_ex = len(EXAMPLES)
+_, test_ids, test_labels, test_before = probe_reviews(model)
 sgd_slot = st.empty()
 
 
 def draw_sgd(path: dict, k: int) -> None:
-    p = path["p_probes"][: k + 1]
+    """The chart after step k; the test reviews are read after the last step only."""
     frames = [pd.DataFrame({"step": np.arange(k + 1), "review": "this review (black)",
                             "p_positive": path["p_review"][: k + 1], "this": True})]
-    for i in range(n_ex):
-        frames.append(pd.DataFrame({"step": np.arange(k + 1), "review": names[i], "p_positive": p[:, i],
+    for i, name in enumerate(EXAMPLES):
+        frames.append(pd.DataFrame({"step": np.arange(k + 1), "review": name, "p_positive": path["p_follow"][: k + 1, i],
                                     "this": False}))
     with sgd_slot.container():
         a, b = st.columns([3, 2])
@@ -394,19 +403,21 @@ def draw_sgd(path: dict, k: int) -> None:
                       help=f"Before: {before:.4f}. Label: {label_name}.")
             st.metric("Its loss", f"{path['loss'][k]:.4f}", delta=f"{path['loss'][k] - path['loss'][0]:+.4f}",
                       delta_color="inverse")
-            if len(names) > n_ex:
-                tb, ta = p[0, n_ex:], p[k, n_ex:]
-                y = probe_labels[n_ex:]
+            if len(test_ids) and k == len(path["p_review"]) - 1:
+                tb, ta, y = test_before, path["p_final"], test_labels
                 acc0, acc1 = float(((tb > 0.5) == y).mean()), float(((ta > 0.5) == y).mean())
-                st.metric(f"Accuracy on {len(y)} random test reviews", f"{acc1:.1%}", delta=f"{acc1 - acc0:+.1%}")
+                st.metric(f"Accuracy on {len(y)} random test reviews", f"{acc1:.1%}", delta=f"{acc1 - acc0:+.1%}",
+                          help="Before the steps: the model's own accuracy on them.")
                 st.caption(f"Their P(positive) moved by {np.abs(ta - tb).mean():.4f} on average (at most "
                            f"{np.abs(ta - tb).max():.4f}); {int(((tb > 0.5) != (ta > 0.5)).sum())} changed verdict.")
-        if len(names) > n_ex:
-            st.altair_chart(C.probes_chart(pd.DataFrame({
-                "before": p[0, n_ex:], "after": p[k, n_ex:],
-                "label": np.where(probe_labels[n_ex:] == 1, "positive", "negative")})), width="stretch")
-        else:
+        if not len(test_ids):
             st.caption("With the IMDB dataset (GRU_EXPLORER_IMDB) this also follows 200 random test reviews.")
+        elif k == len(path["p_review"]) - 1:
+            st.altair_chart(C.probes_chart(pd.DataFrame({
+                "before": test_before, "after": path["p_final"],
+                "label": np.where(test_labels == 1, "positive", "negative")})), width="stretch")
+        else:
+            st.caption(f"The {len(test_ids)} test reviews are read again after the last step.")
 
 
 if sgd_play:
@@ -416,3 +427,4 @@ if sgd_play:
         time.sleep(FRAME_S)
 else:
     draw_sgd(sgd_steps(model, text, label, alpha, steps), steps)
+timed("backward", began)

@@ -394,36 +394,39 @@ def get_backprop(model: SentimentModel, text: str, label: int) -> Backprop:
 PROBE_REVIEWS = 200  # random IMDB test reviews whose verdicts the SGD section follows (when the dataset is here)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Picking test reviews…")
-def _probes(path: str, stamp: tuple, with_data: bool) -> tuple[list[str], list[np.ndarray], np.ndarray]:
+@st.cache_resource(max_entries=8, show_spinner="Reading 200 test reviews…")
+def _probes(path: str, stamp: tuple, with_data: bool) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray,
+                                                                np.ndarray]:
     model = _load(path, stamp)
-    names = list(EXAMPLES)
-    seqs = [model.encode(t)[1] for t in EXAMPLES.values()]
-    labels = [-1] * len(names)
-    test = imdb_test() if with_data else None
+    examples = [model.encode(t)[1] for t in EXAMPLES.values()]
+    test, seqs, labels = imdb_test() if with_data else None, [], []
     if test is not None:
         pick = np.random.default_rng(0).choice(len(test), size=min(PROBE_REVIEWS, len(test)), replace=False)
-        for i in pick:
-            names.append(f"test review {test.ids[i]}")
-            seqs.append(np.asarray(model.vocab.encode(test.tokens[i][-model.maxlen:]), dtype=np.int64))
-            labels.append(int(test.labels[i]))
-    return names, seqs, np.asarray(labels)
+        seqs = [np.asarray(model.vocab.encode(test.tokens[i][-model.maxlen:]), dtype=np.int64) for i in pick]
+        seqs = [s for s in seqs if len(s)]
+        labels = [int(test.labels[i]) for i in pick]
+    before = model.predict_ids(seqs) if seqs else np.empty(0)
+    out = examples, seqs, np.asarray(labels), before
+    _frozen(out[2], before)
+    return out
 
 
-def probe_reviews(model: SentimentModel) -> tuple[list[str], list[np.ndarray], np.ndarray]:
-    """(names, ids, labels) of the reviews the SGD section follows: the examples (label −1: none), then 200 random
-    IMDB test reviews (seeded) when the dataset is available."""
+def probe_reviews(model: SentimentModel) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    """The reviews the SGD section follows: the examples' ids (in EXAMPLES' order), and 200 random IMDB test reviews
+    (seeded; none without the dataset) with their true labels and the model's own P(positive) for them."""
     return _probes(*cache_key(model), imdb_test() is not None)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Taking gradient-descent steps on a private copy of the weights…")
 def _sgd(path: str, stamp: tuple, text: str, label: int, alpha: float, steps: int, with_data: bool) -> dict:
     model = _load(path, stamp)
-    out = sgd_path(model, _trace(path, stamp, text).ids, label, alpha, steps, _probes(path, stamp, with_data)[1])
+    examples, test, _, _ = _probes(path, stamp, with_data)
+    out = sgd_path(model, _trace(path, stamp, text).ids, label, alpha, steps, examples, test)
     _frozen(*(v for v in out.values() if isinstance(v, np.ndarray)))
     return out
 
 
 def sgd_steps(model: SentimentModel, text: str, label: int, alpha: float, steps: int) -> dict:
-    """``bptt.sgd_path`` for this review and the probe reviews, cached; the cached model is never changed."""
+    """``bptt.sgd_path`` for this review, the examples followed at every step and the test reviews after the last,
+    cached; the cached model is never changed."""
     return _sgd(*cache_key(model), text, int(label), float(alpha), int(steps), imdb_test() is not None)

@@ -196,9 +196,10 @@ def test_the_sgd_step_equals_torch_optim_sgd(tiny_arch_model, alpha):
     opt.step()
     for (name, a), (_, b) in zip(ours.named_parameters(), ref.named_parameters()):
         assert torch.allclose(a, b, rtol=0, atol=1e-12), name
-    path = sgd_path(model, ids, 1, alpha, 2, [ids[:3]])
-    with torch.no_grad():
-        assert path["p_review"][1] == pytest.approx(float(torch.sigmoid(ref(torch.as_tensor(ids)[None]))), abs=1e-12)
+    path = sgd_path(model, ids, 1, alpha, 2, [ids[:3]], [ids[:3], ids])
+    assert path["p_final"] == pytest.approx([path["p_follow"][-1, 0], path["p_review"][-1]], abs=1e-6)
+    with torch.no_grad():  # the path's copy is in the model's float32
+        assert path["p_review"][1] == pytest.approx(float(torch.sigmoid(ref(torch.as_tensor(ids)[None]))), abs=1e-6)
     assert path["p_review"][0] == pytest.approx(model.predict_ids([ids])[0], abs=1e-6)
     assert path["loss"][2] < path["loss"][1] < path["loss"][0]  # small steps on one review lower its loss
     assert same_state(model.module, before)  # the model itself is never changed

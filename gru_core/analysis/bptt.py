@@ -38,6 +38,7 @@ STATE_EDITS = {"h": "hidden", "c": "cell"}  # a state's name in the cell's edit 
 PARAMETERS = {"w_ih": "rnn.weight_ih_l0", "w_hh": "rnn.weight_hh_l0", "b_ih": "rnn.bias_ih_l0",
               "b_hh": "rnn.bias_hh_l0"}  # cell.weights' keys -> the module's parameter names
 DTYPE = torch.float64
+PROBE_BATCH = 32  # reviews of similar length per batch when the verdicts are read again: little padding
 
 
 @dataclass
@@ -250,19 +251,21 @@ def sgd_update(module: SentimentRNN, bp: Backprop, alpha: float) -> None:
 
 
 def sgd_path(model: SentimentModel, ids: np.ndarray, label: int, alpha: float, steps: int,
-             probes: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Plain SGD on this review alone, ``steps`` steps of size ``alpha`` on a private float64 copy of all the
-    weights: the review's loss and P(positive) of the review and of each probe review after every step.
-
-    Returns ``loss`` [steps+1], ``p_review`` [steps+1] and ``p_probes`` [steps+1, len(probes)] (row 0: before)."""
-    module = session_copy(model)
+             follow: list[np.ndarray], final: list[np.ndarray] = ()) -> dict[str, np.ndarray]:
+    """Plain SGD on this review alone, ``steps`` steps of size ``alpha`` on a private copy of all the weights (in
+    the model's own float32; the gradients come from ``backprop`` in float64), and how the verdicts move: of the
+    review and of each ``follow`` review before and after every step (``p_review`` [steps+1], ``p_follow``
+    [steps+1, len(follow)]; row 0: before), of each ``final`` review after the last step only (``p_final``: their
+    verdicts before are the model's own), and the review's ``loss``."""
+    module = session_copy(model, torch.float32)
     copy = SentimentModel(module, model.vocab, model.config)
-    seqs = [np.asarray(ids), *probes]
-    ps = [copy.predict_ids(seqs)]
+    seqs = [np.asarray(ids), *follow]
+    ps = [copy.predict_ids(seqs, PROBE_BATCH)]
     for _ in range(steps):
         sgd_update(module, backprop(module, ids, label), alpha)
-        ps.append(copy.predict_ids(seqs))
+        ps.append(copy.predict_ids(seqs, PROBE_BATCH))
     p = np.stack(ps)
     with np.errstate(divide="ignore"):
         loss = -np.log(p[:, 0]) if label == 1 else -np.log1p(-p[:, 0])
-    return {"alpha": alpha, "loss": loss, "p_review": p[:, 0], "p_probes": p[:, 1:]}
+    after = copy.predict_ids(list(final), PROBE_BATCH) if len(final) else np.empty(0)
+    return {"alpha": alpha, "loss": loss, "p_review": p[:, 0], "p_follow": p[:, 1:], "p_final": after}
