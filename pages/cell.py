@@ -22,7 +22,6 @@ from pages.common import (
     get_model,
     get_trace,
     imdb_test,
-    new_pick,
     open_test_review,
     probe_reviews,
     require_app,
@@ -43,6 +42,7 @@ TIMING = "_cell_timing"  # server seconds of the page's parts, for benchmarks/ce
 
 def timed(part: str, began: float) -> None:
     st.session_state.setdefault(TIMING, {})[part] = time.perf_counter() - began
+
 
 require_app()
 st.title("Inside the cell")
@@ -148,14 +148,14 @@ def draw_cell(t: int, box: str, interactive: bool, slots: dict) -> None:
     frame = words_frame(trace)
     a = min(max(0, t - 1 - WINDOW // 2), max(0, T - WINDOW))
     slots["words"].altair_chart(C.words_chart(frame.iloc[a:a + WINDOW], t, interactive), width="stretch",
-                                **({"on_select": "rerun", "key": "cell_words"} if interactive else {}))
+                                **({"on_select": "rerun", "key": click_key("cell_words")} if interactive else {}))
     slots["where"].markdown(f"**Word {t} of {T}: “{md_escape(trace.tokens[t - 1])}”**"
                             + ("" if trace.known[t - 1] else " (not in the vocabulary: read as the unknown word)")
                             + f" · P(positive) after it: **{trace.step_proba[t - 1]:.3f}**")
     d = cf.diagram(step_, unit, order)
     chart = C.cell_diagram(d["nodes"], d["cells"], d["wires"], model.arch, box, interactive)
     slots["diagram"].altair_chart(chart, width="stretch",
-                                  **({"on_select": "rerun", "key": "cell_diagram"} if interactive else {}))
+                                  **({"on_select": "rerun", "key": click_key("cell_diagram")} if interactive else {}))
     with slots["formula"].container():
         st.markdown(f"**{md_escape(cf.boxes(step_)[box])}**: {md_escape(cf.box_about(step_, box))}")
         st.latex(cf.box_latex(step_, box, unit))
@@ -197,6 +197,25 @@ def forward_pass(step_: cf.CellStep, interactive: bool) -> None:
                "in float64 from the float32 weights.")
 
 
+def click_key(chart: str) -> str:
+    """The widget key of a clickable chart: a new one after every click it gets, so that clicking the same box
+    or word again (after picking another with the controls) is a click too."""
+    return f"{chart}_{st.session_state.get('_clicks_' + chart, 0)}"
+
+
+def take_click(chart: str) -> object:
+    """The chart's selection since the last run, or None; a selection is taken once (the chart gets a new key)."""
+    event = st.session_state.get(click_key(chart))
+    try:
+        clicked = any(event["selection"].values())
+    except (KeyError, TypeError, AttributeError):
+        clicked = False
+    if clicked:
+        st.session_state["_clicks_" + chart] = st.session_state.get("_clicks_" + chart, 0) + 1
+        return event
+    return None
+
+
 @st.fragment
 def cell_view() -> None:
     """Sections 1 and 2: the word controls, the diagram, the picked box's formula, the forward pass. A fragment:
@@ -204,11 +223,11 @@ def cell_view() -> None:
     step0 = cf.cell_step(model, trace, 0)
     names = cf.boxes(step0)
     # Clicks on the charts since the last run (read before the controls are drawn, so they show the new choice).
-    clicked_word = C.picked_word(st.session_state.get("cell_words"))
-    if new_pick("cell_words", clicked_word) and 1 <= clicked_word <= T:
+    clicked_word = C.picked_word(take_click("cell_words"))
+    if clicked_word is not None and 1 <= clicked_word <= T:
         set_word(clicked_word)
-    clicked = C.picked(st.session_state.get("cell_diagram"))
-    if new_pick("cell_diagram", clicked) and clicked[0] in names:
+    clicked = C.picked(take_click("cell_diagram"))
+    if clicked is not None and clicked[0] in names:
         st.session_state["cell_box"] = clicked[0]
         if 0 <= clicked[1] < H and clicked[1] != unit:
             set_unit(clicked[1])

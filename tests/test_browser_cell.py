@@ -55,9 +55,12 @@ def test_inside_the_cell(server, browser):  # noqa: F811
     click_grid(p, 1.35, 1.22)
     p.wait_text("r · reset gate: How much of the memory the candidate may use")
     p.settle()
-    # The control beside the diagram does the same.
+    # The control beside the diagram does the same; then a click on the reset gate again opens it again.
     p.page.get_by_role("radiogroup", name="Box").get_by_text("n · candidate", exact=True).click()
     p.wait_text("n · candidate: The new content proposed")
+    p.settle()
+    click_grid(p, 1.35, 1.22)
+    p.wait_text("r · reset gate: How much of the memory the candidate may use")
     p.settle()
     # A click on a unit of the update gate's strip (column 1, row 2) picks that unit for the whole page.
     before = re.search(r"[?&]unit=(\d+)", p.page.url).group(1)
