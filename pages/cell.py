@@ -340,7 +340,7 @@ for name, r in runs.items():
     rows.append({"model": name, "architecture": ARCHS[r.arch].display, "words": len(r.ids),
                  "‖∂L/∂h₁‖": f"{n['grad_h'][0]:.3e}", "‖∂L/∂h_T‖": f"{n['grad_h'][-1]:.3e}",
                  "first / last": f"{r.first_last_ratio:.3e}",
-                 "highway share (median)": "none" if r.arch not in ("gru", "lstm") else f"{np.median(share):.1%}"})
+                 "highway share (median)": "none" if r.highway is None else f"{np.median(share):.1%}"})
 st.table(pd.DataFrame(rows).set_index("model"))
 st.caption("first / last below 1: the gradient shrinks on its way back to the first word; above 1 it grows. "
            "The highway share is defined below.")
@@ -362,7 +362,7 @@ st.caption("The GRU's hₜ = (1 − zₜ) ⊙ nₜ + zₜ ⊙ hₜ₋₁ hands z
            "the model runs), which equals plain autograd over the whole review. Highway share at a word: "
            "‖keep‖ / (‖keep‖ + ‖rest‖).")
 for name, r in runs.items():
-    kind = {"gru": "keep path z ⊙ ∂L/∂h", "lstm": "cell path f ⊙ ∂L/∂c"}.get(r.arch)
+    kind = r.highway
     part = norms[norms["model"] == name]
     d = [part.assign(path="the rest" if kind else "all of it (no highway)", norm=part["other"])]
     if kind:

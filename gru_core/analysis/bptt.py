@@ -24,11 +24,12 @@ import torch
 from torch.func import vjp
 from torch.nn import functional as F
 
-from ..archs import ARCHS, GATE_LABELS
+from ..archs import ARCHS
 from ..cell import State, step, weights, zero_state
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
 from ..text import UNK_ID
+from .cell_forward import block_symbol
 from .explain import short
 from .landscape import session_copy
 
@@ -60,8 +61,12 @@ class Backprop:
     embedding_grads: torch.Tensor  # [U, E] ∂L/∂E[id] for those rows (every other row's gradient is 0)
 
     @property
-    def highway_state(self) -> str | None:
-        return HIGHWAY[self.arch][0] if self.arch in HIGHWAY else None
+    def highway(self) -> str | None:
+        """The highway's name in the equations ("keep path z ⊙ ∂L/∂h", "cell path f ⊙ ∂L/∂c"), None without one."""
+        if self.arch not in HIGHWAY:
+            return None
+        state, gate = HIGHWAY[self.arch]
+        return f"{'keep' if state == 'h' else 'cell'} path {block_symbol(gate)} ⊙ ∂L/∂{state}"
 
     def norms(self) -> dict[str, np.ndarray]:
         """Per word: ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖), and the two paths' norms."""
@@ -170,10 +175,6 @@ def _paths(arch: str, grad: dict[str, torch.Tensor], before: dict[str, torch.Ten
 
 
 # --- what the page and the CLI show ----------------------------------------------------------------------
-
-def block_symbol(block: str) -> str:
-    return GATE_LABELS[block].split()[-1]  # "update gate z" -> "z"
-
 
 def weight_grads(bp: Backprop, module: SentimentRNN) -> dict[str, np.ndarray]:
     """∂L/∂W for every block, as the equations name it: W_ir, W_iz, W_in, W_hr, … each bias, the output layer's

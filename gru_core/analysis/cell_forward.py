@@ -275,6 +275,11 @@ class Quantity:
         return r"\begin{aligned}" + rf"{lhs} &= " + r" \\ &= ".join(lines) + r"\end{aligned}"
 
 
+def block_symbol(block: str) -> str:
+    """A weight block's letter in the equations: "update" -> "z" (the last word of its label in archs.py)."""
+    return GATE_LABELS[block].split()[-1]
+
+
 class Terms:
     """The terms of one word for every unit, read off the weights; a form builds its step from them."""
 
@@ -289,7 +294,7 @@ class Terms:
         return self.w[name][i * self.h:(i + 1) * self.h]
 
     def symbol(self, block: str) -> str:
-        return GATE_LABELS[block].split()[-1]  # "update gate z" -> "z"
+        return block_symbol(block)
 
     def x_part(self, block: str) -> Expr:
         """W_i·[k]·x_t + b_i·[k]: what the word brings."""
