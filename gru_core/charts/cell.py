@@ -230,7 +230,7 @@ def gradient_norms_chart(df: pd.DataFrame) -> alt.Chart:
     """‖∂L/∂h_t‖ per word for each model (columns model, step, word, grad_norm), log scale."""
     d = df[df["grad_norm"] > 0].rename(columns={"grad_norm": "norm"})
     return alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
-        x=alt.X("step:Q", title="word t"), y=_log_y("‖∂L/∂hₜ‖ (log scale)"),
+        x=alt.X("step:Q", title="word t", axis=alt.Axis(tickMinStep=1, format="d")), y=_log_y("‖∂L/∂hₜ‖ (log scale)"),
         color=alt.Color("model:N", title=None, scale=alt.Scale(scheme="tableau10")),
         tooltip=[alt.Tooltip("model:N"), alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=300)
 
@@ -239,7 +239,7 @@ def highway_chart(df: pd.DataFrame, title: str) -> alt.Chart:
     """The two paths of the gradient into the state before each word (columns step, word, path, norm), log scale."""
     d = df[df["norm"] > 0]
     return alt.Chart(d, title=title).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
-        x=alt.X("step:Q", title="word t"), y=_log_y("norm (log scale)"),
+        x=alt.X("step:Q", title="word t", axis=alt.Axis(tickMinStep=1, format="d")), y=_log_y("norm (log scale)"),
         color=alt.Color("path:N", title=None, scale=alt.Scale(scheme="set1"), legend=alt.Legend(labelLimit=160)),
         tooltip=[alt.Tooltip("path:N"), alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=230)
 
@@ -272,7 +272,7 @@ def weight_grads_chart(df: pd.DataFrame) -> alt.Chart:
 def sgd_chart(df: pd.DataFrame) -> alt.LayerChart:
     """P(positive) after each SGD step (columns step, review, p_positive, this): the example reviews coloured,
     the review the steps are taken on (``this``) thick and black."""
-    x = alt.X("step:Q", title="SGD steps on this review", axis=alt.Axis(tickMinStep=1))
+    x = alt.X("step:Q", title="SGD steps on this review", axis=alt.Axis(tickMinStep=1, format="d"))
     y = alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)")
     tip = [alt.Tooltip("review:N"), alt.Tooltip("step:Q"), alt.Tooltip("p_positive:Q", format=".4f")]
     others = alt.Chart(df[~df["this"]]).mark_line(point=True, strokeWidth=1.5).encode(
