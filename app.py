@@ -12,6 +12,7 @@ st.set_page_config(page_title="GRU Explorer", page_icon="docs/icon.png", layout=
 
 page = st.navigation([
     st.Page("pages/explorer.py", title="Gate Explorer", icon=":material/tune:", default=True),
+    st.Page("pages/cell.py", title="Inside the cell", icon=":material/memory:"),
     st.Page("pages/units.py", title="Unit atlas", icon=":material/grid_view:"),
     st.Page("pages/compare.py", title="GRU vs LSTM", icon=":material/compare_arrows:"),
     st.Page("pages/slices.py", title="Where models fail", icon=":material/rule:"),

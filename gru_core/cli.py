@@ -1,4 +1,5 @@
-"""``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, slices, download-imdb, bench."""
+"""``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, slices, cell, bptt,
+download-imdb, bench."""
 from __future__ import annotations
 
 import argparse
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     _dynamics_parser(sub)
     _units_parser(sub)
     _slices_parser(sub)
+    _cell_parsers(sub)
 
     b = sub.add_parser("bench", help="trace/native ratio, training-step ratio, evaluation throughput")
     b.add_argument("--model", default="models/gru")
@@ -342,6 +344,87 @@ def _stats(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cell_parsers(sub) -> None:
+    c = sub.add_parser("cell", help="one word through one cell: every term of every gate for one unit",
+                       description="Read TEXT and write out the K-th word's step for unit U: each gate's value and "
+                                   "its terms (W_i·[U]·x_t, b_i·[U], W_h·[U]·h_{t-1}, b_h·[U]), the new state, and "
+                                   "P(positive) after that word. Words count from the first word read (1-based).")
+    c.add_argument("--model", default="models/gru", help="checkpoint folder (default: models/gru)")
+    c.add_argument("--word", type=int, required=True, help="K: the K-th word read, 1-based")
+    c.add_argument("--unit", type=int, help="the unit (default: the one with the largest |output-layer weight|)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("text", nargs="+", help="the review (several arguments are joined with spaces)")
+    b = sub.add_parser("bptt", help="backpropagation through time for one review, and one SGD step",
+                       description="The loss of TEXT with the given label, ‖∂L/∂h_t‖ at every word, the two paths "
+                                   "of the gradient into the state before each word (GRU: z_t ⊙ ∂L/∂h_t and the "
+                                   "rest; LSTM: f_t ⊙ ∂L/∂c_t and the rest; RNN: no highway), ‖∂L/∂W‖ for every "
+                                   "block, and one plain SGD step of size ALPHA on a private copy of the weights.")
+    b.add_argument("--model", default="models/gru", help="checkpoint folder (default: models/gru)")
+    b.add_argument("--label", choices=("positive", "negative"), required=True, help="what the review really is")
+    b.add_argument("--alpha", type=float, default=0.1, help="learning rate of the SGD step (default 0.1)")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("text", nargs="+", help="the review (several arguments are joined with spaces)")
+
+
+def _cell(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .analysis.cell_forward import cell_step, parts, summary
+    from .analysis.explain import output_weights
+    from .archs import ARCHS
+    from .predictor import load_model
+
+    model = load_model(a.model)
+    trace = model.trace(" ".join(a.text))
+    h = trace.hidden.shape[1]
+    unit = int(np.argmax(np.abs(output_weights(model)))) if a.unit is None else a.unit
+    if not 0 <= unit < h:
+        raise ValueError(f"unit must be between 0 and {h - 1}")
+    step_ = cell_step(model, trace, a.word - 1)
+    if a.json:
+        print(json.dumps(step_.unit_json(unit), ensure_ascii=False))
+        return 0
+    print(f"{a.model} ({ARCHS[model.arch].display}), word {a.word} of {len(trace.tokens)} {step_.word!r}, unit {unit}: "
+          f"P(positive) after it {step_.p_positive:.6f}")
+    for q in step_.defined():
+        terms = ", ".join(f"{e.key} {e.at(unit):+.6f}" for e in {e.key: e for e in parts(q.expr)}.values())
+        print(f"  {q.label:<20} {q.expr.at(unit):+.6f}   ({terms})")
+    print(f"  {summary(step_, unit)}")
+    print(f"  equals the cell's own step to {step_.deviation:.1e} and the trace to {step_.trace_deviation:.1e}")
+    return 0
+
+
+def _bptt(a: argparse.Namespace) -> int:
+    from .analysis.bptt import backprop, sgd_path, weight_grad_norms
+    from .predictor import load_model
+
+    model = load_model(a.model)
+    trace = model.trace(" ".join(a.text))
+    label = int(a.label == "positive")
+    bp = backprop(model.module, trace.ids, label)
+    n = bp.norms()
+    path = sgd_path(model, trace.ids, label, a.alpha, 1, [])
+    out = {"loss": bp.loss, "words": trace.tokens, "grad_norm_by_word": n["grad_h"].tolist()}
+    if bp.grad_c is not None:
+        out["cell_grad_norm_by_word"] = n["grad_c"].tolist()
+    out |= {"keep_path_norm_by_word": n["keep"].tolist(), "other_path_norm_by_word": n["other"].tolist(),
+            "weight_grad_norms": weight_grad_norms(bp, model.module),
+            "sgd_step": {"alpha": a.alpha, "p_before": float(path["p_review"][0]),
+                         "p_after": float(path["p_review"][1])}}
+    if a.json:
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"{a.model}: loss {bp.loss:.6f} with label {a.label} (P(positive) {bp.p_positive:.6f}), {len(trace.tokens)} "
+          f"words; ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = {bp.first_last_ratio:.3e}")
+    print("  word  ‖∂L/∂h_t‖     keep path     other path")
+    for t, w in enumerate(trace.tokens):
+        print(f"  {t + 1:>4}  {n['grad_h'][t]:.4e}    {n['keep'][t]:.4e}    {n['other'][t]:.4e}   {w}")
+    print("  ‖∂L/∂W‖: " + ", ".join(f"{k} {v:.3e}" for k, v in out["weight_grad_norms"].items()))
+    s = out["sgd_step"]
+    print(f"  one SGD step, alpha {s['alpha']:g}: P(positive) {s['p_before']:.6f} -> {s['p_after']:.6f}")
+    return 0
+
+
 def _dynamics_parser(sub) -> None:
     dy = sub.add_parser("dynamics", help="line attractor, fixed points, word kicks: MODEL/dynamics.json",
                         description="Fixed points of the state update with no word, their linearisation, each "
@@ -420,6 +503,10 @@ def main(argv: list[str] | None = None) -> int:
             return _units(args)
         if args.command == "slices":
             return _slices(args)
+        if args.command == "cell":
+            return _cell(args)
+        if args.command == "bptt":
+            return _bptt(args)
         from .bench import run_bench
         run_bench(args.model, args.data, args.steps)
         return 0

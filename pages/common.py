@@ -26,6 +26,7 @@ import streamlit as st
 from streamlit.elements.vega_charts import _altair_globals_lock, _to_arrow_dataset
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
+from gru_core.analysis.bptt import Backprop, backprop, sgd_path
 from gru_core.analysis.compare import measure_live
 from gru_core.analysis.dynamics_report import FILE as DYNAMICS_FILE
 from gru_core.analysis.dynamics_report import kick_table, modifier_paths, plane_frames, read_dynamics
@@ -38,6 +39,7 @@ from gru_core.analysis.stats import STATS_FILE, gradient_by_position, read_stats
 from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
+from gru_core.examples import EXAMPLES
 from gru_core.jobs.background import BackgroundJob, JobShelf
 
 
@@ -492,3 +494,56 @@ def state_index_job(model: SentimentModel) -> BackgroundJob[StateIndex] | None:
                              name=model.name)
 
     return _state_shelf().get((*cache_key(model), data_path), start)
+# --- Inside the cell: backpropagation through time for one review, and SGD on a private copy -------------
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def _backprop(path: str, stamp: tuple, text: str, label: int) -> Backprop:
+    bp = backprop(_load(path, stamp).module, _trace(path, stamp, text).ids, label)
+    _frozen(bp.grad_h, bp.keep, bp.other, *bp.carried, *([bp.grad_c] if bp.grad_c is not None else []))
+    return bp
+
+
+def get_backprop(model: SentimentModel, text: str, label: int) -> Backprop:
+    """BPTT of ``text`` with the true label ``label`` (1 positive, 0 negative), cached; ValueError without words."""
+    return _backprop(*cache_key(model), text, int(label))
+
+
+PROBE_REVIEWS = 200  # random IMDB test reviews whose verdicts the SGD section follows (when the dataset is here)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading 200 test reviews…")
+def _probes(path: str, stamp: tuple, with_data: bool) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray,
+                                                                np.ndarray]:
+    model = _load(path, stamp)
+    examples = [model.encode(t)[1] for t in EXAMPLES.values()]
+    test, seqs, labels = imdb_test() if with_data else None, [], []
+    if test is not None:
+        pick = np.random.default_rng(0).choice(len(test), size=min(PROBE_REVIEWS, len(test)), replace=False)
+        seqs = [np.asarray(model.vocab.encode(test.tokens[i][-model.maxlen:]), dtype=np.int64) for i in pick]
+        seqs = [s for s in seqs if len(s)]
+        labels = [int(test.labels[i]) for i in pick]
+    before = model.predict_ids(seqs) if seqs else np.empty(0)
+    out = examples, seqs, np.asarray(labels), before
+    _frozen(out[2], before)
+    return out
+
+
+def probe_reviews(model: SentimentModel) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    """The reviews the SGD section follows: the examples' ids (in EXAMPLES' order), and 200 random IMDB test reviews
+    (seeded; none without the dataset) with their true labels and the model's own P(positive) for them."""
+    return _probes(*cache_key(model), imdb_test() is not None)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Taking gradient-descent steps on a private copy of the weights…")
+def _sgd(path: str, stamp: tuple, text: str, label: int, alpha: float, steps: int, with_data: bool) -> dict:
+    model = _load(path, stamp)
+    examples, test, _, _ = _probes(path, stamp, with_data)
+    out = sgd_path(model, _trace(path, stamp, text).ids, label, alpha, steps, examples, test)
+    _frozen(*(v for v in out.values() if isinstance(v, np.ndarray)))
+    return out
+
+
+def sgd_steps(model: SentimentModel, text: str, label: int, alpha: float, steps: int) -> dict:
+    """``bptt.sgd_path`` for this review, the examples followed at every step and the test reviews after the last,
+    cached; the cached model is never changed."""
+    return _sgd(*cache_key(model), text, int(label), float(alpha), int(steps), imdb_test() is not None)

@@ -68,7 +68,7 @@ st.selectbox("Example", options, key="example", on_change=_pick_example,
                   ("; a random test review shows its true label and star rating." if RANDOM in options
                    else ". Set GRU_EXPLORER_IMDB to the IMDB archive for random test reviews."))
 with st.form("review_form", border=False):
-    st.text_area("Review", key="review", height=140, max_chars=MAX_CHARS,
+    st.text_area("Review", key="review", height=140, max_chars=MAX_CHARS, persist_state="session",
                  help="Press Ctrl+Enter or the button to apply.")
     st.form_submit_button("Explore", type="primary", help="Read the review with the chosen model (Ctrl+Enter).")
 text: str = st.session_state["review"]
@@ -180,6 +180,8 @@ chart(("unit", version, text, unit, window), lambda: unit_lines(unit_frame(trace
 st.caption(f"Unit {unit} has output-layer weight {weights[unit]:+.4f}: "
            + ("a high hidden value pushes the verdict towards positive." if weights[unit] > 0
               else "a high hidden value pushes the verdict towards negative."))
+st.page_link("pages/cell.py", label="Follow this unit through the cell, word by word, and the loss back through time",
+             icon=":material/memory:")
 picked_step = st.session_state.get("unit_step")
 if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <= T:
     t = picked_step[1] - 1
