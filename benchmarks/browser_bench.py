@@ -100,11 +100,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reviews", type=int, default=10)
     p.add_argument("--words", type=int, default=200)
+    p.add_argument("--app-root", type=Path, default=ROOT, help="serve the app of another checkout (an older commit)")
     a = p.parse_args()
     from playwright.sync_api import sync_playwright
 
     model = load_model(ROOT / "models" / "gru")
-    with streamlit_server(ROOT / "test-artifacts" / "browser-bench-streamlit.log") as (url, _), \
+    with streamlit_server(ROOT / "test-artifacts" / "browser-bench-streamlit.log", root=a.app_root) as (url, _), \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -116,7 +117,7 @@ def main() -> None:
         hc = hover_and_click(page, model)
         browser.close()
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(f"{hardware()}; Chromium headless, one session, 1280×900")
+    print(f"{a.app_root}: {hardware()}; Chromium headless, one session, 1280×900")
     print(f"Enter → verdict and heatmap, {a.reviews} new {a.words}-word reviews, median: verdict {med['verdict_s']:.2f} s, "
           f"heatmap repainted {med['heatmap_s']:.2f} s, run finished (word influence too) {med['done_s']:.2f} s; "
           f"the trace of the same review here: {med['trace_s'] * 1e3:.1f} ms "

@@ -241,11 +241,12 @@ def main() -> None:
     p.add_argument("--cpus", default="0,1", help="cores the server may use")
     p.add_argument("--burst", type=int, default=0, help="instead of the ramp: this many sessions submit at once")
     p.add_argument("--burst-target", type=float, default=5.0, help="p95 latency target of the burst, seconds")
+    p.add_argument("--app-root", type=Path, default=ROOT, help="serve the app of another checkout (an older commit)")
     a = p.parse_args()
     rates = [float(r) for r in a.rates.split(",")]
-    with streamlit_server(ROOT / "test-artifacts" / "capacity-streamlit.log") as (url, proc):
+    with streamlit_server(ROOT / "test-artifacts" / "capacity-streamlit.log", root=a.app_root) as (url, proc):
         pinned = pin(proc.pid, {int(c) for c in a.cpus.split(",")})
-        print(f"Server {url}, {pinned}; {hardware()}; load average before {os.getloadavg()[0]:.1f}")
+        print(f"Server {url} ({a.app_root}), {pinned}; {hardware()}; load average before {os.getloadavg()[0]:.1f}")
         if a.burst:
             print(f"{a.burst} websocket sessions submit a new {a.words}-word review each at the same moment")
             s = asyncio.run(burst(url, proc.pid, a.burst, a.words))
