@@ -59,6 +59,14 @@ ARCHS: dict[str, Arch] = {
         state=("h",),
     ),
 }
+# The GRU's two forms: where the reset gate acts on the memory in the candidate n.
+RESET_AFTER, RESET_BEFORE = "reset_after", "reset_before"
+GRU_FORMS: dict[str, str] = {
+    RESET_AFTER: "reset after the recurrent product, n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)): "
+                 "PyTorch's nn.GRU, cuDNN, Keras reset_after=True (Keras 3's default)",
+    RESET_BEFORE: "reset before the recurrent product, n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): "
+                  "Cho et al. 2014, Keras reset_after=False (Keras 2 and older tutorials); no native PyTorch layer",
+}
 NAMES: tuple[str, ...] = tuple(ARCHS)  # ("gru", "lstm", "rnn"): also the shipped models' folders
 SIGMOID_GATES: frozenset[str] = frozenset().union(*(a.sigmoid for a in ARCHS.values()))
 

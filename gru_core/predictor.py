@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cell import form
 from .checkpoint import load_checkpoint
 from .model import SentimentRNN
 from .text import Vocab, length_batches, pad_sequences, tokenize_with_spans
@@ -28,6 +29,17 @@ class SentimentModel:
     @property
     def arch(self) -> str:
         return self.module.arch
+
+    @property
+    def gru_form(self) -> str | None:
+        """The GRU's form (``archs.GRU_FORMS``: "reset_after", PyTorch's, or "reset_before", Cho et al.'s);
+        None for an LSTM or plain RNN."""
+        return form(self.module)
+
+    @property
+    def imported(self) -> dict | None:
+        """Where an imported model came from (config.json's ``source``), None for a model trained here."""
+        return self.config.get("source")
 
     @property
     def name(self) -> str:
@@ -87,7 +99,9 @@ class SentimentModel:
             for i, r in zip(idx, batch):
                 results[i] = r
         traces = []
+        prefix = self.module.prefix
         for text, (tokens, ids, total), r in zip(texts, encoded, results):
+            lead = prefix.ids(len(ids)) if prefix else []
             traces.append(Trace(
                 text=text,
                 tokens=[text[t.start:t.end] for t in tokens],
@@ -101,6 +115,10 @@ class SentimentModel:
                 total_tokens=total,
                 arch=self.arch,
                 words=[t.text for t in tokens],
+                initial=r["initial"][0] if prefix else None,
+                padding_read=prefix.padding_steps(len(ids)) if prefix else 0,
+                start_mark=bool(lead) and lead[-1] == prefix.start_id,
+                unk_id=self.vocab.unk_id,
             ))
         return traces
 
