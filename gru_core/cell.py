@@ -23,9 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
-
-from torch import nn
+from torch import Tensor, nn
 
 from .archs import GRU_FORMS, RESET_AFTER
 from .archs import arch as get_arch

@@ -95,18 +95,22 @@ class Vocab:
         return cls([w for w, _ in ranked[: size - 2]])
 
     @classmethod
-    def keras_imdb(cls, word_index: dict[str, int], num_words: int, index_from: int = KERAS_INDEX_FROM) -> Vocab:
+    def keras_imdb(cls, word_index: dict[str, int], num_words: int, index_from: int = KERAS_INDEX_FROM,
+                   size: int | None = None) -> Vocab:
         """The ids ``keras.datasets.imdb.load_data(num_words=..., index_from=...)`` gives, from its word
-        index (word -> rank, 1 = most frequent; ``imdb.get_word_index()``). ValueError on a bad index."""
+        index (word -> rank, 1 = most frequent; ``imdb.get_word_index()``). ``size``: the embedding's
+        rows (default ``num_words``; rows from ``num_words`` on are never read). ValueError on a bad index."""
         first = index_from + 1  # rank 1's id
-        if index_from < KERAS_OOV_ID or num_words <= first:
-            raise ValueError(f"need index_from >= {KERAS_OOV_ID} and num_words > index_from + 1")
-        words: list[str | None] = [None] * (num_words - first)
+        size = num_words if size is None else size
+        if index_from < KERAS_OOV_ID or num_words <= first or size < num_words:
+            raise ValueError(f"need index_from >= {KERAS_OOV_ID}, num_words > index_from + 1 and at least "
+                             "num_words embedding rows")
+        words: list[str | None] = [None] * (size - first)
         for word, rank in word_index.items():
             if not isinstance(word, str) or not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
                 raise ValueError(f"the word index maps words to ranks 1, 2, ...: not {word!r}: {rank!r}")
             i = rank - 1
-            if i < len(words):
+            if i < num_words - first:
                 if words[i] is not None:
                     raise ValueError(f"the word index gives rank {rank} to both {words[i]!r} and {word!r}")
                 words[i] = word

@@ -39,10 +39,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from gru_core.data import load_imdb  # noqa: E402
-from gru_core.text import Vocab, pad_sequences  # noqa: E402
+from gru_core.data import load_imdb
+from gru_core.text import Vocab, pad_sequences
 
 NUM_WORDS, MAXLEN, INDEX_FROM, START, OOV = 5000, 500, 3, 1, 2
 SHUFFLE_SEED = 113  # keras.datasets.imdb.load_data's default
