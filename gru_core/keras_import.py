@@ -148,18 +148,33 @@ def _h5py():
     return h5py
 
 
+def _child(node, name: str):
+    """``node[name]`` when it is reached by a hard link inside the file; None when absent (an external or soft
+    link is refused: it could point at any file on the server)."""
+    h5py = _h5py()
+    link = node.get(name, getlink=True) if isinstance(node, h5py.Group) else None
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        raise KerasImportError(f"{name!r} in the weights file links outside it (refused)")
+    return node[name]
+
+
+def _weights_root(f):
+    """A legacy .h5 file's weights: its ``model_weights`` group, or the file itself (weights saved alone)."""
+    root = _child(f, "model_weights")
+    return f if root is None else root
+
+
 def _dataset(group, path: str, shape: tuple[int, ...]) -> np.ndarray:
     """The array at ``path`` under ``group``, checked before it is read: reached through hard links only, stored
     in the file itself, a float array of ``shape``."""
     h5py = _h5py()
     node = group
     for part in path.split("/"):
-        link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
-        if link is None:
+        node = _child(node, part)
+        if node is None:
             raise KerasImportError(f"the weights file has no {path!r} (it does not match the model's config)")
-        if not isinstance(link, h5py.HardLink):
-            raise KerasImportError(f"{path!r} in the weights file links outside it (refused)")
-        node = node[part]
     if not isinstance(node, h5py.Dataset):
         raise KerasImportError(f"{path!r} in the weights file is not an array")
     if node.external or node.is_virtual:
@@ -333,12 +348,13 @@ def _weights_keras3(f, emb: Layer, rec: Layer, dense: Layer, shapes: dict) -> di
 
 def _weights_legacy(f, emb: Layer, rec: Layer, dense: Layer, shapes: dict) -> dict[str, np.ndarray]:
     """Arrays of a legacy ``.h5`` file: model_weights/LAYER, each weight named in its ``weight_names``."""
-    group = f["model_weights"] if "model_weights" in f else f
+    group = _weights_root(f)
 
     def named(layer: Layer) -> dict[str, str]:
-        if layer.name not in group:
+        node = _child(group, layer.name)
+        if node is None:
             raise KerasImportError(f"the weights file has no weights for layer '{layer.name}'")
-        names = group[layer.name].attrs.get("weight_names", [])
+        names = node.attrs.get("weight_names", [])
         out = {}
         for n in names:
             n = n.decode() if isinstance(n, bytes) else str(n)
@@ -463,16 +479,19 @@ def _reset_after(h5, is_zip: bool, rec: Layer, width: int) -> bool:
     if rec.kind != "GRU":
         return True
     shape = None
+    paths = []
     if is_zip:
-        node = h5.get(f"{_keras3_group(rec)}/cell/vars/2")
-        shape = getattr(node, "shape", None)
+        paths = [(h5, f"{_keras3_group(rec)}/cell/vars/2")]
     else:
-        group = h5["model_weights"] if "model_weights" in h5 else h5
-        if rec.name in group:
-            for n in group[rec.name].attrs.get("weight_names", []):
-                n = n.decode() if isinstance(n, bytes) else str(n)
-                if n.split("/")[-1].split(":")[0] == "bias":
-                    shape = getattr(group[rec.name].get(n), "shape", None)
+        group = _child(_weights_root(h5), rec.name)
+        for n in group.attrs.get("weight_names", []) if group is not None else []:
+            n = n.decode() if isinstance(n, bytes) else str(n)
+            if n.split("/")[-1].split(":")[0] == "bias":
+                paths = [(group, n)]
+    for node, path in paths:
+        for part in path.split("/"):
+            node = _child(node, part) if node is not None else None
+        shape = getattr(node, "shape", None)
     flag = rec.config.get("reset_after")
     by_shape = None if shape is None else tuple(shape) == (2, width)
     if flag is not None and by_shape is not None and bool(flag) != by_shape:

@@ -62,7 +62,7 @@ class Trace:
     total_tokens: int  # words in the whole text (>= len(tokens))
     arch: str = ""
     words: list[str] = field(default_factory=list)  # normalised tokens (vocabulary form)
-    initial: np.ndarray | None = None  # [H] h_0, the state before the first word (None: zero)
+    initial: np.ndarray | None = None  # the state before the first word, h_0 or [h_0; c_0] (None: zero)
     padding_read: int = 0  # padding steps the model read before the first word (Keras mask_zero=False)
     start_mark: bool = False  # whether a start mark was read before the first word
     unk_id: int = UNK_ID
@@ -74,7 +74,8 @@ class Trace:
     @property
     def h0(self) -> np.ndarray:
         """[H] the hidden state the first word is read from."""
-        return self.initial if self.initial is not None else np.zeros(self.hidden.shape[1], dtype=self.hidden.dtype)
+        H = self.hidden.shape[1]
+        return self.initial[:H] if self.initial is not None else np.zeros(H, dtype=self.hidden.dtype)
 
     @property
     def used_from(self) -> int:
