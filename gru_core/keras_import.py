@@ -508,3 +508,11 @@ def import_keras(model_path: str | os.PathLike, word_index_path: str | os.PathLi
          "parameters": parameter_counts(imported.module), **(metrics or {})}
     return save_checkpoint(out, imported.module, imported.vocab, imported.maxlen, m, replace=replace,
                            extra_config=imported.extra_config)
+
+
+def is_imported(folder: str | os.PathLike) -> bool:
+    """Whether the checkpoint in ``folder`` was imported (its config.json records a source file)."""
+    try:
+        return "source" in json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
