@@ -58,6 +58,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 ENV_MODELS = "GRU_EXPLORER_MODELS"
 ENV_LOCAL_MODELS = "GRU_EXPLORER_LOCAL_MODELS"
 
+SHIPPED = (*NAMES, "keras-seed")  # the models in models/: ours by architecture, then the seed's Keras recipe
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")  # what save_checkpoint writes
 REQUIRED = FILES[:3]  # what loading needs
 _SWAP = threading.Lock()  # a save's renames vs. recovery in another thread
@@ -279,7 +280,7 @@ def local_models_dir() -> Path:
 
 
 def list_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:
-    """Model folders under ``root`` that hold a config.json; the shipped gru, lstm, rnn first.
+    """Model folders under ``root`` that hold a config.json; the shipped gru, lstm, rnn, keras-seed first.
 
     Folders whose names start with '.' are temporary (a save in progress) and skipped; a
     checkpoint left as ``.NAME.old`` by an interrupted save is first restored as ``NAME``.
@@ -292,5 +293,5 @@ def list_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:
         if name and not name.startswith("."):
             recover(root / name)
     found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()]
-    order = {name: i for i, name in enumerate(NAMES)}
+    order = {name: i for i, name in enumerate(SHIPPED)}
     return sorted(found, key=lambda p: (order.get(p.name, len(order)), p.name))

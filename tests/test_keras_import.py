@@ -151,6 +151,21 @@ def test_step_by_step_cell_equals_the_fast_path(saved, variant):
     assert np.abs(res.changed.hidden - plain.hidden).max() < 1e-5
 
 
+def test_a_frozen_unit_keeps_the_state_it_had_after_the_padding(saved, variant):
+    """Freeze memory from the first word: the unit holds h₀, the state the padding and start mark left, not 0."""
+    _, folder = saved
+    model = imported(folder, "keras")
+    text = "w5 w9 w30 w14 w22"
+    plain = model.trace(text)
+    res = interventions.run_intervention(model, text, interventions.Intervention((1,), "freeze"), plain)
+    if model.arch == "lstm":  # c_k is held; h_k = o_k tanh(c_k) still follows the output gate
+        c0 = plain.initial[H + 1]
+        assert np.allclose(res.changed.gates["cell"][:, 1], c0, atol=1e-6)
+    else:
+        assert np.allclose(res.changed.hidden[:, 1], plain.h0[1], atol=1e-6)
+    assert abs(plain.h0[1]) > 1e-3  # not the zero state
+
+
 def test_ablation_equals_the_cell_with_units_zeroed_at_every_step(saved, variant):
     """Silencing units on a copy of the weights = the cell with h_k := 0 at every step read, padding included."""
     _, folder = saved

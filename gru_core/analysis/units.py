@@ -8,7 +8,7 @@ comparison page's definition, ``stats.saturation_fractions``), the review
 where h peaks highest and lowest (the top-k activating and suppressing
 contexts, one per review), and the expected response Δh per word (RNNVis,
 Ming et al. 2017): the average of h_t − h_{t−1} over every time word w is
-read (h_0 = 0). Units × frequent words are co-clustered on |Δh| with
+read (from h_0: 0, or the state after the padding for a model that reads it). Units × frequent words are co-clustered on |Δh| with
 scikit-learn's SpectralCoclustering (Dhillon 2001).
 
 The result is stored as ``units.json`` next to the model, keyed to
