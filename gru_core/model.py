@@ -133,16 +133,19 @@ class SentimentRNN(nn.Module):
         return tuple(t[idx] for t in table)
 
     def _prefix_states(self) -> cell.State:
-        """[maxlen + 1, H] per state part: row n is the state after the prefix of an n-word review. Cached per
-        weights (a changed or copied weight recomputes it); with gradients on, computed afresh so they
-        flow through the padding steps too."""
-        params = (self.embedding.weight, *self.rnn.parameters())
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
-        track = torch.is_grad_enabled() and any(p.requires_grad for p in params)
-        cached = self._prefix_cache
-        if not track and cached is not None and cached[0] == key:
-            return cached[1]
+        """[maxlen + 1, H] per state part: row n is the state after the prefix of an n-word review. Cached with
+        the weights it was computed from (the recurrent layer's and the padding and start rows), compared
+        exactly on every call, so a weight changed in any way (``p.data[...] =``, a copy, a dtype) recomputes
+        it; with gradients on it is computed afresh, so they flow through the padding steps too."""
         P, M = self.prefix, self.prefix.maxlen
+        rows = [PAD_ID] + ([P.start_id] if P.start_id is not None else [])
+        inputs = (self.embedding.weight[rows], *self.rnn.parameters())
+        track = torch.is_grad_enabled() and any(p.requires_grad for p in (self.embedding.weight, *inputs[1:]))
+        cached = self._prefix_cache
+        if not track and cached is not None and len(cached[0]) == len(inputs) and all(
+                a.dtype == b.dtype and a.device == b.device and a.shape == b.shape and torch.equal(a, b)
+                for a, b in zip(cached[0], inputs)):
+            return cached[1]
         w, form, emb = cell.weights(self), cell.form(self), self.embedding.weight
         zero = cell.zero_state(self, (1,))
         after_pads, s = [zero], zero  # the state after k padding steps, k = 0..M
@@ -158,7 +161,7 @@ class SentimentRNN(nn.Module):
         base = tuple(torch.where((n < M)[:, None], b, torch.zeros_like(b)) for b in base)  # cut: nothing before
         if not track:
             base = tuple(b.detach() for b in base)
-            self._prefix_cache = (key, base)
+            self._prefix_cache = (tuple(t.detach().clone() for t in inputs), base)
         return base
 
     def last_hidden(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from gru_core.charts.training import learning_curves, training_progress
 from gru_core.checkpoint import local_models_dir
 from gru_core.data import DATA_DIR, DataNotFoundError, resolve_imdb_path
 from gru_core.download import DownloadError, download_imdb
-from gru_core.jobs.imports import MAX_MODEL_MB, MAX_WORD_INDEX_MB, ImportRefused, import_upload
+from gru_core.jobs.imports import IMPORT_MAXLEN, MAX_MODEL_MB, MAX_WORD_INDEX_MB, ImportRefused, import_upload
 from gru_core.jobs.runs import ENV_READ_ONLY, LIMITS, Run, RunRefused, max_runs, read_only, registry, train_args
 from gru_core.train import TrainConfig
 from pages.common import local_label, require_app
@@ -52,7 +52,9 @@ with st.expander("Open your own Keras model", icon=":material/upload_file:"):
         import_name = c1.text_input("Name", value="my-keras-model", max_chars=40,
                                     help="The model appears in the model list as 'NAME (imported)'.")
         num_words = c2.number_input("num_words", 10, 1_000_000, 5000, help="imdb.load_data(num_words=...)")
-        maxlen = c3.number_input("maxlen", 1, 5_000, 500, help="pad_sequences(maxlen=...)")
+        maxlen = c3.number_input("maxlen", 1, IMPORT_MAXLEN, 500,
+                                 help=f"pad_sequences(maxlen=...), at most {IMPORT_MAXLEN:,} here (every page reads "
+                                      "that many steps); the command line takes more.")
         index_from = c4.number_input("index_from", 2, 100, 3, help="imdb.load_data(index_from=...), 3 by default")
         submitted = st.form_submit_button("Import", type="primary")
     if submitted:

@@ -116,3 +116,22 @@ def test_read_only_server_offers_no_upload(models_root, monkeypatch, keras_file)
     assert "importing models are switched off" in " ".join(i.value for i in at.info)
     with pytest.raises(imports.ImportRefused, match="switched off"):
         imports.import_upload("x", "m.keras", keras_file[0], keras_file[1], dest=models_root / "local")
+
+
+@pytest.mark.parametrize("name, numbers, ok", [
+    ("😀 model", {}, False),
+    ("x" * 40, {"num_words": 1_000_000}, False),  # more words than the Embedding's rows
+    ("ends-low", {"num_words": 10, "maxlen": 1, "index_from": 2}, True),
+    ("ends-high", {"num_words": 300, "maxlen": 1_000, "index_from": 100}, True),
+])
+def test_import_controls_at_their_ends_give_a_model_or_a_message(models_root, keras_file, name, numbers, ok):
+    data, index, _ = keras_file
+    at = _upload(_open_import(apphelpers.run_app(model="gru")), ("mine.keras", data), index, name, **numbers)
+    if ok:
+        assert any(f"{name} (imported)" in s.value for s in at.success), [e.value for e in at.error]
+        at.switch_page("pages/explorer.py")
+        at.session_state["review"] = "good " * 5000  # a 5,000-word review on the imported model
+        at.run()
+        no_exception(at)
+    else:
+        assert at.error and not at.success

@@ -218,6 +218,24 @@ def test_gradients_flow_through_the_padding_read(saved, variant):
     assert torch.allclose(grad[0, :len(seq)], g, atol=1e-5)
 
 
+@pytest.mark.parametrize("name, index", [("rnn.weight_hh_l0", (0, 1)), ("embedding.weight", (0, 2))])
+def test_the_descent_pages_autograd_slope_equals_finite_differences(saved, variant, name, index):
+    """Along a recurrent weight, and along the padding row (which only a model that reads padding feels)."""
+    from gru_core.analysis import landscape
+    from gru_core.text import pad_sequences
+
+    _, folder = saved
+    module = landscape.session_copy(imported(folder, "keras"))
+    seqs = random_seqs(16, seed=5)
+    batch = landscape.Batch(torch.from_numpy(pad_sequences([q[-MAXLEN:] for q in seqs], MAXLEN)),
+                            torch.from_numpy((np.arange(16) % 2).astype(np.float64)))
+    w = float(landscape.parameter(module, name).data[index])
+    _, auto, fd = landscape.weight_slope(module, name, index, w + 0.3, batch)
+    assert abs(auto - fd) < 1e-6 * max(1.0, abs(auto))
+    if name == "embedding.weight":
+        assert (abs(auto) > 1e-6) is module.prefix.padding  # the padding row matters only when it is read
+
+
 def test_dynamics_no_word_is_what_the_padding_steps_read(saved, variant):
     """F(h, x₀) iterated from 0 gives Keras's state after a review-less input of padding (mask_zero=False)."""
     km, folder = saved

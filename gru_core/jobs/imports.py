@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 
 from ..checkpoint import local_models_dir
-from .runs import ENV_READ_ONLY, read_only
+from .runs import ENV_READ_ONLY, LIMITS, read_only
 
 MAX_MODEL_MB = 64  # the seed's model is 6.8 MB as .keras (with Adam's state), 6.8 MB as .h5
 MAX_WORD_INDEX_MB = 8  # keras.datasets.imdb's word index is 1.6 MB
+IMPORT_MAXLEN = LIMITS["maxlen"][1]  # as for training here: every page reads that many steps per review
 TIMEOUT_S = 180
 MEMORY_BYTES = 4 * 2**30
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
@@ -51,6 +52,8 @@ def import_upload(name: str, model_file: str, model_bytes: bytes, word_index_byt
     if read_only():
         raise ImportRefused(f"Importing models is switched off on this server ({ENV_READ_ONLY} is set).")
     name = check_name(name)
+    if not 1 <= maxlen <= IMPORT_MAXLEN:
+        raise ImportRefused(f"maxlen must be between 1 and {IMPORT_MAXLEN:,} here.")
     suffix = Path(model_file or "").suffix.lower()
     if suffix not in (".keras", ".h5", ".hdf5"):
         raise ImportRefused("Upload the model as a .keras file (Keras 3) or an .h5 file (Keras 2 or 3).")
