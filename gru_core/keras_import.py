@@ -29,7 +29,7 @@ import json
 import os
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +76,6 @@ class Imported:
     vocab: Vocab
     maxlen: int
     source: dict
-    layers: list[str] = field(default_factory=list)
 
     @property
     def extra_config(self) -> dict:
@@ -436,7 +435,7 @@ def convert(model_path: str | os.PathLike, word_index: dict[str, int], num_words
         H = _positive(rec.config.get("units"), f"{rec.kind} units")
         kind = KIND[rec.kind]
         g = {"gru": 3, "lstm": 4, "rnn": 1}[kind]
-        if (V + E * g + H * g) * max(E, H) > MAX_PARAMETERS:
+        if V * E + g * H * (E + H + 2) + H + 1 > MAX_PARAMETERS:  # checked before any weight is read
             raise KerasImportError(f"the model is too large to import here ({V:,} x {E} embedding, {H} units)")
         shapes = {"embeddings": (V, E), "kernel": (E, g * H), "recurrent_kernel": (H, g * H), "dense_kernel": (H, 1)}
         reset_after = True
@@ -471,7 +470,7 @@ def convert(model_path: str | os.PathLike, word_index: dict[str, int], num_words
               "layers": names, "recurrent": rec.kind, "reset_after": reset_after if kind == "gru" else None,
               "mask_zero": mask_zero, "num_words": num_words, "index_from": index_from, "maxlen": maxlen,
               "keras_version": version}
-    return Imported(module, vocab, maxlen, source, names)
+    return Imported(module, vocab, maxlen, source)
 
 
 def _reset_after(h5, is_zip: bool, rec: Layer, width: int) -> bool:
