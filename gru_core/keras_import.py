@@ -128,7 +128,8 @@ def _read_keras_zip(path: Path) -> tuple[dict, bytes, str | None]:
                                        "members (refused: it may be a zip bomb)")
             config = _parse_json(_zip_member(z, "config.json"), "config.json")
             weights = _zip_member(z, "model.weights.h5")
-            meta = _parse_json(_zip_member(z, "metadata.json"), "metadata.json") if "metadata.json" in z.namelist() else {}
+            has_meta = "metadata.json" in z.namelist()
+            meta = _parse_json(_zip_member(z, "metadata.json"), "metadata.json") if has_meta else {}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
         raise KerasImportError(f"{path.name} is not a readable .keras (zip) file: {e}") from e
     return config, weights, str(meta.get("keras_version")) if isinstance(meta, dict) else None
@@ -277,7 +278,8 @@ def _check_layers(layers: list[Layer]) -> tuple[Layer, Layer, Layer]:
     emb = core[0]
     if len(core) < 2 or core[1].kind not in RECURRENT:
         la = core[1] if len(core) > 1 else None
-        raise _refuse(f"layer '{la.name}' ({la.kind}) follows the Embedding" if la else "the model ends at the Embedding")
+        raise _refuse(f"layer '{la.name}' ({la.kind}) follows the Embedding" if la
+                      else "the model ends at the Embedding")
     rec = core[1]
     if len(core) < 3:
         raise _refuse(f"the model ends at its {rec.kind} layer '{rec.name}', without a Dense(1, sigmoid) head")

@@ -65,7 +65,8 @@ def test_upload_converts_and_opens_the_model_as_imported(models_root, keras_file
     no_exception(at)
     caps = " ".join(c.value for c in at.caption)
     assert "padding steps" in caps and "start mark" in caps
-    ids = [0] * (40 - 7) + [1, 4, 5, 6, 7, 9, 12]  # start 1, then rank + 3: the 4 movie 5 was 6 good 7 great 9 acting 12
+    # padding, the start mark 1, then rank + 3: the 4, movie 5, was 6, good 7, great 9, acting 12
+    ids = [0] * (40 - 7) + [1, 4, 5, 6, 7, 9, 12]
     expected = float(km.predict(np.array([ids]), verbose=0)[0, 0])
     shown = next(m.value for m in at.metric if m.label == "P(positive)")
     assert abs(float(shown) - expected) < 1e-3
@@ -113,7 +114,7 @@ def test_read_only_server_offers_no_upload(models_root, monkeypatch, keras_file)
     monkeypatch.setenv("GRU_EXPLORER_READ_ONLY", "1")
     at = open_page("pages/train.py")
     assert not at.file_uploader
-    assert "importing models are switched off" in " ".join(i.value for i in at.info)
+    assert "and so is importing your own model" in " ".join(i.value for i in at.info)
     with pytest.raises(imports.ImportRefused, match="switched off"):
         imports.import_upload("x", "m.keras", keras_file[0], keras_file[1], dest=models_root / "local")
 

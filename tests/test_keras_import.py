@@ -306,7 +306,7 @@ def test_the_imdb_archive_is_read_as_keras_reads_it(imdb_test, tmp_path):
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     sub = imdb_test.subset(range(0, 25_000, 1250))  # 20 reviews, both labels, long ones cut to maxlen
-    index = tool.word_index(sub.tokens)
+    index = tool.word_index(sub.tokens[:10])  # the other ten reviews bring words it has never seen
     km = keras.Sequential([keras.Input((tool.MAXLEN,), dtype="int32"), keras.layers.Embedding(tool.NUM_WORDS, 4),
                            keras.layers.GRU(3, reset_after=False), keras.layers.Dense(1, activation="sigmoid")])
     rng = np.random.default_rng(0)
