@@ -41,7 +41,7 @@ def _upload(at, model: tuple[str, bytes], index: bytes | None, name: str = "mine
     at.file_uploader[0].upload(*model)
     if index is not None:
         at.file_uploader[1].upload("imdb_word_index.json", index, "application/json")
-    at.text_input[0].set_value(name)
+    next(t for t in at.text_input if t.label == "Name").set_value(name)
     for label, v in numbers.items():
         next(n for n in at.number_input if n.label == label).set_value(v)
     next(b for b in at.button if b.label == "Import").click()
