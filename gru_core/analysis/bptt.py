@@ -28,7 +28,6 @@ from ..archs import ARCHS
 from ..cell import State, step, weights, zero_state
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
-from ..text import UNK_ID
 from .cell_forward import block_symbol
 from .explain import short
 from .landscape import session_copy
@@ -204,7 +203,8 @@ def embedding_table(bp: Backprop, model: SentimentModel, top: int = 10) -> pd.Da
     counts = {int(i): int(c) for i, c in zip(*np.unique(bp.ids, return_counts=True))}
     order = np.argsort(-norms, kind="stable")[:top]
     return pd.DataFrame({
-        "word": ["(every unknown word)" if bp.embedding_ids[i] == UNK_ID else model.vocab.word(int(bp.embedding_ids[i]))
+        "word": ["(every unknown word)" if bp.embedding_ids[i] == model.vocab.unk_id
+                 else model.vocab.word(int(bp.embedding_ids[i]))
                  for i in order],
         "times in the review": [counts[int(bp.embedding_ids[i])] for i in order],
         "gradient norm": norms[order].astype(np.float64),
