@@ -72,6 +72,14 @@ def test_upload_converts_and_opens_the_model_as_imported(models_root, keras_file
     assert abs(float(shown) - expected) < 1e-3
     equations = " ".join(x.value for x in at.latex)
     assert r"W_{hn} (r_t \odot h_{t-1})" in equations  # Cho et al.'s candidate, not PyTorch's
+    # Inside the cell follows the same form and starts word 1 from the state after the padding and start mark.
+    at.switch_page("pages/cell.py").run()
+    no_exception(at)
+    shown = " ".join(x.value for x in at.latex)
+    assert r"(r \odot h_{t-1})" in shown and "read from that state" in " ".join(c.value for c in at.caption)
+    assert "followed on through those steps" in " ".join(c.value for c in at.caption)  # the BPTT into the padding
+    last = float(next(m.value for m in at.metric if m.label == "P(positive)"))
+    assert abs(last - expected) < 1e-3  # the verdict BPTT starts from is Keras's
 
 
 @pytest.mark.parametrize("payload, name, why", [
