@@ -1,5 +1,5 @@
 """``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, slices, cell, bptt,
-download-imdb, bench."""
+import-keras, download-imdb, bench."""
 from __future__ import annotations
 
 import argparse
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     _units_parser(sub)
     _slices_parser(sub)
     _cell_parsers(sub)
+    _import_keras_parser(sub)
 
     b = sub.add_parser("bench", help="trace/native ratio, training-step ratio, evaluation throughput")
     b.add_argument("--model", default="models/gru")
@@ -129,6 +130,38 @@ def _units_parser(sub) -> None:
     u.add_argument("--draws", type=_positive_int, default=5, help="random ablation draws per k")
     u.add_argument("--ablation-reviews", type=_positive_int, default=None,
                    help="run the ablations on N random test reviews (default: all 25,000; each choice is one pass)")
+
+
+def _import_keras_parser(sub) -> None:
+    k = sub.add_parser("import-keras", help="open your own Keras model: convert MODEL.keras|MODEL.h5 to a checkpoint",
+                       description="Convert a Keras Embedding -> GRU | LSTM | SimpleRNN -> Dense(1, sigmoid) model "
+                                   "(a .keras or .h5 file, read as data: nothing in it runs) and the word index its "
+                                   "reviews were encoded with into a checkpoint folder. Reviews are then encoded as "
+                                   "keras.datasets.imdb encodes them: start mark 1, unknown 2, word rank + "
+                                   "index_from, ids >= num_words read as unknown, padding 0 in front up to maxlen.")
+    k.add_argument("model_file", help="the Keras model: MODEL.keras (Keras 3) or MODEL.h5")
+    k.add_argument("--word-index", required=True,
+                   help="word -> rank JSON, as keras.datasets.imdb.get_word_index() gives (imdb_word_index.json)")
+    k.add_argument("--num-words", type=_positive_int, default=5000, help="imdb.load_data's num_words (default 5000)")
+    k.add_argument("--maxlen", type=_positive_int, default=500, help="pad_sequences' maxlen (default 500)")
+    k.add_argument("--index-from", type=_positive_int, default=3, help="imdb.load_data's index_from (default 3)")
+    k.add_argument("--out", required=True, help="checkpoint folder to write, e.g. models/local/my-keras-gru")
+    k.add_argument("--no-replace", action="store_true", help="refuse to replace a model already at --out")
+
+
+def _import_keras(a: argparse.Namespace) -> int:
+    from .keras_import import import_keras
+    from .predictor import load_model
+
+    folder = import_keras(a.model_file, a.word_index, a.out, a.num_words, a.maxlen, a.index_from,
+                          replace=not a.no_replace)
+    m = load_model(folder)
+    src = m.imported
+    form = f", {m.gru_form}" if m.gru_form else ""
+    padding = "reads the padding (mask_zero=False)" if src["mask_zero"] is False else "skips the padding (mask_zero=True)"
+    print(f"imported {src['file']} ({src['recurrent']}{form}, {m.module.rnn.hidden_size} units, "
+          f"{m.vocab.n_words:,} words, maxlen {m.maxlen}; {padding}) -> {folder}")
+    return 0
 
 
 def _units(a: argparse.Namespace) -> int:
@@ -507,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cell(args)
         if args.command == "bptt":
             return _bptt(args)
+        if args.command == "import-keras":
+            return _import_keras(args)
         from .bench import run_bench
         run_bench(args.model, args.data, args.steps)
         return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cell import form
 from .checkpoint import load_checkpoint
 from .model import SentimentRNN
 from .text import Vocab, length_batches, pad_sequences, tokenize_with_spans
@@ -28,6 +29,40 @@ class SentimentModel:
     @property
     def arch(self) -> str:
         return self.module.arch
+
+    @property
+    def gru_form(self) -> str | None:
+        """The GRU's form (``archs.GRU_FORMS``: "reset_after", PyTorch's, or "reset_before", Cho et al.'s);
+        None for an LSTM or plain RNN."""
+        return form(self.module)
+
+    @property
+    def imported(self) -> dict | None:
+        """Where an imported model came from (config.json's ``source``), None for a model trained here."""
+        return self.config.get("source")
+
+    def prefix_note(self, trace: Trace | None = None) -> str | None:
+        """What the model read before the review's own words, in words (None: nothing, it starts from zero).
+
+        With a ``trace``: for that review (the pages' caption); without: the rule (the equations)."""
+        prefix = self.module.prefix
+        if prefix is None:
+            return None
+        pad = ("the 0-padding in front (the Embedding has mask_zero=False: each padding step reads a learned "
+               "embedding row)" if prefix.padding else "no padding (mask_zero=True: Keras skips it)")
+        start = "" if prefix.start_id is None else f" and the start mark (id {prefix.start_id})"
+        if trace is None:
+            return (f"h₀ is not zero for this model: Keras fed it reviews padded in front to {prefix.maxlen} ids, "
+                    f"so it reads {pad}{start} before a review's first word, with the same equations. Each "
+                    "review starts from the state after them, which depends on how many padding steps there are.")
+        if trace.padding_read == 0 and not trace.start_mark:
+            return (f"The review fills all {prefix.maxlen} steps the model reads, so no padding and no start mark "
+                    "came before its first word: it starts from h₀ = 0.")
+        steps = f"{trace.padding_read:,} padding steps" if prefix.padding else "no padding"
+        mark = " and the start mark" if trace.start_mark else ""
+        return (f"Before the first word this model read {steps}{mark}, as Keras's pad_sequences(maxlen="
+                f"{prefix.maxlen}) feeds it ({pad}{start}). The charts show the review's own words, starting from "
+                f"the state after them (‖h₀‖ = {float(np.linalg.norm(trace.h0)):.3f}).")
 
     @property
     def name(self) -> str:
@@ -87,7 +122,9 @@ class SentimentModel:
             for i, r in zip(idx, batch):
                 results[i] = r
         traces = []
+        prefix = self.module.prefix
         for text, (tokens, ids, total), r in zip(texts, encoded, results):
+            lead = prefix.ids(len(ids)) if prefix else []
             traces.append(Trace(
                 text=text,
                 tokens=[text[t.start:t.end] for t in tokens],
@@ -101,6 +138,10 @@ class SentimentModel:
                 total_tokens=total,
                 arch=self.arch,
                 words=[t.text for t in tokens],
+                initial=np.concatenate(r["initial"]) if prefix else None,
+                padding_read=prefix.padding_steps(len(ids)) if prefix else 0,
+                start_mark=bool(lead) and lead[-1] == prefix.start_id,
+                unk_id=self.vocab.unk_id,
             ))
         return traces
 

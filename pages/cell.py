@@ -11,7 +11,7 @@ from gru_core import CheckpointError
 from gru_core.analysis import cell_forward as cf
 from gru_core.analysis.bptt import embedding_table, gradient_frame, norms_frame, weight_grad_norms
 from gru_core.analysis.explain import WINDOW, last_window, output_weights, unit_order, words_frame
-from gru_core.archs import ARCHS, GATE_LABELS, NAMES
+from gru_core.archs import ARCHS, GATE_LABELS, NAMES, RESET_AFTER
 from gru_core.charts import cell as C
 from gru_core.charts.text import md_escape
 from gru_core.descent import log_alphas
@@ -97,6 +97,8 @@ T, H = len(trace.tokens), trace.hidden.shape[1]
 if trace.truncated:
     st.warning(f"The review has {trace.total_tokens:,} words; the model reads only the last {model.maxlen}, as it "
                f"was trained: word 1 below is “{md_escape(trace.tokens[0])}”.")
+if (note := model.prefix_note(trace)) is not None:  # a Keras model that reads its padding and start mark first
+    st.caption(note + " Word 1 below is read from that state.")
 
 # --- The word, the unit and the order of the strips (shared with the Gate Explorer) --------------------------
 
@@ -186,7 +188,10 @@ def forward_pass(step_: cf.CellStep, interactive: bool) -> None:
     st.altair_chart(C.drivers_chart(rows), width="stretch")
     if model.arch == "gru" and block == "candidate":
         st.caption(f"For the candidate the memory's terms are multiplied by r_{k} = "
-                   f"{step_.quantities['reset'].expr.at(k):.4f} before they are added to the word's.")
+                   f"{step_.quantities['reset'].expr.at(k):.4f} before they are added to the word's."
+                   if model.gru_form == RESET_AFTER else
+                   "For the candidate (Cho et al.'s form) each unit j of the memory is first multiplied by its own "
+                   "reset gate r_j, then by W_hn[k, j]: these terms are W_hn[k, j]·r_j·hₜ₋₁[j].")
     st.markdown("**The readout after this word**: the output layer applied to hₜ, and the units that "
                 "contribute most to its argument.")
     st.latex(step_.quantities["readout"].latex(k))
@@ -310,6 +315,11 @@ m2.metric("P(positive)", f"{bp.p_positive:.4f}")
 m3.metric("‖∂L/∂h_T‖ at the last word", f"{np.linalg.norm(bp.grad_h[-1]):.3e}")
 st.latex(r"L = -\left[y \log p + (1 - y) \log(1 - p)\right],\quad p = \sigma(w^\top h_T + b),\quad y = "
          + str(label))
+if bp.prefix_steps:
+    st.caption(f"This model reads {bp.prefix_steps} steps before the review's first word (Keras's padding and start "
+               "mark), and the first word starts from the state after them, which depends on the weights too: the "
+               "gradient reaching that state is followed on through those steps, so ∂L/∂W below includes their "
+               "share (the padding's and the start mark's embedding rows get a gradient as well).")
 
 # The same review through the three shipped models (and the picked one, if it is another).
 paths = st.session_state.get("model_paths", {})

@@ -41,6 +41,7 @@ from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.examples import EXAMPLES
 from gru_core.jobs.background import BackgroundJob, JobShelf
+from gru_core.keras_import import is_imported
 
 
 def _stamp(path: Path) -> tuple:
@@ -77,9 +78,10 @@ def require_app() -> None:
         st.switch_page("app.py")
 
 
-def local_label(name: str) -> str:
-    """How a model trained from the dashboard (in the local models folder) is named in every list."""
-    return f"{name} (trained here)"
+def local_label(name: str, imported: bool = False) -> str:
+    """How a model trained from the dashboard (in the local models folder), or imported there, is named in
+    every list."""
+    return f"{name} (imported)" if imported else f"{name} (trained here)"
 
 
 def model_picker() -> None:
@@ -90,7 +92,7 @@ def model_picker() -> None:
     page changes), and the widget is re-seeded from it on every run.
     """
     paths = {p.name: p for p in list_checkpoints()}
-    paths |= {local_label(p.name): p for p in list_checkpoints(local_models_dir())}
+    paths |= {local_label(p.name, is_imported(p)): p for p in list_checkpoints(local_models_dir())}
     st.session_state["model_paths"] = paths
     if not paths:
         st.session_state["model"] = None
@@ -106,7 +108,7 @@ def model_picker() -> None:
     st.session_state["_model_picker"] = st.session_state["model"]
     st.sidebar.selectbox("Model", names, key="_model_picker",
                          on_change=lambda: st.session_state.update(model=st.session_state["_model_picker"]),
-                         help="The shipped models, then the ones trained on the Train page (models/local/).")
+                         help="The shipped models, then the ones trained or imported on the Train page (models/local/).")
     st.query_params["model"] = st.session_state["model"]
 
 

@@ -18,7 +18,7 @@ from gru_core.analysis.explain import (
     word_summaries,
     words_frame,
 )
-from gru_core.archs import ARCHS, GATE_LABELS
+from gru_core.archs import ARCHS, CANDIDATE_LATEX, GATE_LABELS, GRU_FORM_NOTE
 from gru_core.charts.gates import heatmap, picked_cell, trajectory, unit_lines, word_summary_chart
 from gru_core.charts.text import coloured_text_html, md_escape
 from gru_core.examples import EXAMPLES
@@ -109,11 +109,13 @@ if trace.truncated:
     st.warning(f"The review has {trace.total_tokens:,} words; the model reads only the last {model.maxlen} "
                f"(from character {trace.used_from:,}: “{md_escape(text[trace.used_from:trace.used_from + 40])}…”), "
                "as it was trained.")
+if (note := model.prefix_note(trace)) is not None:  # a Keras model that reads padding and a start mark
+    st.caption(note)
 if n_unknown == len(trace.tokens):
     st.warning("None of these words is in the model's vocabulary: it reads every one as the same "
                "unknown word, so its verdict says nothing about this text.")
 elif n_unknown:
-    st.caption(f"{n_unknown} of {len(trace.tokens)} words are not in the model's {len(model.vocab) - 2:,}-word "
+    st.caption(f"{n_unknown} of {len(trace.tokens)} words are not in the model's {model.vocab.n_words:,}-word "
                "vocabulary (shown in italics, dotted): the model reads them all as one 'unknown' word.")
 
 # --- Words coloured by the running verdict ----------------------------------
@@ -254,17 +256,14 @@ with st.expander("The equations this page computes", expanded=False):
     if model.arch == "gru":
         st.latex(r"r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})")
         st.latex(r"z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})")
-        st.latex(r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))")
+        st.latex(CANDIDATE_LATEX[model.gru_form])
         st.latex(r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}")
         st.markdown(
             "- **Update gate z**: how much of the old memory to keep. z = 1 keeps the old state, "
             "z = 0 replaces it with the candidate.\n"
             "- **Reset gate r**: how much of the old memory to use when proposing new content.\n"
             "- **Candidate n**: the new content proposed from this word and the (reset) memory.\n\n"
-            "This is PyTorch's form: the reset gate multiplies the recurrent product *after* the matrix "
-            "(W_hn h + b_hn), as in cuDNN and Keras `reset_after=True`. Cho et al. (2014) apply it before: "
-            "n = tanh(W_in x + W_hn (r ⊙ h) + b). The two are different models; the weights here were "
-            "trained with PyTorch's form.")
+            + GRU_FORM_NOTE[model.gru_form])
     elif model.arch == "lstm":
         for eq in (r"i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi})",
                    r"f_t = \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf})",
@@ -279,6 +278,8 @@ with st.expander("The equations this page computes", expanded=False):
         st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})")
         st.markdown("A plain RNN has no gates: every word rewrites the whole state.")
     st.latex(r"P(\text{positive after word } t) = \sigma(w^\top h_t + b)")
+    if model.module.prefix is not None:
+        st.markdown(model.prefix_note())
 
 # --- Downloads ------------------------------------------------------------------------
 # Deferred (built on click): no CSV work on every rerun, and no stale media URL for the

@@ -16,7 +16,7 @@ from gru_core.examples import EXAMPLES
 from .apphelpers import ROOT, SHIPPED, chart_titles, charts, no_exception, run_app, shipped_models_only
 
 MODELS = SHIPPED
-DISPLAY = {"gru": "gru (GRU)", "lstm": "lstm (LSTM)", "rnn": "rnn (plain RNN)"}  # the Model metric
+DISPLAY = {"gru": "gru (GRU)", "lstm": "lstm (LSTM)", "rnn": "rnn (plain RNN)", "keras-seed": "keras-seed (GRU)"}
 HOSTILE = 'Great film <img src=x onerror=alert(1)> and <script>alert("x")</script> **bold** [link](http://x)'
 WORDS = list(EXAMPLES.values())
 

@@ -12,8 +12,8 @@ from torch.nn import functional as F
 
 from gru_core.analysis.bptt import backprop, sgd_path, sgd_update, weight_grad_norms, weight_grads
 from gru_core.analysis.landscape import session_copy
-from gru_core.archs import ARCHS
-from gru_core.model import SentimentRNN
+from gru_core.archs import ARCHS, RESET_AFTER, RESET_BEFORE
+from gru_core.model import Prefix, SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import Vocab
 
@@ -116,6 +116,31 @@ def test_weight_gradients_equal_autograd_on_the_native_module(tiny_arch_model):
     others = np.setdiff1d(np.arange(len(emb)), bp.embedding_ids)
     assert not emb[others].any()  # only the review's words get a gradient
     assert not any(p.requires_grad for p in module.parameters())  # the shared module was not touched
+
+
+@pytest.mark.parametrize("form", [RESET_AFTER, RESET_BEFORE])
+def test_a_model_that_reads_padding_first_gets_its_gradient_through_those_steps_too(form):
+    """Keras's mask_zero=False: the review starts from the state after its padding and start mark, which depend on
+    the weights; the gradients equal autograd over the whole padded sequence (the module's own forward pass)."""
+    torch.manual_seed(2)
+    module = SentimentRNN("gru", len(WORDS) + 3, 6, 5, gru_form=form, prefix=Prefix(16, True, len(WORDS) + 2))
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, 0.6)
+    module.eval().requires_grad_(False)
+    ids = np.random.default_rng(4).integers(2, len(WORDS) + 2, size=9)
+    bp = backprop(module, ids, 1)
+    assert bp.prefix_steps == 16 - 9
+    m = copy.deepcopy(module).double().requires_grad_(True)
+    logit = m(torch.as_tensor(ids)[None])
+    assert bp.p_positive == pytest.approx(float(torch.sigmoid(logit)), abs=1e-9)
+    F.binary_cross_entropy_with_logits(logit, torch.tensor([1.0], dtype=torch.float64)).backward()
+    for name, g in bp.grads.items():
+        assert rel(g.numpy(), m.get_parameter(name).grad.numpy()) <= RTOL, name
+    emb = m.embedding.weight.grad.numpy()
+    assert {0, len(WORDS) + 2} <= set(bp.embedding_ids.tolist())  # the padding's row and the start mark's
+    assert rel(bp.embedding_grads.numpy(), emb[bp.embedding_ids]) <= RTOL
+    assert not emb[np.setdiff1d(np.arange(len(emb)), bp.embedding_ids)].any()
 
 
 def test_finite_differences_on_a_few_weights(arch):

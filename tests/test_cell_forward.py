@@ -12,8 +12,10 @@ import torch
 
 from gru_core import load_model
 from gru_core.analysis.cell_forward import boxes, cell_step, diagram, parts
-from gru_core.archs import ARCHS, NAMES
+from gru_core.archs import ARCHS, NAMES, RESET_BEFORE
 from gru_core.charts.cell import LAYOUTS, cell_diagram, positions, strip_colours
+from gru_core.model import Prefix, SentimentRNN
+from gru_core.predictor import SentimentModel
 
 from .apphelpers import ROOT
 from .tiny import random_review, tiny_model
@@ -42,7 +44,10 @@ def reference(module, x: np.ndarray, h: np.ndarray, c: np.ndarray | None) -> dic
     if module.arch == "gru":
         r = sig(gi[:n_h] + gh[:n_h])
         z = sig(gi[n_h:2 * n_h] + gh[n_h:2 * n_h])
-        n = np.tanh(gi[2 * n_h:] + r * gh[2 * n_h:])
+        if module.gru_form == RESET_BEFORE:  # Cho et al. 2014: the reset gate scales the memory before W_hn
+            n = np.tanh(gi[2 * n_h:] + w_hh[2 * n_h:] @ (r * h) + b_hh[2 * n_h:])
+        else:
+            n = np.tanh(gi[2 * n_h:] + r * gh[2 * n_h:])
         return {"reset": r, "update": z, "candidate": n, "hidden": (1 - z) * n + z * h}
     if module.arch == "lstm":
         i, f, g, o = (gi + gh).reshape(4, n_h)
@@ -64,28 +69,70 @@ def native_state(module, x: np.ndarray, h: np.ndarray, c: np.ndarray | None) -> 
         return {"hidden": hn[0, 0].numpy()}
 
 
+def start_state(model, text: str) -> np.ndarray:
+    """The state the model reads a review's first word from (zero, or after the padding and start mark it reads),
+    computed here independently: its recurrent layer run over those prefix ids alone, from zero."""
+    module = model.module
+    n = len(model.encode(text)[1])
+    lead = module.prefix.ids(n) if module.prefix is not None else []
+    H = module.rnn.hidden_size
+    if not lead:
+        return np.zeros(H * len(ARCHS[model.arch].state))
+    with torch.no_grad():
+        _, last = module.rnn(module.embedding.weight[torch.tensor(lead)][None])
+    return np.concatenate([s[0, 0].numpy() for s in (last if isinstance(last, tuple) else (last,))]).astype(np.float64)
+
+
 def check_every_word(model, text: str) -> None:
     trace = model.trace(text)
     module = model.module
     emb = module.embedding.weight.detach().double().numpy()
+    start = start_state(model, text)
+    H = trace.hidden.shape[1]
     for t in range(len(trace.tokens)):
         step = cell_step(model, trace, t)
         assert step.deviation <= TOL and step.trace_deviation <= TOL
-        h = trace.hidden[t - 1].astype(np.float64) if t else np.zeros(trace.hidden.shape[1])
-        c = (trace.gates["cell"][t - 1].astype(np.float64) if t else np.zeros_like(h)) if model.arch == "lstm" else None
+        h = trace.hidden[t - 1].astype(np.float64) if t else start[:H]
+        c = (trace.gates["cell"][t - 1].astype(np.float64) if t else start[H:]) if model.arch == "lstm" else None
         ref = reference(module, emb[trace.ids[t]], h, c)
         for name, v in ref.items():
             assert np.abs(step.quantities[name].value - v).max() <= TOL, (model.arch, t, name)
-        for name, v in native_state(module, emb[trace.ids[t]].astype(np.float32), h, c).items():
-            assert np.abs(step.quantities[name].value - v).max() <= TOL, (model.arch, t, name)
+        if isinstance(module.rnn, torch.nn.RNNBase):  # Cho et al.'s GRU has no native layer to compare with
+            for name, v in native_state(module, emb[trace.ids[t]].astype(np.float32), h, c).items():
+                assert np.abs(step.quantities[name].value - v).max() <= TOL, (model.arch, t, name)
         for name, v in trace.gates.items():
             assert np.abs(step.quantities[name].value - v[t]).max() <= TOL
         assert abs(step.p_positive - trace.step_proba[t]) <= TOL
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "keras-seed"])  # keras-seed reads Keras's padding and start mark first
 def test_every_word_of_a_review_equals_the_native_layer_and_the_trace(name):
     check_every_word(shipped(name), "The film started slowly, but the ending was brilliant and moving. Zzzq!")
+
+
+def cho_gru(prefix: Prefix | None) -> SentimentModel:
+    """A tiny GRU of Cho et al.'s form (Keras reset_after=False), with large random weights and non-zero biases."""
+    base = tiny_model("gru", seed=11, maxlen=12)
+    torch.manual_seed(4)
+    module = SentimentRNN("gru", len(base.vocab), 6, 5, gru_form=RESET_BEFORE, prefix=prefix)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, 0.7)
+    module.eval().requires_grad_(False)
+    return SentimentModel(module, base.vocab, {"maxlen": 12})
+
+
+@pytest.mark.parametrize("prefix", [None, Prefix(12, True, None)], ids=["no padding read", "padding read"])
+def test_cho_form_and_a_read_padding_are_written_out_as_computed(prefix):
+    model = cho_gru(prefix)
+    check_every_word(model, random_review(np.random.default_rng(5), 7))
+    trace = model.trace(random_review(np.random.default_rng(5), 7))
+    j = cell_step(model, trace, 3).unit_json(2)
+    assert set(j["candidate"]) == EXPECTED_KEYS["gru"]["candidate"]
+    n = j["candidate"]  # W_hn·(r ⊙ h) already holds the reset gate: no r ⊙ (…) around it
+    assert abs(np.tanh(n["input_term"] + n["input_bias"] + n["hidden_term"] + n["hidden_bias"]) - n["value"]) <= TOL
+    latex = cell_step(model, trace, 3).quantities["candidate"].latex(2)
+    assert r"(r \odot h_{t-1})" in latex
 
 
 def test_tiny_models_with_saturated_gates(tiny_arch_model):

@@ -8,6 +8,11 @@ that includes the path through h_t = o_t ⊙ tanh(c_t) inside the same step). Th
 sum over the words of each step's vector–Jacobian product with those cotangents, taken in one batched call
 of the same step. Everything runs in float64 on a float64 view of the weights; the module is never changed.
 
+A model that reads Keras's padding and start mark first (``SentimentRNN.prefix``) starts the review from the
+state after them, and that state depends on the weights too: its share of every weight's gradient is taken by
+autograd through those steps, from ∂L/∂h_0 (``prefix_steps`` says how many; their rows of the embedding, the
+padding's and the start mark's, get their gradient too).
+
 The gradient highway: at word t the state before it gets ∂L/∂h_{t−1} = z_t ⊙ ∂L/∂h_t (the GRU's keep path:
 h_t = … + z_t ⊙ h_{t−1}) plus the rest (through the gates and the candidate). For the LSTM the cell path is
 f_t ⊙ ∂L/∂c_t and the rest is the path through h_{t−1} = o_{t−1} ⊙ tanh(c_{t−1}) (the output gate). The plain
@@ -15,7 +20,8 @@ RNN has no such path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -25,10 +31,10 @@ from torch.func import vjp
 from torch.nn import functional as F
 
 from ..archs import ARCHS
-from ..cell import State, step, weights, zero_state
+from ..cell import State, form, step, weights
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
-from ..text import UNK_ID
+from ..text import PAD_ID
 from .cell_forward import block_symbol
 from .explain import short
 from .landscape import session_copy
@@ -59,6 +65,12 @@ class Backprop:
     grads: dict[str, torch.Tensor]  # parameter name -> ∂L/∂θ, the embedding excepted
     embedding_ids: np.ndarray  # [U] the distinct ids of the review
     embedding_grads: torch.Tensor  # [U, E] ∂L/∂E[id] for those rows (every other row's gradient is 0)
+    prefix: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # ids read before the first word
+
+    @property
+    def prefix_steps(self) -> int:
+        """Steps read before the first word (Keras's padding and start mark), 0 for most models."""
+        return len(self.prefix)
 
     @property
     def highway(self) -> str | None:
@@ -89,15 +101,46 @@ class Backprop:
         return np.divide(n["keep"], total, out=np.zeros_like(total), where=total > 0)
 
 
-def _step_with_handles(arch: str, w: dict[str, torch.Tensor], x: torch.Tensor, states: tuple[str, ...],
-                       state: State, handles: State) -> tuple[State, dict[str, torch.Tensor]]:
+def _step_with_handles(arch: str, form: str | None, w: dict[str, torch.Tensor], x: torch.Tensor,
+                       states: tuple[str, ...], state: State, handles: State) -> tuple[State, dict[str, torch.Tensor]]:
     """The cell's step with a (zero) handle added to each new state, so its gradient there is the total one."""
     names = [STATE_EDITS[s] for s in states]
 
     def edit(name: str, t: int, value: torch.Tensor) -> torch.Tensor:
         return value + handles[names.index(name)] if name in names else value
 
-    return step(arch, w, x, state, edit)
+    return step(arch, w, x, state, edit, form=form)
+
+
+class _Start:
+    """The state a review starts from, in float64: zero, or (a model that reads Keras's padding and start mark) the
+    state after those steps, computed on a private float64 copy with autograd on, so that the gradient reaching it
+    can be taken on into the weights: ``weight_grads``."""
+
+    def __init__(self, module: SentimentRNN, n_words: int):
+        self.twin = None
+        if getattr(module, "prefix", None) is None or not module.prefix.ids(n_words):
+            self.state = tuple(torch.zeros(module.rnn.hidden_size, dtype=DTYPE) for _ in ARCHS[module.arch].state)
+            return
+        self.twin = copy.deepcopy(module).to(DTYPE)  # private: the shared module is never changed
+        self.params = {**{PARAMETERS[k]: v for k, v in weights(self.twin).items()},
+                       "embedding.weight": self.twin.embedding.weight}
+        for v in self.params.values():
+            v.requires_grad_(True)
+        with torch.enable_grad():
+            self._tracked = tuple(s[0] for s in self.twin.initial_state(torch.tensor([n_words])))
+        self.state = tuple(s.detach() for s in self._tracked)
+
+    def weight_grads(self, cot: State) -> tuple[dict[str, torch.Tensor], dict[int, torch.Tensor]]:
+        """({parameter: ∂L/∂θ}, {embedding row: ∂L/∂E[row]}) through the steps before the first word, from
+        ``cot`` = ∂L/∂(start state); nothing without such steps."""
+        if self.twin is None:
+            return {}, {}
+        grads = torch.autograd.grad(self._tracked, list(self.params.values()), cot, allow_unused=True)
+        got = {k: (torch.zeros_like(self.params[k]) if g is None else g) for k, g in zip(self.params, grads, strict=True)}
+        emb = got.pop("embedding.weight")
+        rows = {int(i): emb[i] for i in torch.nonzero(emb.abs().sum(1)).flatten().tolist()}
+        return got, rows
 
 
 def _readout_loss(y: torch.Tensor, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -110,7 +153,8 @@ def backprop(module: SentimentRNN, ids: np.ndarray, label: int) -> Backprop:
         raise ValueError("the review contains no words")
     if label not in (0, 1):
         raise ValueError("label must be 1 (positive) or 0 (negative)")
-    arch, states = module.arch, ARCHS[module.arch].state
+    arch, states, f = module.arch, ARCHS[module.arch].state, form(module)
+    lead = module.prefix.ids(len(ids)) if getattr(module, "prefix", None) is not None else []
     with torch.no_grad():
         w = {k: v.detach().to(DTYPE) for k, v in weights(module).items()}
         idx = torch.tensor(np.asarray(ids, dtype=np.int64))
@@ -118,13 +162,15 @@ def backprop(module: SentimentRNN, ids: np.ndarray, label: int) -> Backprop:
         wd, bd = module.dense.weight.detach().to(DTYPE), module.dense.bias.detach().to(DTYPE)
     y = torch.tensor([float(label)], dtype=DTYPE)
 
-    # Forward, word by word, keeping each step's vector-Jacobian product.
-    state = tuple(s.to(DTYPE) for s in zero_state(module))
+    # Forward, word by word, keeping each step's vector-Jacobian product; from the model's start state (zero, or
+    # after the padding and start mark it reads).
+    start = _Start(module, len(idx))
+    state = start.state
     before, backs, gates = [], [], []
     for t in range(len(idx)):
         before.append(state)
         zeros = tuple(torch.zeros_like(s) for s in state)
-        state, back, g = vjp(partial(_step_with_handles, arch, w, x[t], states), state, zeros, has_aux=True)
+        state, back, g = vjp(partial(_step_with_handles, arch, f, w, x[t], states), state, zeros, has_aux=True)
         backs.append(back)
         gates.append(g)
     loss, back_loss = vjp(partial(_readout_loss, y), state[0], wd, bd)
@@ -143,10 +189,19 @@ def backprop(module: SentimentRNN, ids: np.ndarray, label: int) -> Backprop:
 
     # The weights: every step's vjp with its output cotangent, summed over the words in one batched step.
     prev = tuple(stacked(before, i) for i in range(len(states)))
-    _, back_w = vjp(lambda w_, x_: step(arch, w_, x_, prev)[0], w, x)
+    _, back_w = vjp(lambda w_, x_: step(arch, w_, x_, prev, form=f)[0], w, x)
     g_w, g_x = back_w(tuple(stacked(outs, i) for i in range(len(states))))
+    g_w = {PARAMETERS[k]: v for k, v in g_w.items()}
     uniq, inverse = np.unique(np.asarray(ids), return_inverse=True)
     rows = torch.zeros(len(uniq), x.shape[1], dtype=DTYPE).index_add_(0, torch.as_tensor(inverse), g_x)
+    g_prefix, prefix_rows = start.weight_grads(carried[0])  # the start state's gradient goes on into the prefix
+    if prefix_rows or g_prefix:
+        g_w = {k: v + g_prefix[k] for k, v in g_w.items()}
+        extra = sorted(set(prefix_rows) - set(uniq.tolist()))
+        uniq = np.concatenate([uniq, np.asarray(extra, dtype=uniq.dtype)])
+        rows = torch.cat([rows, torch.zeros(len(extra), x.shape[1], dtype=DTYPE)])
+        for i, g in prefix_rows.items():
+            rows[int(np.flatnonzero(uniq == i)[0])] += g
 
     grad = {s: stacked(totals, i) for i, s in enumerate(states)}
     before_grad = {s: stacked(carried, i) for i, s in enumerate(states)}
@@ -156,8 +211,8 @@ def backprop(module: SentimentRNN, ids: np.ndarray, label: int) -> Backprop:
         arch=arch, ids=np.asarray(ids), label=int(label), p_positive=float(torch.sigmoid(logit)),
         loss=float(loss), grad_h=grad["h"].numpy(), grad_c=grad["c"].numpy() if "c" in grad else None,
         keep=keep.numpy(), other=other.numpy(), carried=tuple(before_grad[s].numpy() for s in states),
-        grads={**{PARAMETERS[k]: v for k, v in g_w.items()}, "dense.weight": g_wd, "dense.bias": g_bd},
-        embedding_ids=uniq, embedding_grads=rows)
+        grads={**g_w, "dense.weight": g_wd, "dense.bias": g_bd},
+        embedding_ids=uniq, embedding_grads=rows, prefix=np.asarray(lead, dtype=np.int64))
 
 
 def _paths(arch: str, grad: dict[str, torch.Tensor], before: dict[str, torch.Tensor],
@@ -199,14 +254,21 @@ def weight_grad_norms(bp: Backprop, module: SentimentRNN) -> dict[str, float]:
 
 
 def embedding_table(bp: Backprop, model: SentimentModel, top: int = 10) -> pd.DataFrame:
-    """The words whose embedding rows get the largest gradient: word, times in the review, ‖∂L/∂E[word]‖."""
+    """The words whose embedding rows get the largest gradient: word, times read, ‖∂L/∂E[word]‖ (for a model that
+    reads Keras's padding and start mark first, their rows are among them)."""
     norms = bp.embedding_grads.norm(dim=1).numpy()
-    counts = {int(i): int(c) for i, c in zip(*np.unique(bp.ids, return_counts=True))}
+    counts = {int(i): int(c) for i, c in zip(*np.unique(np.concatenate([bp.ids, bp.prefix]), return_counts=True))}
+    before = set(bp.prefix.tolist()) - set(bp.ids.tolist())
     order = np.argsort(-norms, kind="stable")[:top]
+
+    def name(i: int) -> str:
+        if i in before:
+            return "(padding, before the first word)" if i == PAD_ID else "(start mark, before the first word)"
+        return "(every unknown word)" if i == model.vocab.unk_id else model.vocab.word(i)
+
     return pd.DataFrame({
-        "word": ["(every unknown word)" if bp.embedding_ids[i] == UNK_ID else model.vocab.word(int(bp.embedding_ids[i]))
-                 for i in order],
-        "times in the review": [counts[int(bp.embedding_ids[i])] for i in order],
+        "word": [name(int(bp.embedding_ids[i])) for i in order],
+        "times read": [counts[int(bp.embedding_ids[i])] for i in order],
         "gradient norm": norms[order].astype(np.float64),
     })
 

@@ -7,20 +7,23 @@ computed. Every value is checked against ``cell.step`` (the one recurrent step t
 trace: ``CellStep.deviation``. The leaves of an expression are the terms of the CLI's ``cell`` command;
 its references to other quantities and to the previous state are the diagram's wires.
 
-A second GRU form (Keras ``reset_after=False``: n = tanh(W_in x + b_in + W_hn (r ⊙ h))) would be one more
-entry of ``FORMS``, with its own hidden term.
+The GRU has two forms (``archs.GRU_FORMS``): PyTorch's, n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), and
+Cho et al.'s (Keras ``reset_after=False``), n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): one entry of
+``FORMS`` each, keyed by ``cell.form``. The previous state of the first word is the model's start state (zero,
+or for a model that reads Keras's padding and start mark the state after them: ``Trace.initial``).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..archs import ARCHS, GATE_LABELS
-from ..cell import step, weights
+from ..archs import ARCHS, GATE_LABELS, RESET_AFTER, RESET_BEFORE
+from ..cell import form, step, weights
 from ..predictor import SentimentModel
 from ..trace import Trace
 from .explain import output_weights, short
@@ -101,6 +104,27 @@ class Ref(Expr):
 
     def num(self, k: int) -> str:
         return fmt(self.at(k))
+
+
+@dataclass(eq=False)
+class Through(Expr):
+    """A term that reads other quantities without multiplying unit by unit, W_hn[k]·(r ⊙ h_{t−1}): its leaf holds
+    the number; the quantities it reads are wires into it (and terms of the CLI's JSON)."""
+
+    leaf: Leaf
+    reads: tuple[Ref, ...]
+
+    def __post_init__(self):
+        self.value = self.leaf.value
+
+    def tex(self) -> str:
+        return self.leaf.tex()
+
+    def num(self, k: int) -> str:
+        return self.leaf.num(k)
+
+    def children(self) -> tuple[Expr, ...]:
+        return (*self.reads, self.leaf)
 
 
 @dataclass(eq=False)
@@ -309,6 +333,13 @@ class Terms:
                      @ self.previous_states["h"], "h_prev")
                 + Leaf("hidden_bias", rf"b_{{h{s}}}[{K}]", self._rows("b_hh", block)))
 
+    def reset_memory_part(self, block: str, r: Ref) -> Expr:
+        """W_h·[k]·(r ⊙ h_{t−1}) + b_h·[k]: the memory the reset gate let through, then the matrix (Cho et al.)."""
+        s = self.symbol(block)
+        term = Leaf("hidden_term", rf"W_{{h{s}}}[{K}] \cdot (r \odot h_{{t-1}})",
+                    self._rows("w_hh", block) @ (r.value * self.previous_states["h"]), "h_prev")
+        return Through(term, (r,)) + Leaf("hidden_bias", rf"b_{{h{s}}}[{K}]", self._rows("b_hh", block))
+
     def memory_terms(self, block: str, k: int) -> np.ndarray:
         """[H] W_h·[k, j]·h_{t−1}[j]: what each unit j of the memory adds to unit k's gate."""
         return self._rows("w_hh", block)[k] * self.previous_states["h"]
@@ -325,12 +356,14 @@ class Terms:
         return Tag(key, expr)
 
 
-def _gru(p: Terms) -> str:
+def _gru(p: Terms, reset_before: bool = False) -> str:
     z = p.define("update", rf"z_{{{K}}}", sigmoid(p.x_part("update") + p.h_part("update")), "z · update gate",
                  "How much of its memory the unit keeps: 1 keeps hₜ₋₁, 0 replaces it with the candidate.")
     r = p.define("reset", rf"r_{{{K}}}", sigmoid(p.x_part("reset") + p.h_part("reset")), "r · reset gate",
-                 "How much of the memory the candidate may use (it scales W_hn·hₜ₋₁ + b_hn).")
-    n = p.define("candidate", rf"n_{{{K}}}", tanh(p.x_part("candidate") + r * p.h_part("candidate")),
+                 "How much of each unit of the memory the candidate may use (r ⊙ hₜ₋₁, before W_hn)."
+                 if reset_before else "How much of the memory the candidate may use (it scales W_hn·hₜ₋₁ + b_hn).")
+    memory = p.reset_memory_part("candidate", r) if reset_before else r * p.h_part("candidate")
+    n = p.define("candidate", rf"n_{{{K}}}", tanh(p.x_part("candidate") + memory),
                  "n · candidate", "The new content proposed from this word and the reset memory, in (−1, 1).")
     keep = p.tag("keep", "z⊙hₜ₋₁ · kept", z * p.previous("h"), "The part of the old memory that is kept.")
     write = p.tag("write", "(1−z)⊙n · written", (1 - z) * n, "The part of the candidate that is written.")
@@ -363,8 +396,10 @@ def _rnn(p: Terms) -> str:
     return "hidden"
 
 
-# arch -> the form that writes its step out (it defines the quantities and names the new hidden state)
-FORMS: dict[str, Callable[[Terms], str]] = {"gru": _gru, "lstm": _lstm, "rnn": _rnn}
+# (arch, cell.form) -> the form that writes its step out (it defines the quantities and names the new hidden state)
+FORMS: dict[tuple[str, str | None], Callable[[Terms], str]] = {
+    ("gru", RESET_AFTER): _gru, ("gru", RESET_BEFORE): partial(_gru, reset_before=True),
+    ("lstm", None): _lstm, ("rnn", None): _rnn}
 
 
 # --- one word: every quantity, checked against the cell and the trace -----------------------------------
@@ -402,10 +437,13 @@ class CellStep:
 
 
 def _previous(trace: Trace, t: int, arch: str) -> dict[str, np.ndarray]:
+    """The state word ``t`` is read from: the trace's after word t − 1, or before the first word the model's start
+    state (zero, or the state after the padding and start mark it reads)."""
     h = trace.hidden.shape[1]
-    prev = {"h": trace.hidden[t - 1] if t > 0 else np.zeros(h, np.float32)}
+    start = trace.initial if trace.initial is not None else np.zeros(h * len(ARCHS[arch].state), np.float32)
+    prev = {"h": trace.hidden[t - 1] if t > 0 else start[:h].astype(np.float32)}
     if "c" in ARCHS[arch].state:
-        prev["c"] = trace.gates["cell"][t - 1] if t > 0 else np.zeros(h, np.float32)
+        prev["c"] = trace.gates["cell"][t - 1] if t > 0 else start[h:].astype(np.float32)
     return prev
 
 
@@ -421,7 +459,7 @@ def cell_step(model: SentimentModel, trace: Trace, t: int) -> CellStep:
     w = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in w32.items()}
     prev = {k: v.astype(np.float64) for k, v in prev32.items()}
     p = Terms(arch, w, x32.cpu().numpy().astype(np.float64), prev)
-    out_key = FORMS[arch](p)
+    out_key = FORMS[arch, form(module)](p)
     wout = output_weights(model)
     bias = float(module.dense.bias[0])
     h_t = p.quantities[out_key].value
@@ -432,7 +470,7 @@ def cell_step(model: SentimentModel, trace: Trace, t: int) -> CellStep:
         "The output layer read after this word: σ(w·hₜ + b).", "P(positive)")
     # The same word through the model's own step (float32), and the trace's values.
     state = tuple(torch.tensor(prev32[s]).to(x32) for s in ARCHS[arch].state)
-    new_state, gates = step(arch, w32, x32, state)
+    new_state, gates = step(arch, w32, x32, state, form=form(module))
     cell = {**gates, "hidden": new_state[0]}
     deviation = max(float(np.abs(p.quantities[k].value - v.cpu().numpy()).max()) for k, v in cell.items())
     traced = {**{k: v[t] for k, v in trace.gates.items()}, "hidden": trace.hidden[t]}

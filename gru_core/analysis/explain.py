@@ -12,7 +12,7 @@ import torch
 from ..archs import GATE_LABELS
 from ..cell import step, weights
 from ..predictor import SentimentModel
-from ..text import UNK_ID, pad_sequences
+from ..text import pad_sequences
 from ..trace import Trace
 
 
@@ -42,7 +42,7 @@ def words_frame(trace: Trace) -> pd.DataFrame:
         "step": np.arange(1, len(trace.tokens) + 1),
         "label": step_labels(trace),
         "word": [short(w) for w in trace.tokens],
-        "known": trace.ids != UNK_ID,
+        "known": trace.known,
         "p_positive": trace.step_proba,
         "change": trace.step_proba - prev,
     })
@@ -113,13 +113,13 @@ def unit_frame(trace: Trace, unit: int, window: tuple[int, int] | None = None) -
 def word_summaries(trace: Trace) -> pd.DataFrame:
     """Per word: mean of each gate over units and the size of the hidden-state change.
 
-    ``h_change`` = ‖h_t − h_{t−1}‖ (h_0 = 0): which words made the network rewrite
+    ``h_change`` = ‖h_t − h_{t−1}‖ (from h_0, ``trace.h0``): which words made the network rewrite
     its memory. For a GRU, mean update gate near 1 = memory kept, near 0 = overwritten.
     """
     df = words_frame(trace)[["step", "label", "word"]].copy()
     for name, v in trace.gates.items():
         df[f"mean_{name}"] = v.mean(1)
-    prev = np.vstack([np.zeros_like(trace.hidden[:1]), trace.hidden[:-1]])
+    prev = np.vstack([trace.h0[None].astype(trace.hidden.dtype), trace.hidden[:-1]])
     df["h_change"] = np.linalg.norm(trace.hidden - prev, axis=1)
     return df
 
