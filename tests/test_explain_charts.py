@@ -223,7 +223,7 @@ def test_occlusion_many_words_batches_in_order():
     np.testing.assert_allclose(occ, expect, atol=1e-6)
 
 
-@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
+@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn", "keras-seed"])  # keras-seed reads its padding first
 @pytest.mark.parametrize("words", [2, 9, 120, 700])  # 700: truncated, the last 500 words are read
 def test_occlusion_on_shipped_models_equals_rereading_every_variant(arch, words):
     """The fast occlusion (one batch stepping through the words from the trace's states) against the plain
@@ -245,6 +245,23 @@ def test_occlusion_on_shipped_models_equals_rereading_every_variant(arch, words)
     plain32 = reread(model, tr)
     bound = 1e-6 + 2 * np.abs(plain32 - fast64).max()
     assert np.abs(explain.occlusion(model, tr) - plain32).max() <= bound
+
+
+def test_occlusion_of_cho_et_al_s_gru_equals_rereading_every_variant():
+    """Keras reset_after=False: the fast path steps the variants with the model's own form."""
+    from gru_core.archs import RESET_BEFORE
+    from gru_core.model import SentimentRNN
+
+    base = tiny_model("gru", seed=6)
+    torch.manual_seed(1)
+    module = SentimentRNN("gru", len(base.vocab), 6, 5, gru_form=RESET_BEFORE)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, 0.7)
+    model = SentimentModel(module.eval().requires_grad_(False), base.vocab, {"maxlen": 50})
+    tr = model.trace(random_review(np.random.default_rng(2), 30))
+    expect = tr.proba - model.predict_ids([np.delete(tr.ids, i) for i in range(len(tr.ids))])
+    np.testing.assert_allclose(explain.occlusion(model, tr), expect, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- gradient × input

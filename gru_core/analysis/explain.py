@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ..archs import GATE_LABELS
-from ..cell import step, weights
+from ..cell import form, step, weights
 from ..predictor import SentimentModel
 from ..text import pad_sequences
 from ..trace import Trace
@@ -149,12 +149,17 @@ def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:
     ``cell.step`` per word, where at word s the rows t < s are the ones still
     reading. T − 1 steps in all, T²/2 rows; the last word's variant reads nothing
     more, its verdict is the one after the word before it.
+
+    A model that reads Keras's padding first starts a shorter review after one more
+    padding step, so no state of the trace is shared: each variant is read afresh.
     """
     ids = trace.ids
     n = len(ids)
     if n == 1:
         return np.array([trace.proba - 0.5])  # nothing left to read: compare with no opinion
     module = model.module
+    if getattr(module, "prefix", None) is not None:
+        return trace.proba - model.predict_ids([np.delete(ids, i) for i in range(n)], batch_size=64)
     w = weights(module)
     device = w["w_hh"].device
     x = module.embedding(torch.tensor(ids, device=device))  # [T, E]
@@ -162,7 +167,7 @@ def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:
     # Row t starts from the state after word t − 1 (zeros before the first word).
     state = [torch.as_tensor(np.vstack([np.zeros_like(v[:1]), v[:-1]]), device=device) for v in carried]
     for s in range(1, n):
-        new, _ = step(module.arch, w, x[s], tuple(v[:s] for v in state))
+        new, _ = step(module.arch, w, x[s], tuple(v[:s] for v in state), form=form(module))
         for v, u in zip(state, new):
             v[:s] = u
     without = torch.sigmoid(module.dense(state[0])).squeeze(-1).double().cpu().numpy()
