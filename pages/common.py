@@ -11,11 +11,19 @@ and return plain frames and dicts, cached with ``st.cache_data``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+
+# Streamlit's Arrow data transformer and the lock around Altair's global settings, as st.altair_chart uses
+# them (the version is pinned in requirements.txt; tests compare vega_lite with Streamlit's own conversion).
+from streamlit.elements.vega_charts import _altair_globals_lock, _to_arrow_dataset
 
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
 from gru_core.analysis.bptt import Backprop, backprop, sgd_path
@@ -122,6 +130,31 @@ def cache_key(model: SentimentModel) -> tuple:
     return (str(model.path), _stamp(model.path) if model.path else model.arch)
 
 
+def vega_lite(chart: alt.TopLevelMixin) -> dict:
+    """The Vega-Lite spec st.altair_chart would send (data as Arrow datasets, Streamlit's theme left to the
+    page), without Altair's schema validation, which costs more than the conversion itself: the chart
+    builders' specs are validated by their tests."""
+    datasets: dict = {}
+    alt.data_transformers.register("to_arrow_dataset", _to_arrow_dataset)
+    with _altair_globals_lock:
+        theme = alt.theme.enable("none") if alt.theme.active == "default" else nullcontext()
+        with theme, alt.data_transformers.enable("to_arrow_dataset", datasets=datasets):
+            spec = chart.to_dict(validate=False)
+    spec["datasets"] = {**(spec.get("datasets") or {}), **datasets}
+    return spec
+
+
+@st.cache_resource(max_entries=96, show_spinner=False)
+def _chart_spec(shows: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:
+    return vega_lite(_build())
+
+
+def chart(shows: tuple, build: Callable[[], alt.TopLevelMixin], **kwargs):
+    """``st.altair_chart(build(), **kwargs)``, with the chart built and converted to Vega-Lite once per ``shows``, which must name everything the chart shows (model version, review,
+    options): a rerun that shows the same chart only sends it again. Returns what st.altair_chart returns."""
+    return st.vega_lite_chart(spec=dict(_chart_spec(shows, build)), **kwargs)  # a copy: Streamlit edits it
+
+
 def _frozen(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.flags.writeable = False
@@ -139,17 +172,31 @@ def get_trace(model: SentimentModel, text: str) -> Trace:
     return _trace(*cache_key(model), text)
 
 
-@st.cache_resource(max_entries=32, show_spinner="Measuring each word's influence…")
-def _influence(path: str, stamp: tuple, text: str) -> tuple[np.ndarray, np.ndarray]:
-    model, trace = _load(path, stamp), _trace(path, stamp, text)
+# Word influence is started as soon as the trace exists and computed on a worker thread while the page builds
+# its charts (torch releases the interpreter as it works); the section that shows it waits for the result.
+_INFLUENCE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="word-influence")
+
+
+def _influence_now(model: SentimentModel, trace: Trace) -> tuple[np.ndarray, np.ndarray]:
     out = occlusion(model, trace), grad_x_input(model, trace)
     _frozen(*out)
     return out
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _influence(path: str, stamp: tuple, text: str) -> Future:
+    return _INFLUENCE_POOL.submit(_influence_now, _load(path, stamp), _trace(path, stamp, text))
+
+
+def start_influence(model: SentimentModel, text: str) -> None:
+    """Begin computing the word influence of ``text`` (see ``get_influence``) in the background, once."""
+    _influence(*cache_key(model), text)
+
+
 def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(occlusion, gradient × input) per word, cached."""
-    return _influence(*cache_key(model), text)
+    """(occlusion, gradient × input) per word, cached: waits for the computation ``start_influence`` began."""
+    with st.spinner("Measuring each word's influence…"):
+        return _influence(*cache_key(model), text).result()
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -14,6 +14,7 @@ from gru_core.analysis.explain import (
     output_weights,
     quantities,
     trace_csv,
+    unit_frame,
     word_summaries,
     words_frame,
 )
@@ -22,6 +23,8 @@ from gru_core.charts.gates import heatmap, picked_cell, trajectory, unit_lines, 
 from gru_core.charts.text import coloured_text_html, md_escape
 from gru_core.examples import EXAMPLES
 from pages.common import (
+    cache_key,
+    chart,
     current_model,
     get_influence,
     get_trace,
@@ -30,6 +33,7 @@ from pages.common import (
     open_test_review,
     require_app,
     set_unit,
+    start_influence,
     unit_input,
 )
 from pages.interventions_panel import interventions_panel
@@ -79,6 +83,7 @@ if not text.strip():
     st.stop()
 try:
     trace = get_trace(model, text)
+    start_influence(model, text)  # the word-influence section's work, on a worker thread while the charts build
 except ValueError:
     st.info("This review contains no words the model can read (only spaces, punctuation or symbols). "
             "Type a few words to see how the model reads them.")
@@ -132,7 +137,8 @@ if T > WINDOW:
 else:
     window = (0, T)
 shown = frame.iloc[window[0]:window[1]]
-st.altair_chart(trajectory(shown), width="stretch")
+version = cache_key(model)  # with the review and the options: what each chart below shows
+chart(("trajectory", version, text, window), lambda: trajectory(shown), width="stretch")
 st.page_link("pages/dynamics.py", label="How the network keeps this verdict: its state-space dynamics",
              icon=":material/timeline:")
 
@@ -143,11 +149,15 @@ order_by = st.radio("Order units by", ["index", "weight", "mean"], horizontal=Tr
                     help="Output-layer weight: units that push the verdict towards positive at the top, "
                          "towards negative at the bottom.")
 names = list(quantities(trace))
-tabs = st.tabs([GATE_LABELS[n] for n in names])
+# Lazy: only the open tab's heatmap is built and sent (a tab switch reruns the page from the cached trace).
+tabs = st.tabs([GATE_LABELS[n] for n in names], key=f"gate_tab_{model.arch}", on_change="rerun")
 for tab, name in zip(tabs, names):
+    if not tab.open:
+        continue
     with tab:
-        event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
-                                width="stretch", on_select="rerun", key=f"heat_{name}")
+        event = chart(("heatmap", version, text, name, order_by, window),
+                      lambda name=name: heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
+                      width="stretch", on_select="rerun", key=f"heat_{name}")
         cell = picked_cell(event)
         if new_pick(f"heat_{name}", cell):
             set_unit(cell[0])
@@ -156,8 +166,8 @@ st.caption("Click a cell to inspect its unit and word below (the Unit atlas show
 
 # --- Per-word summaries ------------------------------------------------------
 st.subheader("Which words made the network rewrite its memory")
-summary = word_summaries(trace).iloc[window[0]:window[1]]
-st.altair_chart(word_summary_chart(summary), width="stretch")
+chart(("summary", version, text, window),
+      lambda: word_summary_chart(word_summaries(trace).iloc[window[0]:window[1]]), width="stretch")
 if model.arch == "gru":
     st.caption("Mean update gate near 1: the GRU kept its memory at this word; near 0: it overwrote it with the "
                "candidate. ‖h_t − h_{t−1}‖ is how far the hidden state moved.")
@@ -168,11 +178,7 @@ weights = output_weights(model)
 # One choice shared with the Unit atlas and kept in the URL; first the unit that sways the verdict most.
 unit = unit_input(len(weights), int(np.argmax(np.abs(weights))), "Or click a cell in a heatmap, or a row of the "
                   "Unit atlas.")
-rows = []
-for name, values in quantities(trace).items():
-    rows.append(pd.DataFrame({"step": shown["step"], "label": shown["label"], "word": shown["word"],
-                              "quantity": GATE_LABELS[name], "value": values[window[0]:window[1], unit]}))
-st.altair_chart(unit_lines(pd.concat(rows, ignore_index=True)), width="stretch")
+chart(("unit", version, text, unit, window), lambda: unit_lines(unit_frame(trace, unit, window)), width="stretch")
 st.caption(f"Unit {unit} has output-layer weight {weights[unit]:+.4f}: "
            + ("a high hidden value pushes the verdict towards positive." if weights[unit] > 0
               else "a high hidden value pushes the verdict towards negative."))
@@ -186,21 +192,23 @@ if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <=
 
 # --- Word influence ------------------------------------------------------------
 st.subheader("Word influence")
-occ, gxi = get_influence(model, text)
+occ, gxi = get_influence(model, text)  # computed meanwhile, from the moment the trace was ready
 scale_occ = max(float(np.abs(occ).max()), 1e-9)
 scale_gxi = max(float(np.abs(gxi).max()), 1e-9)
 left, right = st.columns(2)
 with left:
     st.markdown("**Occlusion**: verdict change when the word is removed")
     st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
-                                   [f"{w}: removing it changes P(positive) by {-d:+.4f}" for w, d in zip(trace.tokens, occ)],
-                                   ~trace.known, skip), unsafe_allow_html=True)
+                                   [f"{w}: removing it changes P(positive) by {-d:+.4f}"
+                                    for w, d in zip(trace.tokens, occ)], ~trace.known, skip),
+                unsafe_allow_html=True)
 with right:
     st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
     st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
                                    [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
                                    ~trace.known, skip), unsafe_allow_html=True)
-st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each method's largest value.")
+st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each "
+           "method's largest value.")
 
 # --- Compare with an edited review -----------------------------------------------
 # Lazy: the second trace and its charts are computed only while the expander is open.

@@ -43,7 +43,7 @@ from gru_core.text import tokenize
 from .apphelpers import ROOT
 from .tiny import tiny_model
 
-SHIPPED = ["gru", "lstm", "rnn"]
+SHIPPED = ["gru", "lstm", "rnn", "keras-seed"]  # every shipped model has its slices.json
 
 
 # --- The rules, on hand-written reviews -------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..archs import GATE_LABELS
+from ..cell import form, step, weights
 from ..predictor import SentimentModel
 from ..text import pad_sequences
 from ..trace import Trace
@@ -98,6 +100,16 @@ def heatmap_frame(model: SentimentModel, trace: Trace, quantity: str, order_by: 
     return gate_frame(trace, quantity, unit_order(model, trace, quantity, order_by), window)
 
 
+def unit_frame(trace: Trace, unit: int, window: tuple[int, int] | None = None) -> pd.DataFrame:
+    """One unit's quantities (every gate and the hidden state) over the words of the window, long:
+    step, label, word, quantity (as the equations name it), value."""
+    a, b = window if window else (0, len(trace.tokens))
+    words = words_frame(trace).iloc[a:b]
+    return pd.concat([pd.DataFrame({"step": words["step"], "label": words["label"], "word": words["word"],
+                                    "quantity": GATE_LABELS[name], "value": values[a:b, unit]})
+                      for name, values in quantities(trace).items()], ignore_index=True)
+
+
 def word_summaries(trace: Trace) -> pd.DataFrame:
     """Per word: mean of each gate over units and the size of the hidden-state change.
 
@@ -126,16 +138,40 @@ def trace_csv(trace: Trace) -> str:
     return table[columns].to_csv(index=False)
 
 
+@torch.inference_mode()  # fewer bookkeeping costs than no_grad over its ~T small steps
 def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:
     """[T] verdict change when each word is removed: proba − proba(without that word).
 
-    Positive: the word pushed the verdict towards positive.
+    Positive: the word pushed the verdict towards positive. Without word t the
+    review reads as before up to word t − 1, so variant t starts from the trace's
+    state after word t − 1 and reads the words after t. All variants read word s
+    in the same step: one batch of rows (row t: the review without word t), one
+    ``cell.step`` per word, where at word s the rows t < s are the ones still
+    reading. T − 1 steps in all, T²/2 rows; the last word's variant reads nothing
+    more, its verdict is the one after the word before it.
+
+    A model that reads Keras's padding first starts a shorter review after one more
+    padding step, so no state of the trace is shared: each variant is read afresh.
     """
     ids = trace.ids
-    if len(ids) == 1:
+    n = len(ids)
+    if n == 1:
         return np.array([trace.proba - 0.5])  # nothing left to read: compare with no opinion
-    variants = [np.delete(ids, i) for i in range(len(ids))]
-    return trace.proba - model.predict_ids(variants, batch_size=64)
+    module = model.module
+    if getattr(module, "prefix", None) is not None:
+        return trace.proba - model.predict_ids([np.delete(ids, i) for i in range(n)], batch_size=64)
+    w = weights(module)
+    device = w["w_hh"].device
+    x = module.embedding(torch.tensor(ids, device=device))  # [T, E]
+    carried = [trace.hidden] + ([trace.gates["cell"]] if "cell" in trace.gates else [])
+    # Row t starts from the state after word t − 1 (zeros before the first word).
+    state = [torch.as_tensor(np.vstack([np.zeros_like(v[:1]), v[:-1]]), device=device) for v in carried]
+    for s in range(1, n):
+        new, _ = step(module.arch, w, x[s], tuple(v[:s] for v in state), form=form(module))
+        for v, u in zip(state, new):
+            v[:s] = u
+    without = torch.sigmoid(module.dense(state[0])).squeeze(-1).double().cpu().numpy()
+    return trace.proba - without
 
 
 def logit_gradients(model: SentimentModel, seqs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
