@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -327,7 +328,7 @@ def _evaluate(a: argparse.Namespace) -> int:
         split = load_rt_polarity(a.rt_data)
     else:
         split = load_labelled_file(a.data)
-    m = evaluate_split(model, split)
+    m = evaluate_split(model, split, workers=os.cpu_count() or 1)  # a command of its own: every core
     if a.json:
         print(json.dumps({"model": str(a.model), "data": a.data, **m}))
         return 0
