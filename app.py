@@ -14,6 +14,7 @@ choose_language()  # before anything is drawn: every page's words follow it
 
 page = st.navigation([
     st.Page("pages/explorer.py", title=_("Gate Explorer"), icon=":material/tune:", default=True),
+    st.Page("pages/cell.py", title=_("Inside the cell"), icon=":material/memory:"),
     st.Page("pages/units.py", title=_("Unit atlas"), icon=":material/grid_view:"),
     st.Page("pages/compare.py", title=_("GRU vs LSTM"), icon=":material/compare_arrows:"),
     st.Page("pages/slices.py", title=_("Where models fail"), icon=":material/rule:"),

@@ -23,15 +23,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(log_path: Path, env: dict | None = None, timeout: float = 90):
-    """``streamlit run app.py`` on a free local port; yields (url, process)."""
+def streamlit_server(log_path: Path, env: dict | None = None, timeout: float = 90, root: Path = ROOT):
+    """``streamlit run app.py`` (of the checkout at ``root``) on a free local port; yields (url, process)."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+            cwd=root, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + timeout

@@ -18,6 +18,8 @@ import altair
 import streamlit
 import torch
 
+from benchmarks.cell_bench import bench_cell
+from benchmarks.cell_bench import summary as cell_summary
 from benchmarks.harness import ROOT, streamlit_server
 from benchmarks.load_test import run_load
 from benchmarks.load_test import summary as load_summary
@@ -36,6 +38,7 @@ def main() -> None:
     a = p.parse_args()
     core = run_bench(str(ROOT / "models" / "gru"), None, a.steps)
     page = bench_page()
+    cell = bench_cell()
     with streamlit_server(ROOT / "test-artifacts" / "report-streamlit.log") as (url, proc):
         load = run_load(url, proc.pid, a.sessions, a.reviews)
     text = "\n".join([
@@ -53,6 +56,10 @@ def main() -> None:
         "## Gate Explorer page, server side (`python benchmarks/page_bench.py`)",
         "",
         f"- {page_summary(page)}",
+        "",
+        "## Inside the cell page, server side (`python benchmarks/cell_bench.py`)",
+        "",
+        *[f"- {line.strip()}" for line in cell_summary(cell).splitlines()],
         "",
         "## Many users at once (`python benchmarks/load_test.py`)",
         "",

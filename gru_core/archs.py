@@ -59,6 +59,29 @@ ARCHS: dict[str, Arch] = {
         state=("h",),
     ),
 }
+# The GRU's two forms: where the reset gate acts on the memory in the candidate n.
+RESET_AFTER, RESET_BEFORE = "reset_after", "reset_before"
+GRU_FORMS: dict[str, str] = {
+    RESET_AFTER: "reset after the recurrent product, n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)): "
+                 "PyTorch's nn.GRU, cuDNN, Keras reset_after=True (Keras 3's default)",
+    RESET_BEFORE: "reset before the recurrent product, n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn): "
+                  "Cho et al. 2014, Keras reset_after=False (Keras 2 and older tutorials); no native PyTorch layer",
+}
+# The candidate's equation in each form, as the pages write it, and what the pages say about the form.
+CANDIDATE_LATEX: dict[str, str] = {
+    RESET_AFTER: r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))",
+    RESET_BEFORE: r"n_t = \tanh(W_{in} x_t + b_{in} + W_{hn} (r_t \odot h_{t-1}) + b_{hn})",
+}
+GRU_FORM_NOTE: dict[str, str] = {
+    RESET_AFTER: "This is PyTorch's form: the reset gate multiplies the recurrent product *after* the matrix "
+                 "(W_hn h + b_hn), as in cuDNN and Keras `reset_after=True`. Cho et al. (2014) apply it before: "
+                 "n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn). The two are different models; these weights were "
+                 "trained with PyTorch's form.",
+    RESET_BEFORE: "This is the form of Cho et al. (2014), Keras `reset_after=False`: the reset gate multiplies the "
+                  "memory *before* the recurrent matrix, W_hn (r ⊙ h), and b_hn is 0 (Keras keeps one bias). "
+                  "PyTorch's nn.GRU applies it after the product, r ⊙ (W_hn h + b_hn), and cannot run these "
+                  "weights: every step here is computed by the step-by-step cell with the equation above.",
+}
 NAMES: tuple[str, ...] = tuple(ARCHS)  # ("gru", "lstm", "rnn"): also the shipped models' folders
 SIGMOID_GATES: frozenset[str] = frozenset().union(*(a.sigmoid for a in ARCHS.values()))
 

@@ -1,7 +1,9 @@
 """Checkpoints: a folder of ``model.safetensors`` + JSON. Nothing is ever unpickled.
 
 - ``config.json``: architecture, sizes, tokenizer, maxlen, padding, and the
-  SHA-256 of the weights (checked on load).
+  SHA-256 of the weights (checked on load); for a GRU its form (``gru_form``); for a model
+  imported from Keras also what it reads before a review's words (``prefix``), its
+  text conventions and its source file (``keras_import.py``).
 - ``vocab.json``: the vocabulary.
 - ``metrics.json``: how the model was made and how well it does.
 
@@ -47,15 +49,16 @@ from pathlib import Path
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .archs import NAMES
+from .archs import NAMES, RESET_AFTER
 from .atomic import write_json_atomic
-from .model import SentimentRNN
+from .model import Prefix, SentimentRNN
 from .text import TOKENIZER_VERSION, Vocab
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 ENV_MODELS = "GRU_EXPLORER_MODELS"
 ENV_LOCAL_MODELS = "GRU_EXPLORER_LOCAL_MODELS"
 
+SHIPPED = (*NAMES, "keras-seed")  # the models in models/: ours by architecture, then the seed's Keras recipe
 FILES = ("model.safetensors", "config.json", "vocab.json", "metrics.json")  # what save_checkpoint writes
 REQUIRED = FILES[:3]  # what loading needs
 _SWAP = threading.Lock()  # a save's renames vs. recovery in another thread
@@ -82,7 +85,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def make_config(module: SentimentRNN, maxlen: int) -> dict:
-    return {
+    config = {
         "arch": module.arch,
         "vocab_size": module.embedding.num_embeddings,
         "embed_dim": module.embedding.embedding_dim,
@@ -92,6 +95,11 @@ def make_config(module: SentimentRNN, maxlen: int) -> dict:
         "truncating": "pre",
         "tokenizer": TOKENIZER_VERSION,
     }
+    if module.arch == "gru" and module.gru_form != RESET_AFTER:
+        config["gru_form"] = module.gru_form
+    if module.prefix is not None:
+        config["prefix"] = module.prefix.to_json()
+    return config
 
 
 def old_folder(folder: str | os.PathLike) -> Path:
@@ -129,11 +137,12 @@ def recover(folder: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Vocab, maxlen: int,
-                    metrics: dict | None = None, replace: bool = True) -> Path:
+                    metrics: dict | None = None, replace: bool = True, extra_config: dict | None = None) -> Path:
     """Write a checkpoint folder, replacing any previous one safely (see the module docstring); return its path.
 
     With ``replace=False`` an existing model folder is never replaced (FileExistsError),
-    even one that appears while this function runs.
+    even one that appears while this function runs. ``extra_config``: more keys for config.json
+    (an imported model's source and text conventions).
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +153,7 @@ def save_checkpoint(folder: str | os.PathLike, module: SentimentRNN, vocab: Voca
         state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))
         os.chmod(tmp / "model.safetensors", 0o644)
-        config = make_config(module, maxlen)
+        config = {**make_config(module, maxlen), **(extra_config or {})}
         config["weights_sha256"] = sha256_file(tmp / "model.safetensors")
         write_json_atomic(tmp / "config.json", config)
         write_json_atomic(tmp / "vocab.json", vocab.to_json())
@@ -226,7 +235,8 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
         sizes = [config[k] for k in ("vocab_size", "embed_dim", "hidden", "maxlen")]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
             raise ValueError("vocab_size, embed_dim, hidden and maxlen must be positive integers")
-        module = SentimentRNN(config["arch"], *sizes[:3])
+        module = SentimentRNN(config["arch"], *sizes[:3], gru_form=config.get("gru_form", RESET_AFTER),
+                              prefix=_prefix(config))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(folder / "config.json", f"invalid or incomplete config ({e})") from e
     if config.get("tokenizer") != TOKENIZER_VERSION:
@@ -245,6 +255,19 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
     return module, vocab, config, metrics
 
 
+def _prefix(config: dict) -> Prefix | None:
+    """config.json's ``prefix`` (what the model reads before a review's words), checked; None when absent."""
+    p = config.get("prefix")
+    if p is None:
+        return None
+    start = p.get("start_id") if isinstance(p, dict) else None
+    if (not isinstance(p, dict) or p.get("maxlen") != config["maxlen"] or not isinstance(p.get("reads_padding"), bool)
+            or not (start is None or isinstance(start, int) and not isinstance(start, bool)
+                    and 0 < start < config["vocab_size"])):
+        raise ValueError("prefix must be {maxlen: the config's maxlen, reads_padding: true/false, start_id: an id or null}")
+    return Prefix(p["maxlen"], p["reads_padding"], start)
+
+
 def models_dir() -> Path:
     """Where checkpoints live: ``$GRU_EXPLORER_MODELS`` or the repo's ``models/``."""
     return Path(os.environ.get(ENV_MODELS) or MODELS_DIR)
@@ -257,7 +280,7 @@ def local_models_dir() -> Path:
 
 
 def list_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:
-    """Model folders under ``root`` that hold a config.json; the shipped gru, lstm, rnn first.
+    """Model folders under ``root`` that hold a config.json; the shipped gru, lstm, rnn, keras-seed first.
 
     Folders whose names start with '.' are temporary (a save in progress) and skipped; a
     checkpoint left as ``.NAME.old`` by an interrupted save is first restored as ``NAME``.
@@ -270,5 +293,5 @@ def list_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:
         if name and not name.startswith("."):
             recover(root / name)
     found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()]
-    order = {name: i for i, name in enumerate(NAMES)}
+    order = {name: i for i, name in enumerate(SHIPPED)}
     return sorted(found, key=lambda p: (order.get(p.name, len(order)), p.name))

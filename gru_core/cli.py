@@ -1,8 +1,10 @@
-"""``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, slices, download-imdb, bench."""
+"""``python -m gru_core <command>``: train, evaluate, predict, stats, dynamics, units, slices, cell, bptt,
+import-keras, download-imdb, bench."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -92,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     _dynamics_parser(sub)
     _units_parser(sub)
     _slices_parser(sub)
+    _cell_parsers(sub)
+    _import_keras_parser(sub)
 
     b = sub.add_parser("bench", help="trace/native ratio, training-step ratio, evaluation throughput")
     b.add_argument("--model", default="models/gru")
@@ -127,6 +131,38 @@ def _units_parser(sub) -> None:
     u.add_argument("--draws", type=_positive_int, default=5, help="random ablation draws per k")
     u.add_argument("--ablation-reviews", type=_positive_int, default=None,
                    help="run the ablations on N random test reviews (default: all 25,000; each choice is one pass)")
+
+
+def _import_keras_parser(sub) -> None:
+    k = sub.add_parser("import-keras", help="open your own Keras model: convert MODEL.keras|MODEL.h5 to a checkpoint",
+                       description="Convert a Keras Embedding -> GRU | LSTM | SimpleRNN -> Dense(1, sigmoid) model "
+                                   "(a .keras or .h5 file, read as data: nothing in it runs) and the word index its "
+                                   "reviews were encoded with into a checkpoint folder. Reviews are then encoded as "
+                                   "keras.datasets.imdb encodes them: start mark 1, unknown 2, word rank + "
+                                   "index_from, ids >= num_words read as unknown, padding 0 in front up to maxlen.")
+    k.add_argument("model_file", help="the Keras model: MODEL.keras (Keras 3) or MODEL.h5")
+    k.add_argument("--word-index", required=True,
+                   help="word -> rank JSON, as keras.datasets.imdb.get_word_index() gives (imdb_word_index.json)")
+    k.add_argument("--num-words", type=_positive_int, default=5000, help="imdb.load_data's num_words (default 5000)")
+    k.add_argument("--maxlen", type=_positive_int, default=500, help="pad_sequences' maxlen (default 500)")
+    k.add_argument("--index-from", type=_positive_int, default=3, help="imdb.load_data's index_from (default 3)")
+    k.add_argument("--out", required=True, help="checkpoint folder to write, e.g. models/local/my-keras-gru")
+    k.add_argument("--no-replace", action="store_true", help="refuse to replace a model already at --out")
+
+
+def _import_keras(a: argparse.Namespace) -> int:
+    from .keras_import import import_keras
+    from .predictor import load_model
+
+    folder = import_keras(a.model_file, a.word_index, a.out, a.num_words, a.maxlen, a.index_from,
+                          replace=not a.no_replace)
+    m = load_model(folder)
+    src = m.imported
+    form = f", {m.gru_form}" if m.gru_form else ""
+    padding = "reads the padding (mask_zero=False)" if src["mask_zero"] is False else "skips the padding (mask_zero=True)"
+    print(f"imported {src['file']} ({src['recurrent']}{form}, {m.module.rnn.hidden_size} units, "
+          f"{m.vocab.n_words:,} words, maxlen {m.maxlen}; {padding}) -> {folder}")
+    return 0
 
 
 def _units(a: argparse.Namespace) -> int:
@@ -292,7 +328,7 @@ def _evaluate(a: argparse.Namespace) -> int:
         split = load_rt_polarity(a.rt_data)
     else:
         split = load_labelled_file(a.data)
-    m = evaluate_split(model, split)
+    m = evaluate_split(model, split, workers=os.cpu_count() or 1)  # a command of its own: every core
     if a.json:
         print(json.dumps({"model": str(a.model), "data": a.data, **m}))
         return 0
@@ -339,6 +375,87 @@ def _stats(a: argparse.Namespace) -> int:
             print(f"wrote {out}; peak inference memory NOT measured: {mem['error']}", file=sys.stderr)
         else:
             print(f"wrote {out} (peak inference memory {mem['peak_bytes'] / 2**20:.1f} MiB)")
+    return 0
+
+
+def _cell_parsers(sub) -> None:
+    c = sub.add_parser("cell", help="one word through one cell: every term of every gate for one unit",
+                       description="Read TEXT and write out the K-th word's step for unit U: each gate's value and "
+                                   "its terms (W_i·[U]·x_t, b_i·[U], W_h·[U]·h_{t-1}, b_h·[U]), the new state, and "
+                                   "P(positive) after that word. Words count from the first word read (1-based).")
+    c.add_argument("--model", default="models/gru", help="checkpoint folder (default: models/gru)")
+    c.add_argument("--word", type=int, required=True, help="K: the K-th word read, 1-based")
+    c.add_argument("--unit", type=int, help="the unit (default: the one with the largest |output-layer weight|)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("text", nargs="+", help="the review (several arguments are joined with spaces)")
+    b = sub.add_parser("bptt", help="backpropagation through time for one review, and one SGD step",
+                       description="The loss of TEXT with the given label, ‖∂L/∂h_t‖ at every word, the two paths "
+                                   "of the gradient into the state before each word (GRU: z_t ⊙ ∂L/∂h_t and the "
+                                   "rest; LSTM: f_t ⊙ ∂L/∂c_t and the rest; RNN: no highway), ‖∂L/∂W‖ for every "
+                                   "block, and one plain SGD step of size ALPHA on a private copy of the weights.")
+    b.add_argument("--model", default="models/gru", help="checkpoint folder (default: models/gru)")
+    b.add_argument("--label", choices=("positive", "negative"), required=True, help="what the review really is")
+    b.add_argument("--alpha", type=float, default=0.1, help="learning rate of the SGD step (default 0.1)")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("text", nargs="+", help="the review (several arguments are joined with spaces)")
+
+
+def _cell(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .analysis.cell_forward import cell_step, parts, summary
+    from .analysis.explain import output_weights
+    from .archs import ARCHS
+    from .predictor import load_model
+
+    model = load_model(a.model)
+    trace = model.trace(" ".join(a.text))
+    h = trace.hidden.shape[1]
+    unit = int(np.argmax(np.abs(output_weights(model)))) if a.unit is None else a.unit
+    if not 0 <= unit < h:
+        raise ValueError(f"unit must be between 0 and {h - 1}")
+    step_ = cell_step(model, trace, a.word - 1)
+    if a.json:
+        print(json.dumps(step_.unit_json(unit), ensure_ascii=False))
+        return 0
+    print(f"{a.model} ({ARCHS[model.arch].display}), word {a.word} of {len(trace.tokens)} {step_.word!r}, unit {unit}: "
+          f"P(positive) after it {step_.p_positive:.6f}")
+    for q in step_.defined():
+        terms = ", ".join(f"{e.key} {e.at(unit):+.6f}" for e in {e.key: e for e in parts(q.expr)}.values())
+        print(f"  {q.label:<20} {q.expr.at(unit):+.6f}   ({terms})")
+    print(f"  {summary(step_, unit)}")
+    print(f"  equals the cell's own step to {step_.deviation:.1e} and the trace to {step_.trace_deviation:.1e}")
+    return 0
+
+
+def _bptt(a: argparse.Namespace) -> int:
+    from .analysis.bptt import backprop, sgd_path, weight_grad_norms
+    from .predictor import load_model
+
+    model = load_model(a.model)
+    trace = model.trace(" ".join(a.text))
+    label = int(a.label == "positive")
+    bp = backprop(model.module, trace.ids, label)
+    n = bp.norms()
+    path = sgd_path(model, trace.ids, label, a.alpha, 1, [])
+    out = {"loss": bp.loss, "words": trace.tokens, "grad_norm_by_word": n["grad_h"].tolist()}
+    if bp.grad_c is not None:
+        out["cell_grad_norm_by_word"] = n["grad_c"].tolist()
+    out |= {"keep_path_norm_by_word": n["keep"].tolist(), "other_path_norm_by_word": n["other"].tolist(),
+            "weight_grad_norms": weight_grad_norms(bp, model.module),
+            "sgd_step": {"alpha": a.alpha, "p_before": float(path["p_review"][0]),
+                         "p_after": float(path["p_review"][1])}}
+    if a.json:
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"{a.model}: loss {bp.loss:.6f} with label {a.label} (P(positive) {bp.p_positive:.6f}), {len(trace.tokens)} "
+          f"words; ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = {bp.first_last_ratio:.3e}")
+    print("  word  ‖∂L/∂h_t‖     keep path     other path")
+    for t, w in enumerate(trace.tokens):
+        print(f"  {t + 1:>4}  {n['grad_h'][t]:.4e}    {n['keep'][t]:.4e}    {n['other'][t]:.4e}   {w}")
+    print("  ‖∂L/∂W‖: " + ", ".join(f"{k} {v:.3e}" for k, v in out["weight_grad_norms"].items()))
+    s = out["sgd_step"]
+    print(f"  one SGD step, alpha {s['alpha']:g}: P(positive) {s['p_before']:.6f} -> {s['p_after']:.6f}")
     return 0
 
 
@@ -420,6 +537,12 @@ def main(argv: list[str] | None = None) -> int:
             return _units(args)
         if args.command == "slices":
             return _slices(args)
+        if args.command == "cell":
+            return _cell(args)
+        if args.command == "bptt":
+            return _bptt(args)
+        if args.command == "import-keras":
+            return _import_keras(args)
         from .bench import run_bench
         run_bench(args.model, args.data, args.steps)
         return 0

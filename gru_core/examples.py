@@ -45,5 +45,6 @@ EXAMPLES: dict[str, str] = {
 def review_of(model: SentimentModel, n_words: int, seed: int = 0) -> str:
     """A review of ``n_words`` known words (so exactly n_words steps are read)."""
     rng = np.random.default_rng(seed)
-    words = [model.vocab.word(i) for i in range(2, min(len(model.vocab), 3000))]
+    v = model.vocab
+    words = [w for w in v.words[:3000 - v.first_id] if w is not None]
     return " ".join(rng.choice(words, size=n_words))

@@ -36,22 +36,24 @@ def hardware() -> str:
 
 
 def predict_split(model: SentimentModel, split: Split, stop: Callable[[], bool] | None = None,
-                  chunk: int = 2_000) -> tuple[list[int], np.ndarray]:
+                  chunk: int = 2_000, workers: int = 1) -> tuple[list[int], np.ndarray]:
     """(indices of the reviews that hold words, their P(positive)) through the public predict path.
 
-    ``stop`` is checked between chunks of reviews (TrainingStopped when it returns True).
+    ``stop`` is checked between chunks of reviews (TrainingStopped when it returns True); ``workers``: batches
+    scored at once (``SentimentModel.predict_ids``).
     """
     keep = [i for i, toks in enumerate(split.tokens) if toks]
     parts = []
     for a in range(0, len(keep), chunk):
         check_stop(stop, "the final evaluation")
-        parts.append(model.predict_proba([split.texts[i] for i in keep[a:a + chunk]]))
+        parts.append(model.predict_proba([split.texts[i] for i in keep[a:a + chunk]], workers=workers))
     return keep, np.concatenate(parts) if parts else np.empty(0)
 
 
-def evaluate_split(model: SentimentModel, split: Split, stop: Callable[[], bool] | None = None) -> dict:
+def evaluate_split(model: SentimentModel, split: Split, stop: Callable[[], bool] | None = None,
+                   workers: int = 1) -> dict:
     """Metrics of ``model`` on a labelled split."""
-    keep, proba = predict_split(model, split, stop)
+    keep, proba = predict_split(model, split, stop, workers=workers)
     metrics = classification_metrics(split.labels[keep], proba)
     metrics["skipped_without_words"] = len(split) - len(keep)
     return metrics

@@ -3,14 +3,50 @@
 With the defaults V=5000, E=100, H=100 this is the seed's Keras model: the GRU
 version has exactly 560,701 trainable parameters (embedding 500,000, GRU 60,600,
 dense 101).
+
+A model imported from Keras may be a GRU of the other form (``gru_form``, see
+``archs.GRU_FORMS``) and may read what Keras fed it before a review's words
+(``Prefix``: the padding up to maxlen, the start mark); it then starts each review
+from the state after that prefix (``initial_state``) instead of zero.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from . import archs
+from . import archs, cell
 from .text import PAD_ID
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """What a Keras model reads before a review's own words, as ``pad_sequences(maxlen)`` feeds it.
+
+    ``padding``: the 0-padding in front is read (Keras ``mask_zero=False``: a learned
+    embedding row at every padding step); False: it is skipped (``mask_zero=True``).
+    ``start_id``: the start mark ``keras.datasets.imdb`` puts before every review (None: none).
+    A review of ``maxlen`` words or more is cut to its last ``maxlen`` ids, as Keras cuts
+    [start] + words: no padding and no start mark are read then.
+    """
+
+    maxlen: int
+    padding: bool
+    start_id: int | None
+
+    def ids(self, n_words: int) -> list[int]:
+        """The ids read before a review of ``n_words`` word ids."""
+        if n_words >= self.maxlen:
+            return []
+        lead = [] if self.start_id is None else [self.start_id]
+        return [PAD_ID] * ((self.maxlen - n_words - len(lead)) if self.padding else 0) + lead
+
+    def padding_steps(self, n_words: int) -> int:
+        return sum(i == PAD_ID for i in self.ids(n_words))
+
+    def to_json(self) -> dict:
+        return {"maxlen": self.maxlen, "reads_padding": self.padding, "start_id": self.start_id}
 
 
 class SentimentRNN(nn.Module):
@@ -27,12 +63,17 @@ class SentimentRNN(nn.Module):
 
     def __init__(self, arch: str = "gru", vocab_size: int = 5000, embed_dim: int = 100,
                  hidden: int = 100, embed_dropout: float = 0.0, dropout: float = 0.0,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, gru_form: str = archs.RESET_AFTER,
+                 prefix: Prefix | None = None):
         super().__init__()
         spec = archs.arch(arch)  # ValueError naming the choices
-        self.arch = arch
+        if gru_form not in archs.GRU_FORMS or (arch != "gru" and gru_form != archs.RESET_AFTER):
+            raise ValueError(f"gru_form must be one of {tuple(archs.GRU_FORMS)} (and only a GRU has another form)")
+        self.arch, self.gru_form, self.prefix = arch, gru_form, prefix
+        self._prefix_cache: tuple | None = None
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
-        self.rnn = spec.module(embed_dim, hidden, batch_first=True)
+        self.rnn = (spec.module(embed_dim, hidden, batch_first=True) if gru_form == archs.RESET_AFTER
+                    else cell.CellRNN(embed_dim, hidden, gru_form))
         self.dense = nn.Linear(hidden, 1)
         # Spatial dropout (Keras SpatialDropout1D): one mask per review and channel.
         self.embed_dropout = SeededDropout(embed_dropout, channels=True)
@@ -82,10 +123,58 @@ class SentimentRNN(nn.Module):
         t_max = int(lengths.max())
         return self.embedding(left_align(ids, lengths)[:, :t_max]), lengths
 
+    def initial_state(self, lengths: torch.Tensor) -> cell.State:
+        """The state each review starts its first word from, by its length in word ids [B]: zero, or
+        for a model with a ``prefix`` the state after reading that prefix (([B, H],) or, LSTM, (h, c))."""
+        if self.prefix is None:
+            return cell.zero_state(self, (len(lengths),))
+        table = self._prefix_states()
+        idx = lengths.clamp(max=self.prefix.maxlen).to(table[0].device)
+        return tuple(t[idx] for t in table)
+
+    def _prefix_states(self) -> cell.State:
+        """[maxlen + 1, H] per state part: row n is the state after the prefix of an n-word review. Cached with
+        the weights it was computed from (the recurrent layer's and the padding and start rows), compared
+        exactly on every call, so a weight changed in any way (``p.data[...] =``, a copy, a dtype) recomputes
+        it; with gradients on it is computed afresh, so they flow through the padding steps too."""
+        P, M = self.prefix, self.prefix.maxlen
+        rows = [PAD_ID] + ([P.start_id] if P.start_id is not None else [])
+        inputs = (self.embedding.weight[rows], *self.rnn.parameters())
+        track = torch.is_grad_enabled() and any(p.requires_grad for p in (self.embedding.weight, *inputs[1:]))
+        cached = self._prefix_cache
+        if not track and cached is not None and len(cached[0]) == len(inputs) and all(
+                a.dtype == b.dtype and a.device == b.device and a.shape == b.shape and torch.equal(a, b)
+                for a, b in zip(cached[0], inputs)):
+            return cached[1]
+        w, form, emb = cell.weights(self), cell.form(self), self.embedding.weight
+        zero = cell.zero_state(self, (1,))
+        after_pads, s = [zero], zero  # the state after k padding steps, k = 0..M
+        for _ in range(M if P.padding else 0):
+            s, _ = cell.step(self.arch, w, emb[PAD_ID][None], s, form=form)
+            after_pads.append(s)
+        n = torch.arange(M + 1, device=emb.device)  # words in the review
+        pads = (M - n - int(P.start_id is not None)).clamp(min=0) if P.padding else torch.zeros_like(n)
+        base = tuple(torch.cat([a[i] for a in after_pads])[pads] for i in range(len(zero)))
+        if P.start_id is not None:
+            started, _ = cell.step(self.arch, w, emb[P.start_id].expand(M + 1, -1), base, form=form)
+            base = tuple(torch.where((n < M)[:, None], a, b) for a, b in zip(started, base))
+        base = tuple(torch.where((n < M)[:, None], b, torch.zeros_like(b)) for b in base)  # cut: nothing before
+        if not track:
+            base = tuple(b.detach() for b in base)
+            self._prefix_cache = (tuple(t.detach().clone() for t in inputs), base)
+        return base
+
     def last_hidden(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Run the recurrent layer over embedded reviews; [B, H] state after each one's last word."""
-        out, _ = self.rnn(x)  # [B, T, H]
+        out, _ = self.rnn(x, self.initial_hx(lengths))  # [B, T, H]
         return out[torch.arange(len(lengths), device=out.device), lengths - 1]
+
+    def initial_hx(self, lengths: torch.Tensor):
+        """``initial_state`` as the recurrent layer takes it (None: zero, the native default)."""
+        if self.prefix is None:
+            return None
+        state = tuple(s[None].contiguous() for s in self.initial_state(lengths))
+        return state if len(state) == 2 else state[0]
 
     def final_hidden(self, ids: torch.Tensor) -> torch.Tensor:
         """[B, H] hidden state after each review's last real word."""

@@ -17,6 +17,8 @@ import numpy as np
 TOKENIZER_VERSION = "words-apostrophes-v1"
 PAD_ID = 0
 UNK_ID = 1
+# keras.datasets.imdb's conventions (start_char, oov_char, index_from)
+KERAS_START_ID, KERAS_OOV_ID, KERAS_INDEX_FROM = 1, 2, 3
 
 # A word: letters/digits (any script), optionally joined by straight or curly
 # apostrophes.  Underscores are not words.
@@ -52,16 +54,34 @@ def _normalise(word: str) -> str:
 
 
 class Vocab:
-    """Word <-> id map: 0 is padding, 1 is unknown, then words by frequency."""
+    """Word <-> id map. Ours: 0 is padding, 1 is unknown, then words by frequency from id 2.
 
-    def __init__(self, words: Sequence[str]):
+    A Keras model's vocabulary (``keras_imdb``) follows ``keras.datasets.imdb``: 0 padding,
+    1 the start mark, 2 unknown, 3 unused, then word rank + ``index_from`` (rank 1 is the
+    most frequent word, so with index_from 3 words start at id 4); ids of ``num_words`` and
+    more read as unknown, which is why only the words below ``num_words`` are kept. Words are
+    split by this module's tokenizer either way. ``first_id`` is the first word id; ``words[i]``
+    has id ``first_id + i`` (None: no word has that id).
+    """
+
+    def __init__(self, words: Sequence[str | None], unk_id: int = UNK_ID, first_id: int = 2,
+                 start_id: int | None = None):
         self.words = list(words)
-        self._ids = {w: i + 2 for i, w in enumerate(self.words)}
-        if len(self._ids) != len(self.words):
+        self.unk_id, self.first_id, self.start_id = unk_id, first_id, start_id
+        self._ids = {w: i + first_id for i, w in enumerate(self.words) if w is not None}
+        if len(self._ids) != sum(w is not None for w in self.words):
             raise ValueError("vocabulary words must be unique")
+        reserved = {PAD_ID, unk_id} | ({start_id} if start_id is not None else set())
+        if max(reserved) >= first_id or len(reserved) != 2 + (start_id is not None):
+            raise ValueError("padding, unknown (and start) ids must differ and come before the first word id")
 
     def __len__(self) -> int:
-        return len(self.words) + 2
+        return len(self.words) + self.first_id
+
+    @property
+    def n_words(self) -> int:
+        """How many words have an id of their own (not padding, start, unknown)."""
+        return len(self._ids)
 
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]], size: int) -> Vocab:
@@ -74,30 +94,66 @@ class Vocab:
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         return cls([w for w, _ in ranked[: size - 2]])
 
+    @classmethod
+    def keras_imdb(cls, word_index: dict[str, int], num_words: int, index_from: int = KERAS_INDEX_FROM,
+                   size: int | None = None) -> Vocab:
+        """The ids ``keras.datasets.imdb.load_data(num_words=..., index_from=...)`` gives, from its word
+        index (word -> rank, 1 = most frequent; ``imdb.get_word_index()``). ``size``: the embedding's
+        rows (default ``num_words``; rows from ``num_words`` on are never read). ValueError on a bad index."""
+        first = index_from + 1  # rank 1's id
+        size = num_words if size is None else size
+        if index_from < KERAS_OOV_ID or num_words <= first or size < num_words:
+            raise ValueError(f"need index_from >= {KERAS_OOV_ID}, num_words > index_from + 1 and at least "
+                             "num_words embedding rows")
+        words: list[str | None] = [None] * (size - first)
+        for word, rank in word_index.items():
+            if not isinstance(word, str) or not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+                raise ValueError(f"the word index maps words to ranks 1, 2, ...: not {word!r}: {rank!r}")
+            i = rank - 1
+            if i < num_words - first:
+                if words[i] is not None:
+                    raise ValueError(f"the word index gives rank {rank} to both {words[i]!r} and {word!r}")
+                words[i] = word
+        return cls(words, unk_id=KERAS_OOV_ID, first_id=first, start_id=KERAS_START_ID)
+
     def id(self, word: str) -> int:
-        return self._ids.get(word, UNK_ID)
+        return self._ids.get(word, self.unk_id)
 
     def word(self, idx: int) -> str:
         if idx == PAD_ID:
             return "<pad>"
-        if idx == UNK_ID:
+        if idx == self.unk_id:
             return "<unk>"
-        return self.words[idx - 2]
+        if idx == self.start_id:
+            return "<start>"
+        w = self.words[idx - self.first_id] if self.first_id <= idx < len(self) else None
+        return w if w is not None else f"<id {idx}>"
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self._ids.get(t, UNK_ID) for t in tokens]
+        return [self._ids.get(t, self.unk_id) for t in tokens]
 
     def to_json(self) -> dict:
-        return {"pad_id": PAD_ID, "unk_id": UNK_ID, "words": self.words}
+        out = {"pad_id": PAD_ID, "unk_id": self.unk_id, "words": self.words}
+        if (self.unk_id, self.first_id, self.start_id) != (UNK_ID, 2, None):
+            out |= {"first_id": self.first_id, "start_id": self.start_id, "convention": "keras.datasets.imdb"}
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> Vocab:
-        if not isinstance(data, dict) or data.get("pad_id") != PAD_ID or data.get("unk_id") != UNK_ID:
-            raise ValueError("vocab.json uses different pad/unknown ids")
+        if not isinstance(data, dict) or data.get("pad_id") != PAD_ID:
+            raise ValueError("vocab.json uses a different padding id")
         words = data.get("words")
-        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        if not isinstance(words, list) or not all(w is None or isinstance(w, str) for w in words):
             raise ValueError("vocab.json must hold a list of words")
-        return cls(words)
+        if "first_id" not in data:
+            if data.get("unk_id") != UNK_ID or None in words:
+                raise ValueError("vocab.json uses different pad/unknown ids")
+            return cls(words)
+        ids = [data.get(k) for k in ("unk_id", "first_id", "start_id")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in ids[:2]) or not (
+                ids[2] is None or isinstance(ids[2], int) and not isinstance(ids[2], bool)):
+            raise ValueError("vocab.json's unk_id, first_id and start_id must be integers")
+        return cls(words, *ids)
 
 
 def pad_sequences(seqs: Sequence[Sequence[int]], maxlen: int, value: int = PAD_ID) -> np.ndarray:

@@ -14,6 +14,11 @@ as in cuDNN and Keras ``reset_after=True``)::
     n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))  candidate
     h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
+A GRU of the other form (Cho et al. 2014, Keras ``reset_after=False``; ``gru_form``
+"reset_before") differs in the candidate only, n_t = tanh(W_in x_t + b_in + W_hn (r_t ⊙ h_{t-1}) + b_hn);
+no native layer runs it, so its hidden states come from the step-by-step cell
+(``cell.CellRNN``; ``bench`` measures what that costs).
+
 LSTM::
 
     i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)          input gate
@@ -25,6 +30,8 @@ LSTM::
 
 Plain RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (no gates).
 The verdict after word t is σ(w · h_t + b), the output layer applied to h_t.
+h_0 is zero, or for a model that reads padding (Keras ``mask_zero=False``) the state after
+the padding and the start mark (``SentimentRNN.initial_state``): the trace starts there.
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .cell import step, weights
+from .cell import form, step, weights
 from .model import SentimentRNN
 from .text import UNK_ID, length_batches, pad_sequences
 
@@ -55,10 +62,20 @@ class Trace:
     total_tokens: int  # words in the whole text (>= len(tokens))
     arch: str = ""
     words: list[str] = field(default_factory=list)  # normalised tokens (vocabulary form)
+    initial: np.ndarray | None = None  # the state before the first word, h_0 or [h_0; c_0] (None: zero)
+    padding_read: int = 0  # padding steps the model read before the first word (Keras mask_zero=False)
+    start_mark: bool = False  # whether a start mark was read before the first word
+    unk_id: int = UNK_ID
 
     @property
     def known(self) -> np.ndarray:
-        return self.ids != UNK_ID
+        return self.ids != self.unk_id
+
+    @property
+    def h0(self) -> np.ndarray:
+        """[H] the hidden state the first word is read from."""
+        H = self.hidden.shape[1]
+        return self.initial[:H] if self.initial is not None else np.zeros(H, dtype=self.hidden.dtype)
 
     @property
     def used_from(self) -> int:
@@ -75,24 +92,28 @@ def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str
     prediction; the gates are recomputed from those states in one batched step.
     """
     x, lengths, hidden = native_states(module, id_lists)
-    h_prev = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
+    start = module.initial_state(lengths)
+    h_prev = torch.cat([start[0][:, None].to(hidden.dtype), hidden[:, :-1]], dim=1)
     # Every word's gates in one batched step of the cell, from the native states (the cell ignores the
     # cell state it is given for the gates; the LSTM's true cell states follow below).
     state = (h_prev, torch.zeros_like(h_prev)) if module.arch == "lstm" else (h_prev,)
-    _, gates = step(module.arch, weights(module), x, state)
+    _, gates = step(module.arch, weights(module), x, state, form=form(module))
     gates.pop("cell", None)
     step_logits = module.dense(hidden).squeeze(-1)  # [B, T]
     step_proba = torch.sigmoid(step_logits).cpu().numpy().astype(np.float64)
     hidden_np = hidden.cpu().numpy()
     gates_np = {k: v.cpu().numpy() for k, v in gates.items()}
     if module.arch == "lstm":
-        gates_np["cell"] = _cell_states(gates_np["forget"], gates_np["input"] * gates_np["cell_candidate"])
+        gates_np["cell"] = _cell_states(gates_np["forget"], gates_np["input"] * gates_np["cell_candidate"],
+                                        start[1].cpu().numpy())
+    start_np = [s.cpu().numpy() for s in start]
     out = []
     for b, n in enumerate(lengths.tolist()):
         out.append({
             "hidden": hidden_np[b, :n],
             "gates": {k: v[b, :n] for k, v in gates_np.items()},
             "step_proba": step_proba[b, :n],
+            "initial": [s[b] for s in start_np],  # h_0 (and c_0)
         })
     return out
 
@@ -100,10 +121,11 @@ def trace_ids(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[dict[str
 @torch.no_grad()
 def native_states(module: SentimentRNN, id_lists: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(embedded words x [B, T, E], lengths [B], hidden states [B, T, H]) of the native recurrent layer over non-empty
-    id sequences, each moved to the front of its row (as ``SentimentRNN.final_hidden`` reads them)."""
+    id sequences, each moved to the front of its row and read from its start state (as ``SentimentRNN.final_hidden``
+    reads them)."""
     padded = pad_sequences(id_lists, max(len(ids) for ids in id_lists))
     x, lengths = module.embed(torch.from_numpy(padded).to(module.rnn.weight_ih_l0.device))  # [B, T, E]
-    hidden, _ = module.rnn(x)  # [B, T, H]
+    hidden, _ = module.rnn(x, module.initial_hx(lengths))  # [B, T, H], from each review's start state
     return x, lengths, hidden
 
 
@@ -128,10 +150,10 @@ def trace_batches(module: SentimentRNN, id_lists: list[np.ndarray],
         yield idx, trace_ids(module, [id_lists[i] for i in idx])
 
 
-def _cell_states(forget: np.ndarray, update: np.ndarray) -> np.ndarray:
-    """c_t = f_t ⊙ c_{t-1} + (i_t ⊙ g_t), c_0 = 0, over axis 1 of [B, T, H] arrays."""
+def _cell_states(forget: np.ndarray, update: np.ndarray, c0: np.ndarray) -> np.ndarray:
+    """c_t = f_t ⊙ c_{t-1} + (i_t ⊙ g_t) from c_0 [B, H], over axis 1 of [B, T, H] arrays."""
     cell = np.empty_like(update)
-    cell[:, 0] = update[:, 0]
+    cell[:, 0] = forget[:, 0] * c0 + update[:, 0]
     for t in range(1, update.shape[1]):
         np.multiply(forget[:, t], cell[:, t - 1], out=cell[:, t])
         cell[:, t] += update[:, t]

@@ -11,13 +11,22 @@ and return plain frames and dicts, cached with ``st.cache_data``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+# Streamlit's Arrow data transformer and the lock around Altair's global settings, as st.altair_chart uses
+# them (the version is pinned in requirements.txt; tests compare vega_lite with Streamlit's own conversion).
+from streamlit.elements.vega_charts import _altair_globals_lock, _to_arrow_dataset
+
 from gru_core import CheckpointError, DataNotFoundError, SentimentModel, Trace, list_checkpoints, load_imdb, load_model
+from gru_core.analysis.bptt import Backprop, backprop, sgd_path
 from gru_core.analysis.compare import measure_live
 from gru_core.analysis.dynamics_report import FILE as DYNAMICS_FILE
 from gru_core.analysis.dynamics_report import kick_table, modifier_paths, plane_frames, read_dynamics
@@ -30,8 +39,10 @@ from gru_core.analysis.stats import STATS_FILE, gradient_by_position, read_stats
 from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
+from gru_core.examples import EXAMPLES
 from gru_core.i18n import LANGUAGES, from_locale, set_language
 from gru_core.jobs.background import BackgroundJob, JobShelf
+from gru_core.keras_import import is_imported
 
 
 def _stamp(path: Path) -> tuple:
@@ -68,9 +79,10 @@ def require_app() -> None:
         st.switch_page("app.py")
 
 
-def local_label(name: str) -> str:
-    """How a model trained from the dashboard (in the local models folder) is named in every list."""
-    return f"{name} (trained here)"
+def local_label(name: str, imported: bool = False) -> str:
+    """How a model trained from the dashboard (in the local models folder), or imported there, is named in
+    every list."""
+    return f"{name} (imported)" if imported else f"{name} (trained here)"
 
 
 def choose_language() -> str:
@@ -105,7 +117,7 @@ def model_picker() -> None:
     page changes), and the widget is re-seeded from it on every run.
     """
     paths = {p.name: p for p in list_checkpoints()}
-    paths |= {local_label(p.name): p for p in list_checkpoints(local_models_dir())}
+    paths |= {local_label(p.name, is_imported(p)): p for p in list_checkpoints(local_models_dir())}
     st.session_state["model_paths"] = paths
     if not paths:
         st.session_state["model"] = None
@@ -121,7 +133,7 @@ def model_picker() -> None:
     st.session_state["_model_picker"] = st.session_state["model"]
     st.sidebar.selectbox("Model", names, key="_model_picker",
                          on_change=lambda: st.session_state.update(model=st.session_state["_model_picker"]),
-                         help="The shipped models, then the ones trained on the Train page (models/local/).")
+                         help="The shipped models, then the ones trained or imported on the Train page (models/local/).")
     st.query_params["model"] = st.session_state["model"]
 
 
@@ -143,6 +155,31 @@ def cache_key(model: SentimentModel) -> tuple:
     return (str(model.path), _stamp(model.path) if model.path else model.arch)
 
 
+def vega_lite(chart: alt.TopLevelMixin) -> dict:
+    """The Vega-Lite spec st.altair_chart would send (data as Arrow datasets, Streamlit's theme left to the
+    page), without Altair's schema validation, which costs more than the conversion itself: the chart
+    builders' specs are validated by their tests."""
+    datasets: dict = {}
+    alt.data_transformers.register("to_arrow_dataset", _to_arrow_dataset)
+    with _altair_globals_lock:
+        theme = alt.theme.enable("none") if alt.theme.active == "default" else nullcontext()
+        with theme, alt.data_transformers.enable("to_arrow_dataset", datasets=datasets):
+            spec = chart.to_dict(validate=False)
+    spec["datasets"] = {**(spec.get("datasets") or {}), **datasets}
+    return spec
+
+
+@st.cache_resource(max_entries=96, show_spinner=False)
+def _chart_spec(shows: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:
+    return vega_lite(_build())
+
+
+def chart(shows: tuple, build: Callable[[], alt.TopLevelMixin], **kwargs):
+    """``st.altair_chart(build(), **kwargs)``, with the chart built and converted to Vega-Lite once per ``shows``, which must name everything the chart shows (model version, review,
+    options): a rerun that shows the same chart only sends it again. Returns what st.altair_chart returns."""
+    return st.vega_lite_chart(spec=dict(_chart_spec(shows, build)), **kwargs)  # a copy: Streamlit edits it
+
+
 def _frozen(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.flags.writeable = False
@@ -160,17 +197,31 @@ def get_trace(model: SentimentModel, text: str) -> Trace:
     return _trace(*cache_key(model), text)
 
 
-@st.cache_resource(max_entries=32, show_spinner="Measuring each word's influence…")
-def _influence(path: str, stamp: tuple, text: str) -> tuple[np.ndarray, np.ndarray]:
-    model, trace = _load(path, stamp), _trace(path, stamp, text)
+# Word influence is started as soon as the trace exists and computed on a worker thread while the page builds
+# its charts (torch releases the interpreter as it works); the section that shows it waits for the result.
+_INFLUENCE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="word-influence")
+
+
+def _influence_now(model: SentimentModel, trace: Trace) -> tuple[np.ndarray, np.ndarray]:
     out = occlusion(model, trace), grad_x_input(model, trace)
     _frozen(*out)
     return out
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _influence(path: str, stamp: tuple, text: str) -> Future:
+    return _INFLUENCE_POOL.submit(_influence_now, _load(path, stamp), _trace(path, stamp, text))
+
+
+def start_influence(model: SentimentModel, text: str) -> None:
+    """Begin computing the word influence of ``text`` (see ``get_influence``) in the background, once."""
+    _influence(*cache_key(model), text)
+
+
 def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(occlusion, gradient × input) per word, cached."""
-    return _influence(*cache_key(model), text)
+    """(occlusion, gradient × input) per word, cached: waits for the computation ``start_influence`` began."""
+    with st.spinner("Measuring each word's influence…"):
+        return _influence(*cache_key(model), text).result()
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -470,3 +521,56 @@ def state_index_job(model: SentimentModel) -> BackgroundJob[StateIndex] | None:
                              name=model.name)
 
     return _state_shelf().get((*cache_key(model), data_path), start)
+# --- Inside the cell: backpropagation through time for one review, and SGD on a private copy -------------
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def _backprop(path: str, stamp: tuple, text: str, label: int) -> Backprop:
+    bp = backprop(_load(path, stamp).module, _trace(path, stamp, text).ids, label)
+    _frozen(bp.grad_h, bp.keep, bp.other, *bp.carried, *([bp.grad_c] if bp.grad_c is not None else []))
+    return bp
+
+
+def get_backprop(model: SentimentModel, text: str, label: int) -> Backprop:
+    """BPTT of ``text`` with the true label ``label`` (1 positive, 0 negative), cached; ValueError without words."""
+    return _backprop(*cache_key(model), text, int(label))
+
+
+PROBE_REVIEWS = 200  # random IMDB test reviews whose verdicts the SGD section follows (when the dataset is here)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading 200 test reviews…")
+def _probes(path: str, stamp: tuple, with_data: bool) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray,
+                                                                np.ndarray]:
+    model = _load(path, stamp)
+    examples = [model.encode(t)[1] for t in EXAMPLES.values()]
+    test, seqs, labels = imdb_test() if with_data else None, [], []
+    if test is not None:
+        pick = np.random.default_rng(0).choice(len(test), size=min(PROBE_REVIEWS, len(test)), replace=False)
+        seqs = [np.asarray(model.vocab.encode(test.tokens[i][-model.maxlen:]), dtype=np.int64) for i in pick]
+        seqs = [s for s in seqs if len(s)]
+        labels = [int(test.labels[i]) for i in pick]
+    before = model.predict_ids(seqs) if seqs else np.empty(0)
+    out = examples, seqs, np.asarray(labels), before
+    _frozen(out[2], before)
+    return out
+
+
+def probe_reviews(model: SentimentModel) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    """The reviews the SGD section follows: the examples' ids (in EXAMPLES' order), and 200 random IMDB test reviews
+    (seeded; none without the dataset) with their true labels and the model's own P(positive) for them."""
+    return _probes(*cache_key(model), imdb_test() is not None)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Taking gradient-descent steps on a private copy of the weights…")
+def _sgd(path: str, stamp: tuple, text: str, label: int, alpha: float, steps: int, with_data: bool) -> dict:
+    model = _load(path, stamp)
+    examples, test, _, _ = _probes(path, stamp, with_data)
+    out = sgd_path(model, _trace(path, stamp, text).ids, label, alpha, steps, examples, test)
+    _frozen(*(v for v in out.values() if isinstance(v, np.ndarray)))
+    return out
+
+
+def sgd_steps(model: SentimentModel, text: str, label: int, alpha: float, steps: int) -> dict:
+    """``bptt.sgd_path`` for this review, the examples followed at every step and the test reviews after the last,
+    cached; the cached model is never changed."""
+    return _sgd(*cache_key(model), text, int(label), float(alpha), int(steps), imdb_test() is not None)

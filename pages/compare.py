@@ -16,7 +16,7 @@ from gru_core.analysis.compare import (
     saturation_frame,
 )
 from gru_core.analysis.explain import heatmap_frame, last_window, words_frame
-from gru_core.analysis.stats import SATURATED_HIGH, SATURATED_LOW, agreement, ids_digest
+from gru_core.analysis.stats import SATURATED_HIGH, SATURATED_LOW, agreement, ids_digest, paired_comparison
 from gru_core.archs import ARCHS, NAMES
 from gru_core.charts.compare import confusion_chart, gradient_curve, saturation_scatter
 from gru_core.charts.gates import heatmap, trajectory
@@ -44,7 +44,8 @@ names = model_names()
 if not names:
     st.error("No trained model found in models/. Restore the shipped ones with `git checkout models/`.")
     st.stop()
-default = [n for n in NAMES if n in names] or names[:3]  # the shipped models, named after their architectures
+# The shipped models, named after their architectures, and the seed's own recipe trained with Keras.
+default = [n for n in (*NAMES, "keras-seed") if n in names] or names[:3]
 chosen = st.multiselect("Models to compare", names, default=default,
                         help="Every checkpoint in models/, including ones you train yourself.")
 models = load_named(chosen)
@@ -100,10 +101,17 @@ if len(stats) >= 2:
     rows = []
     for a, b in pairs:
         ag = agreement(stats[a]["test_proba"], stats[b]["test_proba"], np.asarray(stats[a]["test_labels"]))
+        pc = paired_comparison(stats[a]["test_proba"], stats[b]["test_proba"], stats[a]["test_labels"])
         rows.append({"models": f"{a} vs {b}", "agree": f"{ag['agree']:.2%}", "disagree on": f"{ag['disagree_count']:,}",
                      "both right": f"{ag['both_right']:.2%}", "both wrong": f"{ag['both_wrong']:.2%}",
-                     "only first right": f"{ag['only_a_right']:.2%}", "only second right": f"{ag['only_b_right']:.2%}"})
+                     "only first right": f"{ag['only_a_right']:.2%}", "only second right": f"{ag['only_b_right']:.2%}",
+                     "accuracy first − second (95% CI)": f"{pc['difference'] * 100:+.2f} points "
+                     f"[{pc['ci'][0] * 100:+.2f}, {pc['ci'][1] * 100:+.2f}]",
+                     "McNemar exact p": f"{pc['p_value']:.2g}"})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption("Each pair is the same paired test on the same test reviews as the claim above: McNemar's exact test "
+               "on the reviews only one of the two gets right, and a 95% confidence interval for the accuracy "
+               "difference. keras-seed is the seed tutorial's own recipe trained with Keras here.")
     a, b = (st.columns(2)[i].selectbox(lbl, list(stats), index=min(i, len(stats) - 1), key=f"pair{i}",
                                        help="The two models whose disagreements are listed below.")
             for i, lbl in enumerate(("First model", "Second model")))

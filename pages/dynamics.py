@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from gru_core.analysis.dynamics import time_constant
-from gru_core.analysis.dynamics_report import FILE, review_frame
+from gru_core.analysis.dynamics_report import FILE, no_word_text, review_frame
 from gru_core.charts import dynamics as C
 from gru_core.charts.text import md_escape
 from gru_core.examples import EXAMPLES
@@ -86,13 +86,10 @@ st.caption("Dots: test states coloured by the review's true label. Black diamond
 
 # --- 2. Fixed points -------------------------------------------------------------------------------
 st.subheader("2 · Fixed points: a line attractor")
-emb = dyn["embedding"]
 st.markdown(
-    f"Fixed points of the update with no word, F(h, x = 0) = h, found by minimising "
-    f"q(h) = ½‖F(h, 0) − h‖² (Adam, autograd) from {fp['candidates']} visited states. x = 0 means *no word*: the "
-    f"padding embedding is exactly 0 (‖e_pad‖ = {emb['padding_norm']:.1g}), and the mean word embedding is small "
-    f"(‖mean e‖ = {emb['mean_norm']:.3f} over the vocabulary, {emb['token_mean_norm']:.3f} over the words read) "
-    f"beside a typical word (median ‖e‖ = {emb['median_norm']:.3f}). A point counts as fixed when q ≤ "
+    f"Fixed points of the update with no word, F(h, x₀) = h, found by minimising "
+    f"q(h) = ½‖F(h, x₀) − h‖² (Adam, autograd) from {fp['candidates']} visited states. {no_word_text(dyn)}. "
+    f"A point counts as fixed when q ≤ "
     f"{fp['tolerance']:.2g}: it drifts at most {np.sqrt(2 * fp['tolerance']):.4f} per word, "
     f"{fp['drift']:.0%} of the median word's step ({dyn['word_step_median']:.3f}). "
     f"**{fp['converged']}** of {fp['candidates']} searches reached it; after merging duplicates (closer than "

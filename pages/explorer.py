@@ -14,14 +14,17 @@ from gru_core.analysis.explain import (
     output_weights,
     quantities,
     trace_csv,
+    unit_frame,
     word_summaries,
     words_frame,
 )
-from gru_core.archs import ARCHS, GATE_LABELS
+from gru_core.archs import ARCHS, CANDIDATE_LATEX, GATE_LABELS, GRU_FORM_NOTE
 from gru_core.charts.gates import heatmap, picked_cell, trajectory, unit_lines, word_summary_chart
 from gru_core.charts.text import coloured_text_html, md_escape
 from gru_core.examples import EXAMPLES
 from pages.common import (
+    cache_key,
+    chart,
     current_model,
     get_influence,
     get_trace,
@@ -30,6 +33,7 @@ from pages.common import (
     open_test_review,
     require_app,
     set_unit,
+    start_influence,
     unit_input,
 )
 from pages.interventions_panel import interventions_panel
@@ -64,7 +68,7 @@ st.selectbox("Example", options, key="example", on_change=_pick_example,
                   ("; a random test review shows its true label and star rating." if RANDOM in options
                    else ". Set GRU_EXPLORER_IMDB to the IMDB archive for random test reviews."))
 with st.form("review_form", border=False):
-    st.text_area("Review", key="review", height=140, max_chars=MAX_CHARS,
+    st.text_area("Review", key="review", height=140, max_chars=MAX_CHARS, persist_state="session",
                  help="Press Ctrl+Enter or the button to apply.")
     st.form_submit_button("Explore", type="primary", help="Read the review with the chosen model (Ctrl+Enter).")
 text: str = st.session_state["review"]
@@ -79,6 +83,7 @@ if not text.strip():
     st.stop()
 try:
     trace = get_trace(model, text)
+    start_influence(model, text)  # the word-influence section's work, on a worker thread while the charts build
 except ValueError:
     st.info("This review contains no words the model can read (only spaces, punctuation or symbols). "
             "Type a few words to see how the model reads them.")
@@ -104,11 +109,13 @@ if trace.truncated:
     st.warning(f"The review has {trace.total_tokens:,} words; the model reads only the last {model.maxlen} "
                f"(from character {trace.used_from:,}: “{md_escape(text[trace.used_from:trace.used_from + 40])}…”), "
                "as it was trained.")
+if (note := model.prefix_note(trace)) is not None:  # a Keras model that reads padding and a start mark
+    st.caption(note)
 if n_unknown == len(trace.tokens):
     st.warning("None of these words is in the model's vocabulary: it reads every one as the same "
                "unknown word, so its verdict says nothing about this text.")
 elif n_unknown:
-    st.caption(f"{n_unknown} of {len(trace.tokens)} words are not in the model's {len(model.vocab) - 2:,}-word "
+    st.caption(f"{n_unknown} of {len(trace.tokens)} words are not in the model's {model.vocab.n_words:,}-word "
                "vocabulary (shown in italics, dotted): the model reads them all as one 'unknown' word.")
 
 # --- Words coloured by the running verdict ----------------------------------
@@ -130,7 +137,8 @@ if T > WINDOW:
 else:
     window = (0, T)
 shown = frame.iloc[window[0]:window[1]]
-st.altair_chart(trajectory(shown), width="stretch")
+version = cache_key(model)  # with the review and the options: what each chart below shows
+chart(("trajectory", version, text, window), lambda: trajectory(shown), width="stretch")
 st.page_link("pages/dynamics.py", label="How the network keeps this verdict: its state-space dynamics",
              icon=":material/timeline:")
 
@@ -141,11 +149,15 @@ order_by = st.radio("Order units by", ["index", "weight", "mean"], horizontal=Tr
                     help="Output-layer weight: units that push the verdict towards positive at the top, "
                          "towards negative at the bottom.")
 names = list(quantities(trace))
-tabs = st.tabs([GATE_LABELS[n] for n in names])
+# Lazy: only the open tab's heatmap is built and sent (a tab switch reruns the page from the cached trace).
+tabs = st.tabs([GATE_LABELS[n] for n in names], key=f"gate_tab_{model.arch}", on_change="rerun")
 for tab, name in zip(tabs, names):
+    if not tab.open:
+        continue
     with tab:
-        event = st.altair_chart(heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
-                                width="stretch", on_select="rerun", key=f"heat_{name}")
+        event = chart(("heatmap", version, text, name, order_by, window),
+                      lambda name=name: heatmap(heatmap_frame(model, trace, name, order_by, window), name, select=True),
+                      width="stretch", on_select="rerun", key=f"heat_{name}")
         cell = picked_cell(event)
         if new_pick(f"heat_{name}", cell):
             set_unit(cell[0])
@@ -154,8 +166,8 @@ st.caption("Click a cell to inspect its unit and word below (the Unit atlas show
 
 # --- Per-word summaries ------------------------------------------------------
 st.subheader("Which words made the network rewrite its memory")
-summary = word_summaries(trace).iloc[window[0]:window[1]]
-st.altair_chart(word_summary_chart(summary), width="stretch")
+chart(("summary", version, text, window),
+      lambda: word_summary_chart(word_summaries(trace).iloc[window[0]:window[1]]), width="stretch")
 if model.arch == "gru":
     st.caption("Mean update gate near 1: the GRU kept its memory at this word; near 0: it overwrote it with the "
                "candidate. ‖h_t − h_{t−1}‖ is how far the hidden state moved.")
@@ -166,14 +178,12 @@ weights = output_weights(model)
 # One choice shared with the Unit atlas and kept in the URL; first the unit that sways the verdict most.
 unit = unit_input(len(weights), int(np.argmax(np.abs(weights))), "Or click a cell in a heatmap, or a row of the "
                   "Unit atlas.")
-rows = []
-for name, values in quantities(trace).items():
-    rows.append(pd.DataFrame({"step": shown["step"], "label": shown["label"], "word": shown["word"],
-                              "quantity": GATE_LABELS[name], "value": values[window[0]:window[1], unit]}))
-st.altair_chart(unit_lines(pd.concat(rows, ignore_index=True)), width="stretch")
+chart(("unit", version, text, unit, window), lambda: unit_lines(unit_frame(trace, unit, window)), width="stretch")
 st.caption(f"Unit {unit} has output-layer weight {weights[unit]:+.4f}: "
            + ("a high hidden value pushes the verdict towards positive." if weights[unit] > 0
               else "a high hidden value pushes the verdict towards negative."))
+st.page_link("pages/cell.py", label="Follow this unit through the cell, word by word, and the loss back through time",
+             icon=":material/memory:")
 picked_step = st.session_state.get("unit_step")
 if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <= T:
     t = picked_step[1] - 1
@@ -182,21 +192,23 @@ if picked_step is not None and picked_step[0] == text and 1 <= picked_step[1] <=
 
 # --- Word influence ------------------------------------------------------------
 st.subheader("Word influence")
-occ, gxi = get_influence(model, text)
+occ, gxi = get_influence(model, text)  # computed meanwhile, from the moment the trace was ready
 scale_occ = max(float(np.abs(occ).max()), 1e-9)
 scale_gxi = max(float(np.abs(gxi).max()), 1e-9)
 left, right = st.columns(2)
 with left:
     st.markdown("**Occlusion**: verdict change when the word is removed")
     st.markdown(coloured_text_html(text, trace.spans, occ / scale_occ,
-                                   [f"{w}: removing it changes P(positive) by {-d:+.4f}" for w, d in zip(trace.tokens, occ)],
-                                   ~trace.known, skip), unsafe_allow_html=True)
+                                   [f"{w}: removing it changes P(positive) by {-d:+.4f}"
+                                    for w, d in zip(trace.tokens, occ)], ~trace.known, skip),
+                unsafe_allow_html=True)
 with right:
     st.markdown("**Gradient × input**: first-order saliency of the verdict's logit")
     st.markdown(coloured_text_html(text, trace.spans, gxi / scale_gxi,
                                    [f"{w}: gradient × input = {g:+.4f}" for w, g in zip(trace.tokens, gxi)],
                                    ~trace.known, skip), unsafe_allow_html=True)
-st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each method's largest value.")
+st.caption("Blue: the word pushes towards positive; red: towards negative. Colours are scaled to each "
+           "method's largest value.")
 
 # --- Compare with an edited review -----------------------------------------------
 # Lazy: the second trace and its charts are computed only while the expander is open.
@@ -244,17 +256,14 @@ with st.expander("The equations this page computes", expanded=False):
     if model.arch == "gru":
         st.latex(r"r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})")
         st.latex(r"z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})")
-        st.latex(r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))")
+        st.latex(CANDIDATE_LATEX[model.gru_form])
         st.latex(r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}")
         st.markdown(
             "- **Update gate z**: how much of the old memory to keep. z = 1 keeps the old state, "
             "z = 0 replaces it with the candidate.\n"
             "- **Reset gate r**: how much of the old memory to use when proposing new content.\n"
             "- **Candidate n**: the new content proposed from this word and the (reset) memory.\n\n"
-            "This is PyTorch's form: the reset gate multiplies the recurrent product *after* the matrix "
-            "(W_hn h + b_hn), as in cuDNN and Keras `reset_after=True`. Cho et al. (2014) apply it before: "
-            "n = tanh(W_in x + W_hn (r ⊙ h) + b). The two are different models; the weights here were "
-            "trained with PyTorch's form.")
+            + GRU_FORM_NOTE[model.gru_form])
     elif model.arch == "lstm":
         for eq in (r"i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi})",
                    r"f_t = \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf})",
@@ -269,6 +278,8 @@ with st.expander("The equations this page computes", expanded=False):
         st.latex(r"h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})")
         st.markdown("A plain RNN has no gates: every word rewrites the whole state.")
     st.latex(r"P(\text{positive after word } t) = \sigma(w^\top h_t + b)")
+    if model.module.prefix is not None:
+        st.markdown(model.prefix_note())
 
 # --- Downloads ------------------------------------------------------------------------
 # Deferred (built on click): no CSV work on every rerun, and no stale media URL for the

@@ -13,6 +13,7 @@ from gru_core.charts.training import learning_curves, training_progress
 from gru_core.checkpoint import local_models_dir
 from gru_core.data import DATA_DIR, DataNotFoundError, resolve_imdb_path
 from gru_core.download import DownloadError, download_imdb
+from gru_core.jobs.imports import IMPORT_MAXLEN, MAX_MODEL_MB, MAX_WORD_INDEX_MB, ImportRefused, import_upload
 from gru_core.jobs.runs import ENV_READ_ONLY, LIMITS, Run, RunRefused, max_runs, read_only, registry, train_args
 from gru_core.train import TrainConfig
 from pages.common import local_label, require_app
@@ -21,13 +22,62 @@ require_app()
 st.title("Train a model")
 
 if read_only():
-    st.info(f"Training is switched off on this server (it runs read-only: `{ENV_READ_ONLY}` is set), so every "
-            "visitor explores the same models. The same training runs on your own machine from a clone of the "
-            "project; for example:")
+    st.info(f"Training is switched off on this server (it runs read-only: `{ENV_READ_ONLY}` is set), and so is "
+            "importing your own model, so every visitor explores the same models. The same training runs on your "
+            "own machine from a clone of the project; for example:")
     example = train_args(TrainConfig(limit=2_000, epochs=2), "models/local/my-model")
     st.code("python -m gru_core " + shlex.join(example), language="bash")
-    st.caption("Models in `models/local/` appear in the sidebar's model list, marked as trained there.")
+    st.caption("Your own Keras model opens the same way: `python -m gru_core import-keras MODEL.keras "
+               "--word-index imdb_word_index.json --out models/local/NAME`. Models in `models/local/` appear in "
+               "the sidebar's model list, marked as trained or imported there.")
     st.stop()
+
+
+def import_panel() -> None:
+    """Open your own Keras model: upload it and its word index; converted in a process of its own."""
+    if done := st.session_state.pop("import_done", None):
+        st.success(done)
+    with st.expander("Open your own Keras model", icon=":material/upload_file:"):
+        st.markdown(
+            "A Keras model like the seed tutorial's: **Embedding → GRU** (`reset_after` True or False) **| LSTM | "
+            "SimpleRNN → Dense(1, sigmoid)**, Dropout or SpatialDropout1D in between, saved with `model.save()` as "
+            "`.keras` or `.h5`, and the word index its reviews were encoded with (`imdb_word_index.json`, what "
+            "`keras.datasets.imdb.get_word_index()` gives). The file is read as data (nothing in it runs) in a "
+            "process of its own; reviews are then encoded as `keras.datasets.imdb` does (start mark 1, unknown 2, "
+            f"word rank + index_from, padding 0 in front up to maxlen). Limits: model file {MAX_MODEL_MB} MB, "
+            f"word index {MAX_WORD_INDEX_MB} MB.")
+        with st.form("import_form"):
+            model_up = st.file_uploader("Model file (.keras or .h5)", type=["keras", "h5", "hdf5"],
+                                        help="What model.save('model.keras') or model.save('model.h5') wrote.")
+            index_up = st.file_uploader("Word index (.json)", type=["json"],
+                                        help="word -> rank (1 = most frequent), as "
+                                             "keras.datasets.imdb.get_word_index() gives.")
+            c1, c2, c3, c4 = st.columns(4)
+            import_name = c1.text_input("Name", value="my-keras-model", max_chars=40,
+                                        help="The model appears in the model list as 'NAME (imported)'.")
+            num_words = c2.number_input("num_words", 10, 1_000_000, 5000, help="imdb.load_data(num_words=...)")
+            maxlen = c3.number_input("maxlen", 1, IMPORT_MAXLEN, 500,
+                                     help=f"pad_sequences(maxlen=...), at most {IMPORT_MAXLEN:,} here (every page "
+                                          "reads that many steps); the command line takes more.")
+            index_from = c4.number_input("index_from", 2, 100, 3, help="imdb.load_data(index_from=...), 3 by default")
+            submitted = st.form_submit_button("Import", type="primary")
+        if submitted:
+            if model_up is None or index_up is None:
+                st.error("Choose both files: the model and its word index.")
+            else:
+                try:
+                    with st.spinner("Converting…"):
+                        folder = import_upload(import_name, model_up.name, model_up.getvalue(), index_up.getvalue(),
+                                               int(num_words), int(maxlen), int(index_from))
+                except ImportRefused as e:
+                    st.error(str(e))
+                else:
+                    label = local_label(folder.name, imported=True)
+                    st.session_state["model"] = label  # open it: the sidebar picks it up on the next run
+                    st.session_state["import_done"] = (f"Imported into `{folder}`: it is now in the sidebar's model "
+                                                       f"list as **{label}**, and selected.")
+                    st.rerun()
+
 
 st.caption("Runs the project's own training pipeline (`python -m gru_core train`) on IMDB training reviews in a "
            "separate process at a lower priority, so exploring stays responsive. The result is saved in "
@@ -50,6 +100,7 @@ except DataNotFoundError as e:
         else:
             st.success(f"Saved {path} (MD5 verified).")
             st.rerun()
+    import_panel()  # needs no dataset
     st.stop()
 
 runs = registry()
@@ -145,3 +196,4 @@ def runs_panel() -> None:
 
 
 runs_panel()
+import_panel()

@@ -14,7 +14,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ["gru", "lstm", "rnn"]  # the models shipped in models/
+SHIPPED = ["gru", "lstm", "rnn", "keras-seed"]  # the models shipped in models/
 
 
 @contextmanager

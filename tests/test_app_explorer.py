@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from gru_core import load_model
-from gru_core.archs import GATE_LABELS
+from gru_core.archs import ARCHS, GATE_LABELS
 from gru_core.examples import EXAMPLES
 
 from .apphelpers import ROOT, SHIPPED, chart_titles, charts, no_exception, run_app, shipped_models_only
 
 MODELS = SHIPPED
-DISPLAY = {"gru": "gru (GRU)", "lstm": "lstm (LSTM)", "rnn": "rnn (plain RNN)"}  # the Model metric
+DISPLAY = {"gru": "gru (GRU)", "lstm": "lstm (LSTM)", "rnn": "rnn (plain RNN)", "keras-seed": "keras-seed (GRU)"}
 HOSTILE = 'Great film <img src=x onerror=alert(1)> and <script>alert("x")</script> **bold** [link](http://x)'
 WORDS = list(EXAMPLES.values())
 
@@ -67,12 +67,19 @@ def test_default_review_shows_verdict_and_one_row_per_unit_and_word(model):
     trace = m.trace(at.session_state["review"])
     assert metrics["P(positive)"] == f"{trace.proba:.3f}"
     assert metrics["Verdict"] == ("positive" if trace.proba > 0.5 else "negative")
-    maps = heatmaps(at)
-    expected = {"gru": 4, "lstm": 6, "rnn": 1}[m.arch]
-    assert len(maps) == expected  # the comparison expander is closed: nothing computed there
-    for spec, table in maps[:expected]:
+    names = [*ARCHS[m.arch].traced, "hidden"]
+    assert len(names) == {"gru": 4, "lstm": 6, "rnn": 1}[m.arch]
+    for name in names:  # the tabs are lazy: each shows its own heatmap, and only the open one is built
+        at.session_state[f"gate_tab_{m.arch}"] = GATE_LABELS[name]
+        at.run()
+        no_exception(at)
+        maps = heatmaps(at)
+        assert [spec["title"] for spec, _ in maps] == [GATE_LABELS[name]]  # nor anything in the closed expander
+        (_, table), = maps
         assert table.num_rows == len(trace.tokens) * m.module.rnn.hidden_size
         assert set(table.column("word").to_pylist()) == set(trace.tokens)
+        np.testing.assert_allclose(sorted(table.column("value").to_pylist()),
+                                   np.sort(({**trace.gates, "hidden": trace.hidden})[name].ravel()), atol=1e-6)
     assert "How the verdict forms" in [s.value for s in at.subheader]
 
 
@@ -128,7 +135,8 @@ def test_switching_model_changes_the_gates():
     at.selectbox(key="_model_picker").select("lstm").run()
     no_exception(at)
     titles = chart_titles(at)
-    assert "forget gate f" in titles and "update gate z" not in titles
+    assert "input gate i" in titles and "update gate z" not in titles  # the first tab's heatmap is open
+    assert "forget gate f" in [t.label for t in at.tabs] and "update gate z" not in [t.label for t in at.tabs]
 
 
 def test_display_option_does_not_change_values():
@@ -150,7 +158,7 @@ def test_a_shared_link_reopens_the_same_view():
     at = run_app({"review": "Dreadful acting, a total waste of time.", "model": "lstm"})
     assert at.session_state["review"] == "Dreadful acting, a total waste of time."
     assert at.session_state["model"] == "lstm"
-    assert "forget gate f" in chart_titles(at)
+    assert "input gate i" in chart_titles(at) and "forget gate f" in [t.label for t in at.tabs]
 
 
 def test_random_test_review_shows_true_label_and_rating(imdb_path):
@@ -177,7 +185,7 @@ def test_compare_with_an_edited_review_is_lazy_and_exact():
     assert metrics["Original P(positive)"].value == f"{a.proba:.3f}"
     assert metrics["Edited P(positive)"].value == f"{b.proba:.3f}"
     assert metrics["Edited P(positive)"].delta == f"{b.proba - a.proba:+.3f}"
-    assert len(heatmaps(at)) == 4 + 2  # the update-gate heatmaps of both reviews
+    assert len(heatmaps(at)) == 1 + 2  # the open tab's heatmap, and the update-gate heatmaps of both reviews
     diff = at.dataframe[-1].value
     expect = [np.abs(b.gates[n][-1] - a.gates[n][-1]).mean() for n in ("update", "reset", "candidate")]
     expect.append(np.abs(b.hidden[-1] - a.hidden[-1]).mean())

@@ -15,7 +15,7 @@ from gru_core.charts.gates import heatmap, picked_cell
 
 from .apphelpers import ROOT, chart_titles, models_root, no_exception, run_app  # noqa: F401
 
-SHIPPED = ["gru", "lstm", "rnn"]
+SHIPPED = ["gru", "lstm", "rnn", "keras-seed"]
 HOSTILE = '<script>alert("x")</script>'
 
 

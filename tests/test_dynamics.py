@@ -17,7 +17,7 @@ from gru_core.predictor import load_model
 from .apphelpers import ROOT
 from .tiny import tiny_module
 
-SHIPPED = ("gru", "lstm", "rnn")
+SHIPPED = ("gru", "lstm", "rnn", "keras-seed")
 
 
 def test_update_equals_the_native_one_step_update(arch):

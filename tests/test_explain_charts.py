@@ -1,6 +1,7 @@
 """Explain tables and attributions (analysis/explain.py) and chart builders (charts/gates.py, charts/text.py), on tiny models."""
 from __future__ import annotations
 
+import copy
 import html
 import io
 import re
@@ -10,14 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
+from gru_core import load_model
 from gru_core.analysis import explain
 from gru_core.archs import ARCHS, GATE_LABELS
 from gru_core.charts import gates as gate_charts
 from gru_core.charts import text as text_charts
+from gru_core.examples import review_of
 from gru_core.model import SentimentRNN
 from gru_core.predictor import SentimentModel
 from gru_core.text import UNK_ID, tokenize_with_spans
 
+from .apphelpers import ROOT
 from .tiny import WORDS, random_review, tiny_model
 from .vegaspec import data_of, mark_type, tooltip_fields
 
@@ -217,6 +221,47 @@ def test_occlusion_many_words_batches_in_order():
     occ = explain.occlusion(sm, tr)
     expect = [tr.proba - sm.predict_ids([np.delete(tr.ids, i)])[0] for i in range(80)]
     np.testing.assert_allclose(occ, expect, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn", "keras-seed"])  # keras-seed reads its padding first
+@pytest.mark.parametrize("words", [2, 9, 120, 700])  # 700: truncated, the last 500 words are read
+def test_occlusion_on_shipped_models_equals_rereading_every_variant(arch, words):
+    """The fast occlusion (one batch stepping through the words from the trace's states) against the plain
+    one: every variant read again from the first word by the native layer. In float64 the two are the same
+    computation (≤ 1e-12; checked up to 120 words, the 500-word float64 re-read takes long); in float32 they
+    differ only by rounding, bounded by 1e-6 plus twice the plain method's own float32 error."""
+    model = load_model(ROOT / "models" / arch)
+    wide = SentimentModel(copy.deepcopy(model.module).double(), model.vocab, model.config, model.metrics, model.path)
+    text = review_of(model, words, seed=5)
+    tr, tr64 = model.trace(text), wide.trace(text)
+    assert tr.truncated == (words > model.maxlen)
+
+    def reread(m: SentimentModel, t) -> np.ndarray:
+        return t.proba - m.predict_ids([np.delete(t.ids, i) for i in range(len(t.ids))], 64)
+
+    fast64 = explain.occlusion(wide, tr64)
+    if words <= 120:
+        np.testing.assert_allclose(fast64, reread(wide, tr64), rtol=0, atol=1e-12)
+    plain32 = reread(model, tr)
+    bound = 1e-6 + 2 * np.abs(plain32 - fast64).max()
+    assert np.abs(explain.occlusion(model, tr) - plain32).max() <= bound
+
+
+def test_occlusion_of_cho_et_al_s_gru_equals_rereading_every_variant():
+    """Keras reset_after=False: the fast path steps the variants with the model's own form."""
+    from gru_core.archs import RESET_BEFORE
+    from gru_core.model import SentimentRNN
+
+    base = tiny_model("gru", seed=6)
+    torch.manual_seed(1)
+    module = SentimentRNN("gru", len(base.vocab), 6, 5, gru_form=RESET_BEFORE)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, 0.7)
+    model = SentimentModel(module.eval().requires_grad_(False), base.vocab, {"maxlen": 50})
+    tr = model.trace(random_review(np.random.default_rng(2), 30))
+    expect = tr.proba - model.predict_ids([np.delete(tr.ids, i) for i in range(len(tr.ids))])
+    np.testing.assert_allclose(explain.occlusion(model, tr), expect, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- gradient × input
@@ -514,3 +559,66 @@ def test_unit_lines(trace):
     assert enc["y"]["field"] == "value" and enc["color"]["field"] == "quantity"
     assert {"word", "value", "quantity"} <= set(tooltip_fields(enc))
     assert_same_data(data_of(spec, spec), df)
+
+
+# --------------------------------------------------------------------------- chart builders stay cheap
+
+def test_chart_builders_name_their_channels():
+    """Altair looks a bare shorthand string or a condition dict up among all its schema classes (``from_dict``,
+    about 5 ms each time): every encoding in the chart builders is a channel object instead."""
+    import ast
+
+    from .apphelpers import ROOT as root
+
+    found = []
+    for path in sorted((root / "gru_core" / "charts").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "encode":
+                for kw in node.keywords:
+                    v = kw.value
+                    items = v.elts if isinstance(v, (ast.List, ast.Tuple)) else [v]
+                    for e in items:
+                        bare = isinstance(e, ast.JoinedStr) or (isinstance(e, ast.Constant) and isinstance(e.value, str))
+                        cond = (isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute)
+                                and e.func.attr in ("condition", "when"))
+                        if bare or cond:
+                            found.append(f"{path.name}:{e.lineno} {kw.arg}")
+    assert not found, found
+
+
+def test_explorer_charts_build_without_schema_lookups(monkeypatch):
+    from altair.utils import schemapi
+
+    calls = []
+    original = schemapi.SchemaBase.from_dict.__func__
+    monkeypatch.setattr(schemapi.SchemaBase, "from_dict",
+                        classmethod(lambda cls, *a, **k: calls.append(cls) or original(cls, *a, **k)))
+    sm = tiny_model("gru", seed=3)
+    tr = sm.trace(REVIEW)
+    window = (0, len(tr.tokens))
+    for chart in (gate_charts.trajectory(explain.words_frame(tr)),
+                  gate_charts.heatmap(explain.heatmap_frame(sm, tr, "update", "index", window), "update", select=True),
+                  gate_charts.word_summary_chart(explain.word_summaries(tr)),
+                  gate_charts.unit_lines(explain.unit_frame(tr, 2, window))):
+        assert chart.to_dict()  # valid Vega-Lite
+    assert calls == []
+
+
+def test_pages_send_the_spec_streamlit_would():
+    """pages.common.vega_lite skips Altair's validation at run time; the spec is the one st.altair_chart sends,
+    and valid Vega-Lite."""
+    import json
+
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    from pages.common import vega_lite
+
+    sm = tiny_model("lstm", seed=4)
+    tr = sm.trace(REVIEW)
+    window = (0, len(tr.tokens))
+    for chart in (gate_charts.trajectory(explain.words_frame(tr)),
+                  gate_charts.heatmap(explain.heatmap_frame(sm, tr, "cell", "mean", window), "cell", select=True),
+                  gate_charts.word_summary_chart(explain.word_summaries(tr)),
+                  gate_charts.unit_lines(explain.unit_frame(tr, 1, window))):
+        ours, streamlits = vega_lite(chart), _convert_altair_to_vega_lite_spec(chart)
+        assert json.dumps(ours, sort_keys=True, default=repr) == json.dumps(streamlits, sort_keys=True, default=repr)

@@ -366,6 +366,84 @@ def test_descent_real_model_extremes(block, row, col, start, alpha, steps):
     assert_no_user_html(at)
 
 
+# --- Inside the cell ------------------------------------------------------------------------------------------
+
+CELL = "pages/cell.py"
+
+
+def check_cell(at, text: str, model: str) -> None:
+    """The cell at a word of a text with words, a friendly message for one without; no HTML of the user's."""
+    no_exception(at)
+    assert_no_user_html(at)
+    assert at.session_state["review"] == text
+    if not text.strip():
+        assert any("Type a review" in i.value for i in at.info) and not at.get("vega_lite_chart")
+        return
+    if not tokenize(text):
+        assert any("no words" in i.value for i in at.info) and not at.get("vega_lite_chart")
+        return
+    T = min(len(tokenize(text)), maxlen(model))
+    t = int(at.session_state["cell_word"])
+    assert 1 <= t <= T and any(m.value.startswith(f"**Word {t} of {T}:") for m in at.markdown)
+    assert "Loss L" in metrics(at) and len(at.get("vega_lite_chart")) >= 8
+    if len(text) <= 2_000:
+        assert at.query_params["review"] in (text, [text])
+
+
+@SETTINGS
+@given(model=st.sampled_from(MODELS), text=TEXTS)
+@example(model="gru", text=" ".join(PAYLOADS))
+@example(model="lstm", text=WORDS_200K)
+@example(model="rnn", text=PAYLOAD_200K)
+@example(model="gru", text=SYMBOL_1MB)
+def test_cell_review_from_the_link_or_the_explorer(model, text):
+    """The Explorer's review (its text area holds at most MAX_CHARS, as the browser enforces) comes with the page."""
+    at = open_page(CELL, model=model, review=text)
+    check_cell(at, text[:MAX_CHARS], model)
+
+
+@SETTINGS
+@given(model=st.sampled_from(MODELS), text=TEXTS)
+@example(model="lstm", text=" ".join(PAYLOADS))
+@example(model="gru", text=ONE_CHAR_1MB)
+def test_cell_review_typed_and_submitted(model, text):
+    at = open_page(CELL, model=model)
+    type_into(at.text_area(key="cell_review"), text)
+    button(at, "Read").click().run()
+    check_cell(at, text[:MAX_CHARS], model)
+
+
+@settings(SETTINGS, max_examples=10)
+@given(model=st.sampled_from(MODELS), n=st.sampled_from([1, 2, 61, 700]), payload=st.sampled_from(PAYLOADS),
+       word=ENDS, unit=ENDS, alpha=ENDS, steps=ENDS, play=st.booleans(), label=st.sampled_from(["positive",
+                                                                                                "negative"]))
+@example(model="rnn", n=700, payload=PAYLOADS[1], word="min", unit="max", alpha="max", steps="max", play=False,
+         label="negative")
+@example(model="lstm", n=61, payload=PAYLOADS[0], word="max", unit="min", alpha="min", steps="min", play=True,
+         label="positive")
+def test_cell_controls_at_their_extremes(model, n, payload, word, unit, alpha, steps, play, label):
+    words = (WORDS * (n // len(WORDS) + 1))[:n]
+    text = " ".join(words[:n // 2] + [payload] + words[n // 2:])
+    at = open_page(CELL, model=model, review=text)
+    check_cell(at, text, model)
+    sliders = [s for s in at.slider if s.key == "_cell_word_slider"]
+    if sliders:
+        to_end(sliders[0], word)
+    to_end(at.number_input(key="_unit_input"), unit)
+    at.radio(key="cell_label").set_value(label)
+    at.select_slider(key="cell_alpha").set_value(1e-4 if alpha == "min" else 10.0)
+    to_end(at.slider(key="cell_steps"), steps)
+    at.run()
+    check_cell(at, text, model)
+    if play and n <= 61:  # a walk through 500 words takes minutes, as it should in a browser
+        button(at, "▶ Play").click().run()
+        check_cell(at, text, model)
+        assert int(at.session_state["cell_word"]) == min(len(tokenize(text)), maxlen(model))
+    at.button(key="cell_sgd_play").click().run()  # the SGD steps, one by one
+    check_cell(at, text, model)
+    assert {"P(positive) of this review", "Its loss"} <= set(metrics(at))
+
+
 # --- Train -------------------------------------------------------------------------------------------------------
 
 NUMBERS = ["Training reviews", "Epochs", "Batch size", "Learning rate", "Hidden units", "Vocabulary size",

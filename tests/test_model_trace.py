@@ -383,6 +383,24 @@ def test_predict_many_matches_one_by_one_and_keeps_order():
     assert sm.predict_proba([]).shape == (0,)
 
 
+def test_batches_at_once_on_worker_threads_give_the_same_verdicts():
+    sm = sentiment_model("gru", maxlen=12)
+    rng = np.random.default_rng(1)
+    texts = [" ".join(rng.choice(WORDS, size=int(rng.integers(1, 30)))) for _ in range(57)]
+    threads = torch.get_num_threads()
+    serial = sm.predict_proba(texts, batch_size=5)
+    # each batch is computed as alone; only one torch thread instead of several may round differently
+    np.testing.assert_allclose(sm.predict_proba(texts, batch_size=5, workers=3), serial, atol=1e-6, rtol=0)
+    assert torch.get_num_threads() == threads  # the process's torch threads are given back
+    seqs = [sm.encode(t)[1] for t in texts]
+    np.testing.assert_allclose(sm.final_states(seqs, 5), sm._by_length(
+        seqs, 5, sm.module.final_hidden, np.float32, (sm.module.rnn.hidden_size,), workers=2), atol=1e-6, rtol=0)
+    for t in texts + ["  <br />Good!! movie's “quote”  ", "x" * 3]:  # the ids-only path reads the same ids
+        np.testing.assert_array_equal(sm.encode_ids(t), sm.encode(t)[1])
+    with pytest.raises(ValueError, match="no words"):
+        sm.encode_ids("!!! ...")
+
+
 def test_model_is_not_changed_by_use():
     sm = sentiment_model()
     before = clone_state(sm.module)

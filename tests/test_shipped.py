@@ -11,7 +11,7 @@ from gru_core.model import parameter_counts
 
 from .apphelpers import ROOT
 
-SHIPPED = ["gru", "lstm", "rnn"]
+SHIPPED = ["gru", "lstm", "rnn", "keras-seed"]  # keras-seed: the seed's recipe trained with Keras, imported
 
 
 @pytest.fixture(scope="module", params=SHIPPED)
@@ -21,7 +21,7 @@ def model(request):
 
 def _random_review(model, n: int, seed: int = 0) -> str:
     rng = np.random.default_rng(seed)
-    words = [model.vocab.word(i) for i in range(2, 2000)]
+    words = [w for w in model.vocab.words[:1998] if w is not None]
     return " ".join(rng.choice(words, size=n))
 
 
@@ -29,15 +29,18 @@ def _random_review(model, n: int, seed: int = 0) -> str:
 def test_trace_matches_native_layer_with_shipped_weights(model, n):
     text = _random_review(model, n)
     t = model.trace(text)
-    with torch.no_grad():
-        x = model.module.embedding(torch.as_tensor(t.ids)[None])
-        out, state = model.module.rnn(x)
+    module = model.module
+    with torch.no_grad():  # the whole sequence the model reads (the padding and start mark too) from zero
+        lead = module.prefix.ids(len(t.ids)) if module.prefix else []
+        x = module.embedding(torch.as_tensor([*lead, *t.ids.tolist()])[None])
+        out, state = module.rnn(x)
+        out = out[:, len(lead):]
     assert np.abs(t.hidden - out[0].numpy()).max() < 1e-5
     if model.arch == "lstm":
         assert np.abs(t.gates["cell"][-1] - state[1][0, 0].numpy()).max() < 1e-5
     if model.arch == "gru":
         z, n_ = t.gates["update"], t.gates["candidate"]
-        prev = np.vstack([np.zeros((1, t.hidden.shape[1])), t.hidden[:-1]])
+        prev = np.vstack([t.h0, t.hidden[:-1]])
         assert np.abs((1 - z) * n_ + z * prev - t.hidden).max() < 1e-5
     with torch.no_grad():
         native_proba = torch.sigmoid(model.module.dense(out[0, -1])).item()  # the output layer on the native h_T
@@ -47,18 +50,26 @@ def test_trace_matches_native_layer_with_shipped_weights(model, n):
 def test_metrics_files_describe_the_models(model):
     m = model.metrics
     assert m["parameters"] == parameter_counts(model.module)
+    if model.name == "keras-seed":
+        assert m["command"].startswith("python tools/train_keras_seed.py") and m["imdb_test"]["n"] == 25_000
+        assert m["keras_agreement"]["reviews"] == 25_000 and m["keras_agreement"]["max_abs_dp"] < 1e-5
+        assert len(m["history"]) == 3 and m["keras_training"]["train_seconds"] > 0
+        assert m["imported_from"]["sha256"] == model.config["source"]["sha256"]
+        assert model.module.prefix.padding and model.module.prefix.maxlen == 500  # reads padding, as trained
+        return
     assert m["command"].startswith(f"python -m gru_core train --arch {model.arch} --out models/{model.arch}")
     assert m["train_reviews"] + m["val_reviews"] == 25_000 and m["imdb_test"]["n"] == 25_000
     assert len(m["history"]) >= 1 and all("seconds" in h for h in m["history"])
     assert m["weights_sha256"] == model.config["weights_sha256"]
 
 
-def test_gru_has_the_seeds_parameter_count():
-    m = load_model(ROOT / "models" / "gru")
+@pytest.mark.parametrize("name", ["gru", "keras-seed"])
+def test_gru_has_the_seeds_parameter_count(name):
+    m = load_model(ROOT / "models" / name)
     assert parameter_counts(m.module) == {"embedding": 500_000, "rnn": 60_600, "dense": 101, "total": 560_701}
 
 
-TARGETS = {"gru": 0.89, "lstm": 0.885, "rnn": None}  # the accuracy targets set for the shipped models
+TARGETS = {"gru": 0.89, "lstm": 0.885, "rnn": None, "keras-seed": 0.85}  # targets set for the shipped models
 
 
 @pytest.mark.parametrize("name", SHIPPED)

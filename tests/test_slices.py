@@ -43,7 +43,7 @@ from gru_core.text import tokenize
 from .apphelpers import ROOT
 from .tiny import tiny_model
 
-SHIPPED = ["gru", "lstm", "rnn"]
+SHIPPED = ["gru", "lstm", "rnn", "keras-seed"]  # every shipped model has its slices.json
 
 
 # --- The rules, on hand-written reviews -------------------------------------------------------------------------
@@ -187,6 +187,19 @@ def test_planted_properties_are_read_as_the_model_reads(planted):
     assert c["negation"].tolist() == [r[7] for r in REVIEWS]
     assert c["contrast"].tolist() == [r[8] for r in REVIEWS]
     assert planted.predictions_from == "computed"  # no stats.json for a model without a folder
+
+
+def test_unknown_words_are_the_models_own_unknown_id():
+    """A model with Keras's conventions (start mark 1, unknown 2, words from 3) counts its own unknown id."""
+    from gru_core.text import Vocab
+
+    from .tiny import WORDS
+
+    model = PlantedModel({r[0]: r[3] for r in REVIEWS})
+    model.vocab = Vocab.keras_imdb({w: rank + 1 for rank, w in enumerate(WORDS)}, num_words=len(WORDS) + 4)
+    assert model.vocab.unk_id == 2
+    c = compute_slices(model, planted_split()).columns
+    assert c["unknown_share"] == pytest.approx([r[6] for r in REVIEWS], abs=1e-6)
 
 
 def test_planted_accuracy_per_slice(planted):

@@ -252,10 +252,11 @@ def history_frame(models: list[SentimentModel]) -> pd.DataFrame:
 
 
 def history_rows(name: str, history: list[dict]) -> list[dict]:
-    """Rows of one run's per-epoch history (as ``fit`` records it): model, epoch, split, measure, value."""
+    """Rows of one run's per-epoch history (as ``fit`` records it): model, epoch, split, measure, value. A run
+    without a validation split (the seed's Keras recipe) has training rows only."""
     return [{"model": name, "epoch": h["epoch"], "split": split, "measure": measure, "value": h[f"{prefix}_{key}"]}
             for h in history for split, prefix in (("train", "train"), ("validation", "val"))
-            for measure, key in (("loss", "loss"), ("accuracy", "acc"))]
+            for measure, key in (("loss", "loss"), ("accuracy", "acc")) if f"{prefix}_{key}" in h]
 
 
 def confusion_frame(models: list[SentimentModel]) -> pd.DataFrame:

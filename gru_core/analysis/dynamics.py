@@ -6,7 +6,7 @@ points of F(·, x = 0). Everything here works on any batched update
 ``F(state [N, D], x [N, E]) -> [N, D]``, so a hand-built network with a known
 answer is analysed by exactly the code that analyses the shipped models.
 ``update_fn`` builds F for a model from ``cell.step`` (the model's own
-weights); for the LSTM the state is [h; c] (D = 2H).
+weights, in its GRU form); for the LSTM the state is [h; c] (D = 2H).
 
 Computations run in float64: the fixed-point tolerance is far below float32's
 resolution of q.
@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ..archs import arch as get_arch
-from ..cell import step, weights
+from ..cell import form, step, weights
 from ..model import SentimentRNN
 
 Update = Callable[[Tensor, Tensor], Tensor]  # F(state [N, D], x [N, E]) -> new state [N, D]
@@ -30,13 +30,14 @@ Update = Callable[[Tensor, Tensor], Tensor]  # F(state [N, D], x [N, E]) -> new 
 def update_fn(module: SentimentRNN) -> Update:
     """F(state, x) for ``module``: one step of ``cell.step`` on a copy of its weights in the state's dtype."""
     copies: dict[torch.dtype, dict[str, Tensor]] = {}
-    name, H = module.arch, module.rnn.hidden_size
+    name, H, gru_form = module.arch, module.rnn.hidden_size, form(module)
     lstm = len(get_arch(name).state) == 2
 
     def F(s: Tensor, x: Tensor) -> Tensor:
         if s.dtype not in copies:
             copies[s.dtype] = {k: v.detach().to(s.dtype) for k, v in weights(module).items()}
-        new, _ = step(name, copies[s.dtype], x.to(s.dtype), (s[..., :H], s[..., H:]) if lstm else (s,))
+        new, _ = step(name, copies[s.dtype], x.to(s.dtype), (s[..., :H], s[..., H:]) if lstm else (s,),
+                      form=gru_form)
         return torch.cat(new, -1)
 
     return F
@@ -230,13 +231,15 @@ def linearisation_error(F: Update, point: np.ndarray, x0: np.ndarray, scales: li
     return np.asarray(out)
 
 
-def kicks(F: Update, point: np.ndarray, left: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-    """Each word's kick along the slow mode from the fixed point: ℓᵀ · ∂F/∂x · e(word), for the rows of
-    ``embeddings`` [V, E]: [V] for one direction ``left`` [D], [V, k] for k directions as columns [D, k]
-    (one Jacobian ∂F/∂x for all of them)."""
+def kicks(F: Update, point: np.ndarray, left: np.ndarray, embeddings: np.ndarray,
+          x0: np.ndarray | None = None) -> np.ndarray:
+    """Each word's kick along the slow mode from the fixed point: ℓᵀ · ∂F/∂x · (e(word) − x₀), linearised at the
+    "no word" input ``x0`` (default 0), for the rows of ``embeddings`` [V, E]: [V] for one direction ``left``
+    [D], [V, k] for k directions as columns [D, k] (one Jacobian ∂F/∂x for all of them)."""
     h = torch.as_tensor(np.asarray(point, dtype=np.float64))
-    jx = jacobian_input(F, h, torch.zeros(embeddings.shape[1], dtype=torch.float64)).numpy()
-    return np.asarray(embeddings, dtype=np.float64) @ (jx.T @ np.asarray(left, dtype=np.float64))
+    x0 = np.zeros(embeddings.shape[1]) if x0 is None else np.asarray(x0, dtype=np.float64)
+    jx = jacobian_input(F, h, torch.as_tensor(x0)).numpy()
+    return (np.asarray(embeddings, dtype=np.float64) - x0) @ (jx.T @ np.asarray(left, dtype=np.float64))
 
 
 def line_fit(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

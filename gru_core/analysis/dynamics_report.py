@@ -20,7 +20,7 @@ from ..atomic import write_json_atomic
 from ..data import Split
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
-from ..text import PAD_ID, UNK_ID
+from ..text import PAD_ID
 from ..trace import Trace, trace_batches
 from . import dynamics as D
 
@@ -48,19 +48,45 @@ def states_of(arch: str, result: dict) -> np.ndarray:
     return result["hidden"]
 
 
-def _states(module: SentimentRNN, id_lists: list[np.ndarray]) -> list[np.ndarray]:
+def _states(module: SentimentRNN, id_lists: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """(the state after each word [T, D] per review, the state each review starts from [N, D])."""
     out: list[np.ndarray] = [np.empty(0)] * len(id_lists)
+    start = np.zeros((len(id_lists), 0))
     for idx, res in trace_batches(module, id_lists):
         for i, r in zip(idx, res):
             out[i] = states_of(module.arch, r).astype(np.float64)
-    return out
+            if start.shape[1] == 0:
+                start = np.zeros((len(id_lists), out[i].shape[1]))
+            start[i] = np.concatenate(r["initial"])
+    return out, start
+
+
+def no_word_input(module: SentimentRNN) -> np.ndarray:
+    """[E] the input x of "no word" for F(h, x): the padding embedding for a model that reads padding (a learned
+    row, what it reads at every padding step), else 0 (our models' padding embedding is exactly 0)."""
+    if module.prefix is not None and module.prefix.padding:
+        return module.embedding.weight[PAD_ID].detach().double().cpu().numpy()
+    return np.zeros(module.embedding.embedding_dim)
+
+
+def no_word_text(dyn: dict) -> str:
+    """What x₀, the "no word" input of the fixed-point search, is for the stored model (the page's sentence)."""
+    emb = dyn["embedding"]
+    if dyn.get("no_word", "zero") == "padding":
+        return ("x₀ is this model's padding embedding, a learned row (‖e_pad‖ = "
+                f"{emb['padding_norm']:.3f}): Keras fed it padding in front of every review (mask_zero=False), so "
+                "the padding is what it reads when there is no word, and its padding steps follow F(h, x₀)")
+    return (f"x₀ = 0 means *no word*: the padding embedding is exactly 0 (‖e_pad‖ = {emb['padding_norm']:.1g}), "
+            f"and the mean word embedding is small (‖mean e‖ = {emb['mean_norm']:.3f} over the vocabulary, "
+            f"{emb['token_mean_norm']:.3f} over the words read) beside a typical word (median ‖e‖ = "
+            f"{emb['median_norm']:.3f})")
 
 
 def fresh_like(module: SentimentRNN, seed: int = 0) -> SentimentRNN:
     """The same architecture and shapes with a fresh initialisation (as training starts)."""
     torch.manual_seed(seed)
     fresh = SentimentRNN(module.arch, module.embedding.num_embeddings, module.embedding.embedding_dim,
-                         module.rnn.hidden_size)
+                         module.rnn.hidden_size, gru_form=module.gru_form, prefix=module.prefix)
     return fresh.eval()
 
 
@@ -71,13 +97,14 @@ def readout_vector(module: SentimentRNN) -> np.ndarray:
 
 
 def bag_of_words(vocab_size: int, train_ids: list[np.ndarray], train_y: np.ndarray, test_ids: list[np.ndarray],
-                 test_y: np.ndarray) -> tuple[np.ndarray, float]:
-    """(weight per vocabulary id, test accuracy) of a logistic regression on word presence."""
+                 test_y: np.ndarray, first_id: int = 2) -> tuple[np.ndarray, float]:
+    """(weight per vocabulary id, test accuracy) of a logistic regression on word presence (ids from ``first_id``:
+    the unknown word is not a word)."""
     from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
 
     def matrix(ids: list[np.ndarray]):
-        rows = [np.unique(r[r > UNK_ID]) for r in ids]
+        rows = [np.unique(r[r >= first_id]) for r in ids]
         indptr = np.cumsum([0] + [len(r) for r in rows])
         cols = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         return csr_matrix((np.ones(len(cols)), cols, indptr), shape=(len(ids), vocab_size))
@@ -100,21 +127,20 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
     pick = np.sort(rng.choice(len(test), size=min(reviews, len(test)), replace=False))
     ids = [model.encode(test.texts[i])[1] for i in pick]
     labels = test.labels[pick]
-    per_review = _states(module, ids)
+    per_review, start = _states(module, ids)
     states = np.concatenate(per_review)
-    fresh_states = np.concatenate(_states(fresh_like(module, seed), ids))
+    fresh_states = np.concatenate(_states(fresh_like(module, seed), ids)[0])
     readout = readout_vector(module)
     basis = D.pca(states, 10)
     basis.components *= np.where(basis.components @ readout < 0, -1.0, 1.0)[:, None]  # PC1: + = positive
-    steps = np.concatenate([np.linalg.norm(np.diff(np.vstack([np.zeros(s.shape[1]), s]), axis=0), axis=1)
-                            for s in per_review])
+    steps = np.concatenate([np.linalg.norm(np.diff(np.vstack([s0, s]), axis=0), axis=1)
+                            for s0, s in zip(start, per_review)])
     clock["states_and_pca"] = time.perf_counter() - t0
     clock["states_and_pca_cpu"] = time.process_time() - c0
 
     t0, c0 = time.perf_counter(), time.process_time()
     F = D.update_fn(module)
-    E = D.embed_dim(module)
-    x0 = np.zeros(E)
+    x0 = no_word_input(module)
     fp = D.find_fixed_points(F, states[rng.choice(len(states), size=min(starts, len(states)), replace=False)],
                              x0, tolerance=0.5 * (DRIFT * float(np.median(steps))) ** 2, search_dtype=torch.float32)
     clock["fixed_points"] = time.perf_counter() - t0
@@ -129,7 +155,7 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
     coord = (fp.points - centre) @ direction
     order = np.argsort(coord)
     points, q, coord = fp.points[order], fp.q[order], coord[order]
-    jac = D.jacobian_state(F, torch.as_tensor(points), torch.zeros(E, dtype=torch.float64)).numpy()
+    jac = D.jacobian_state(F, torch.as_tensor(points), torch.as_tensor(x0)).numpy()
     mid = len(coord) // 2  # the fixed point with the median position on the line
     mid_eigs, mid_right = np.linalg.eig(jac[mid])  # once: its vectors give the mode along the line
     eigs = np.insert(np.linalg.eigvals(np.delete(jac, mid, axis=0)), mid, mid_eigs, axis=0)
@@ -143,14 +169,14 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
     t0 = time.perf_counter()
     emb = module.embedding.weight.detach().double().numpy()
     # Along the mode, and the plain projection on the line for comparison: one ∂F/∂x for both.
-    kick, kick_line = D.kicks(F, points[mid], np.stack([mode.left, direction], axis=1), emb).T
+    kick, kick_line = D.kicks(F, points[mid], np.stack([mode.left, direction], axis=1), emb, x0).T
     with torch.no_grad():
         moved = F(torch.as_tensor(points[mid]).expand(len(emb), -1), torch.as_tensor(emb)).numpy() - points[mid]
     kick_true = moved @ mode.left
-    words = slice(UNK_ID + 1, None)  # real words: not padding, not "unknown"
+    words = slice(model.vocab.first_id, None)  # real words: not padding, start or "unknown"
     vocab_ids = [np.asarray(r, dtype=np.int64) for r in train.encode(model.vocab)]
     test_ids = [np.asarray(r, dtype=np.int64) for r in test.encode(model.vocab)]
-    bow, bow_acc = bag_of_words(len(model.vocab), vocab_ids, train.labels, test_ids, test.labels)
+    bow, bow_acc = bag_of_words(len(model.vocab), vocab_ids, train.labels, test_ids, test.labels, model.vocab.first_id)
     token_counts = np.bincount(np.concatenate(ids), minlength=len(emb))
     clock["kicks_and_bag_of_words"] = time.perf_counter() - t0
 
@@ -167,7 +193,9 @@ def compute_dynamics(model: SentimentModel, train: Split, test: Split, reviews: 
         "sample": {"reviews": len(pick), "states": len(states), "seed": seed},
         "pca": {"mean": _r(basis.mean), "components": _r(basis.components), "variance": _r(basis.variance_ratio),
                 "variance_fresh": _r(D.pca(fresh_states, 10).variance_ratio)},
-        "h0": _r(basis.project(np.zeros(states.shape[1]))),
+        "h0": _r(basis.project(start.mean(0))),  # where reviews start: 0, or (reading padding) after it
+        "h0_spread": float(np.linalg.norm(start - start.mean(0), axis=1).max()),
+        "no_word": "padding" if module.prefix is not None and module.prefix.padding else "zero",
         "word_step_median": float(np.median(steps)),
         "embedding": {"mean_norm": float(np.linalg.norm(emb[words].mean(0))),
                       "token_mean_norm": float(np.linalg.norm(token_counts @ emb / token_counts.sum())),
@@ -217,6 +245,12 @@ def modifier_rows(model: SentimentModel, geometry: dict) -> list[dict]:
                                                                            geometry["direction"]))
         rows.append(out)
     return rows
+
+
+def trace_start(trace: Trace) -> np.ndarray:
+    """[D] the state a trace's first word is read from (h₀, or [h₀; c₀] for the LSTM)."""
+    D_ = trace.hidden.shape[1] * (2 if trace.arch == "lstm" else 1)
+    return np.zeros(D_) if trace.initial is None else np.asarray(trace.initial, dtype=np.float64)
 
 
 def trace_states(trace: Trace) -> np.ndarray:
@@ -285,7 +319,7 @@ def review_frame(dyn: dict, trace: Trace) -> pd.DataFrame:
     mean, comps = np.asarray(dyn["pca"]["mean"]), np.asarray(dyn["pca"]["components"])[:2]
     pc = (s - mean) @ comps.T
     left = np.asarray(dyn["middle"]["left"])
-    prev = np.vstack([np.zeros(s.shape[1]), s[:-1]])
+    prev = np.vstack([trace_start(trace), s[:-1]])
     kick = np.asarray(dyn["kicks"]["linear"])
     ids = np.asarray(trace.ids)
     return pd.DataFrame({
@@ -326,7 +360,7 @@ def plane_frames(dyn: dict) -> dict[str, pd.DataFrame]:
 def kick_table(dyn: dict, model: SentimentModel) -> pd.DataFrame:
     """Every vocabulary word with its kick and bag-of-words weight, by kick."""
     kick, bow = np.asarray(dyn["kicks"]["linear"]), np.asarray(dyn["bow"]["weights"])
-    ids = np.arange(UNK_ID + 1, min(len(kick), len(model.vocab)))
+    ids = np.arange(model.vocab.first_id, min(len(kick), len(model.vocab)))
     return pd.DataFrame({"word": [model.vocab.word(int(i)) for i in ids], "kick": kick[ids],
                          "bow": bow[ids]}).sort_values("kick", ascending=False, ignore_index=True)
 

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..archs import GATE_LABELS
+from ..cell import form, step, weights
 from ..predictor import SentimentModel
-from ..text import UNK_ID, pad_sequences
+from ..text import pad_sequences
 from ..trace import Trace
 
 
@@ -40,7 +42,7 @@ def words_frame(trace: Trace) -> pd.DataFrame:
         "step": np.arange(1, len(trace.tokens) + 1),
         "label": step_labels(trace),
         "word": [short(w) for w in trace.tokens],
-        "known": trace.ids != UNK_ID,
+        "known": trace.known,
         "p_positive": trace.step_proba,
         "change": trace.step_proba - prev,
     })
@@ -98,16 +100,26 @@ def heatmap_frame(model: SentimentModel, trace: Trace, quantity: str, order_by: 
     return gate_frame(trace, quantity, unit_order(model, trace, quantity, order_by), window)
 
 
+def unit_frame(trace: Trace, unit: int, window: tuple[int, int] | None = None) -> pd.DataFrame:
+    """One unit's quantities (every gate and the hidden state) over the words of the window, long:
+    step, label, word, quantity (as the equations name it), value."""
+    a, b = window if window else (0, len(trace.tokens))
+    words = words_frame(trace).iloc[a:b]
+    return pd.concat([pd.DataFrame({"step": words["step"], "label": words["label"], "word": words["word"],
+                                    "quantity": GATE_LABELS[name], "value": values[a:b, unit]})
+                      for name, values in quantities(trace).items()], ignore_index=True)
+
+
 def word_summaries(trace: Trace) -> pd.DataFrame:
     """Per word: mean of each gate over units and the size of the hidden-state change.
 
-    ``h_change`` = ‖h_t − h_{t−1}‖ (h_0 = 0): which words made the network rewrite
+    ``h_change`` = ‖h_t − h_{t−1}‖ (from h_0, ``trace.h0``): which words made the network rewrite
     its memory. For a GRU, mean update gate near 1 = memory kept, near 0 = overwritten.
     """
     df = words_frame(trace)[["step", "label", "word"]].copy()
     for name, v in trace.gates.items():
         df[f"mean_{name}"] = v.mean(1)
-    prev = np.vstack([np.zeros_like(trace.hidden[:1]), trace.hidden[:-1]])
+    prev = np.vstack([trace.h0[None].astype(trace.hidden.dtype), trace.hidden[:-1]])
     df["h_change"] = np.linalg.norm(trace.hidden - prev, axis=1)
     return df
 
@@ -126,16 +138,40 @@ def trace_csv(trace: Trace) -> str:
     return table[columns].to_csv(index=False)
 
 
+@torch.inference_mode()  # fewer bookkeeping costs than no_grad over its ~T small steps
 def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:
     """[T] verdict change when each word is removed: proba − proba(without that word).
 
-    Positive: the word pushed the verdict towards positive.
+    Positive: the word pushed the verdict towards positive. Without word t the
+    review reads as before up to word t − 1, so variant t starts from the trace's
+    state after word t − 1 and reads the words after t. All variants read word s
+    in the same step: one batch of rows (row t: the review without word t), one
+    ``cell.step`` per word, where at word s the rows t < s are the ones still
+    reading. T − 1 steps in all, T²/2 rows; the last word's variant reads nothing
+    more, its verdict is the one after the word before it.
+
+    A model that reads Keras's padding first starts a shorter review after one more
+    padding step, so no state of the trace is shared: each variant is read afresh.
     """
     ids = trace.ids
-    if len(ids) == 1:
+    n = len(ids)
+    if n == 1:
         return np.array([trace.proba - 0.5])  # nothing left to read: compare with no opinion
-    variants = [np.delete(ids, i) for i in range(len(ids))]
-    return trace.proba - model.predict_ids(variants, batch_size=64)
+    module = model.module
+    if getattr(module, "prefix", None) is not None:
+        return trace.proba - model.predict_ids([np.delete(ids, i) for i in range(n)], batch_size=64)
+    w = weights(module)
+    device = w["w_hh"].device
+    x = module.embedding(torch.tensor(ids, device=device))  # [T, E]
+    carried = [trace.hidden] + ([trace.gates["cell"]] if "cell" in trace.gates else [])
+    # Row t starts from the state after word t − 1 (zeros before the first word).
+    state = [torch.as_tensor(np.vstack([np.zeros_like(v[:1]), v[:-1]]), device=device) for v in carried]
+    for s in range(1, n):
+        new, _ = step(module.arch, w, x[s], tuple(v[:s] for v in state), form=form(module))
+        for v, u in zip(state, new):
+            v[:s] = u
+    without = torch.sigmoid(module.dense(state[0])).squeeze(-1).double().cpu().numpy()
+    return trace.proba - without
 
 
 def logit_gradients(model: SentimentModel, seqs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

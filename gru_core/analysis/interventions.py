@@ -54,13 +54,15 @@ _MEANING = {
               for a in ("gru", "lstm", "rnn")},
     "freeze": {
         "gru": "update gate z_k := 1, so h_k(t) = h_k(t−1): the unit keeps its memory and ignores every word. "
-               "From the first word this holds h_k at h_0 = 0 (the same hidden states as ablating); "
+               "From the first word this holds h_k at h_0 (0, so the same hidden states as ablating; for a "
+               "Keras model that reads padding, the state the padding left); "
                "from a later word it holds the value it had just before.",
         "lstm": "forget gate f_k := 1 and input gate i_k := 0 (the LSTM's analogue of z = 1), so the cell "
                 "c_k(t) = c_k(t−1) keeps its memory; h_k = o_k·tanh(c_k) still follows the output gate. "
-                "From the first word the cell stays at c_0 = 0, so h_k = 0.",
+                "From the first word the cell stays at c_0 (0, so h_k = 0; for a Keras model that reads "
+                "padding, the cell the padding left).",
         "rnn": "a plain RNN has no gate to hold, so freezing is defined directly as h_k(t) := h_k(t−1). "
-               "From the first word this holds h_k at h_0 = 0.",
+               "From the first word this holds h_k at h_0 (0, or the state the padding left).",
     },
     "overwrite": {
         "gru": "update gate z_k := 0, so h_k(t) = n_k(t): the unit forgets its past at every word and "
@@ -142,9 +144,9 @@ def check(intervention: Intervention, arch: str, n_units: int) -> None:
         raise ValueError(f"start must be a word position >= 0, not {intervention.start}")
 
 
-def make_edit(intervention: Intervention, arch: str, n_units: int) -> Edit:
+def make_edit(intervention: Intervention, arch: str, n_units: int, h0: torch.Tensor | None = None) -> Edit:
     """The ``cell.run`` edit that applies ``intervention``; a fresh one for every run (the RNN's freeze
-    remembers the previous word's state)."""
+    remembers the previous word's state, from ``h0``: the state before the first word, zero by default)."""
     check(intervention, arch, n_units)
     idx = torch.tensor([int(u) for u in intervention.units], dtype=torch.long)
     start, kind = intervention.start, intervention.kind
@@ -161,7 +163,7 @@ def make_edit(intervention: Intervention, arch: str, n_units: int) -> Edit:
             return put(value, level) if name == "hidden" and t >= start else value
         return edit
     if (kind, arch) == ("freeze", "rnn"):
-        previous: list[torch.Tensor] = []  # h(t−1) as the run carried it (h_0 = 0)
+        previous: list[torch.Tensor] = [] if h0 is None else [h0]  # h(t−1) as the run carried it
 
         def edit(name: str, t: int, value: torch.Tensor) -> torch.Tensor:
             if name != "hidden":
@@ -221,10 +223,10 @@ def run_intervention(model: SentimentModel, text: str, intervention: Interventio
     plain = plain if plain is not None else model.trace(text)
     module = model.module
     edit = None
-    if intervention is not None:
-        edit = make_edit(intervention, model.arch, module.rnn.hidden_size)
     ids = torch.tensor(plain.ids)[None].to(module.embedding.weight.device)  # a copy: cached traces are read-only
-    x, _ = module.embed(ids)
+    x, lengths = module.embed(ids)
+    if intervention is not None:
+        edit = make_edit(intervention, model.arch, module.rnn.hidden_size, module.initial_state(lengths)[0])
     hidden, gates, _ = run(module, x, edit)
     step_proba = torch.sigmoid(module.dense(hidden).squeeze(-1))[0].cpu().numpy().astype(np.float64)
     changed = dataclasses.replace(

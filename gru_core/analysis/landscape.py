@@ -41,10 +41,10 @@ def fixed_batch(model: SentimentModel, split: Split, n: int = 64, words: int = 1
     return Batch(ids, torch.from_numpy(split.labels[pick].astype(np.float64)))
 
 
-def session_copy(model: SentimentModel) -> SentimentRNN:
-    """A private copy of the module to perturb, in float64 so that finite differences
+def session_copy(model: SentimentModel, dtype: torch.dtype = torch.float64) -> SentimentRNN:
+    """A private copy of the module to perturb, by default in float64 so that finite differences
     of the loss are accurate enough to check the autograd slope against."""
-    module = copy.deepcopy(model.module).double()
+    module = copy.deepcopy(model.module).to(dtype)
     module.eval()
     return module
 

@@ -29,7 +29,7 @@ from ..atomic import write_bytes_atomic
 from ..data import Split
 from ..experiment import predict_split
 from ..predictor import SentimentModel
-from ..text import UNK_ID, tokenize, tokenize_with_spans
+from ..text import tokenize, tokenize_with_spans
 from .stats import ids_digest, paired_comparison, read_stats
 
 SLICES_FILE = "slices.json"
@@ -234,7 +234,7 @@ def compute_slices(model: SentimentModel, split: Split, progress: Progress | Non
     for j, i in enumerate(keep):
         _, ids, total = model.encode(split.texts[i])  # what the model reads: its own encoding and maxlen
         words_read[j], truncated[j] = len(ids), total > len(ids)
-        unknown[j] = round(float(np.mean(ids == UNK_ID)), DIGITS)
+        unknown[j] = round(float(np.mean(ids == model.vocab.unk_id)), DIGITS)  # the model's own unknown id
         if progress and (j + 1) % 5000 == 0:
             progress(f"encoded {j + 1:,} of {n:,} reviews")
     tokens = [split.tokens[i] for i in keep]

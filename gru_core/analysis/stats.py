@@ -66,7 +66,10 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1))
+    term = tail = 1  # C(n, 0); then C(n, k + 1) = C(n, k)·(n − k)/(k + 1), exact in integers
+    for k in range(min(b, c)):
+        term = term * (n - k) // (k + 1)
+        tail += term
     return min(1.0, 2 * tail / 2 ** n)  # exact integers; one rounding at the end
 
 

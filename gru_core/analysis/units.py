@@ -8,7 +8,7 @@ comparison page's definition, ``stats.saturation_fractions``), the review
 where h peaks highest and lowest (the top-k activating and suppressing
 contexts, one per review), and the expected response Δh per word (RNNVis,
 Ming et al. 2017): the average of h_t − h_{t−1} over every time word w is
-read (h_0 = 0). Units × frequent words are co-clustered on |Δh| with
+read (from h_0: 0, or the state after the padding for a model that reads it). Units × frequent words are co-clustered on |Δh| with
 scikit-learn's SpectralCoclustering (Dhillon 2001).
 
 The result is stored as ``units.json`` next to the model, keyed to
@@ -29,7 +29,6 @@ from ..archs import arch as get_arch
 from ..atomic import write_bytes_atomic
 from ..data import Split
 from ..predictor import SentimentModel
-from ..text import UNK_ID
 from ..trace import trace_batches
 from .ablation import DRAWS, KS, ablation_study, accuracy
 from .explain import output_weights
@@ -117,7 +116,7 @@ def scan(model: SentimentModel, revs: Reviews, batch_size: int = 256, progress: 
         hid = np.concatenate([r["hidden"] for r in res])  # [S, H], every word of the batch
         prev = np.empty_like(hid)
         prev[1:] = hid[:-1]
-        prev[starts] = 0.0  # h_0 = 0 before each review's first word
+        prev[starts] = np.stack([r["initial"][0] for r in res])  # h_0 before each review's first word
         ids = np.concatenate([revs.seqs[i] for i in idx])
         dh_sum.index_add_(0, torch.from_numpy(ids), torch.from_numpy((hid - prev).astype(np.float64)))
         counts += np.bincount(ids, minlength=v_size)
@@ -197,10 +196,10 @@ def expected_response(dh_sum: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def top_words(response: np.ndarray, counts: np.ndarray, vocab_words: list[str], n: int = TOP_WORDS,
-              min_count: int = MIN_COUNT) -> list[dict]:
+              min_count: int = MIN_COUNT, first_id: int = 2) -> list[dict]:
     """Per unit, the words that raise it most and lower it most on average: [[word, Δh, count], ...]."""
     eligible = np.flatnonzero(counts >= min_count)
-    eligible = eligible[eligible > UNK_ID]  # padding and the unknown word are not words
+    eligible = eligible[eligible >= first_id]  # padding, the start mark and the unknown word are not words
     out = []
     for u in range(response.shape[1]):
         r = response[eligible, u]
@@ -214,7 +213,7 @@ def top_words(response: np.ndarray, counts: np.ndarray, vocab_words: list[str], 
 
 
 def cocluster(response: np.ndarray, counts: np.ndarray, vocab_words: list[str], n_words: int = COCLUSTER_WORDS,
-              n_clusters: int = N_CLUSTERS, seed: int = 0) -> dict:
+              n_clusters: int = N_CLUSTERS, seed: int = 0, first_id: int = 2) -> dict:
     """Co-cluster units × the ``n_words`` most frequent words on |expected response| (RNNVis).
 
     Bicluster i pairs a group of units with a group of words that move them
@@ -224,7 +223,7 @@ def cocluster(response: np.ndarray, counts: np.ndarray, vocab_words: list[str], 
     from sklearn.cluster import SpectralCoclustering
 
     candidates = np.flatnonzero(counts > 0)
-    candidates = candidates[candidates > UNK_ID]
+    candidates = candidates[candidates >= first_id]
     chosen = candidates[np.argsort(-counts[candidates], kind="stable")[:n_words]]
     signed = response[chosen]  # [W, H]
     n_clusters = max(1, min(n_clusters, len(chosen), signed.shape[1]))
@@ -351,12 +350,12 @@ def build_index(model: SentimentModel, test: Split, train: Split | None = None, 
     vocab_words = [model.vocab.word(i) for i in range(len(model.vocab))]
     say("top contexts")
     ctx = contexts(model, revs, s, k)
-    words = top_words(response, s.counts, vocab_words, min_count=min_count)
+    words = top_words(response, s.counts, vocab_words, min_count=min_count, first_id=model.vocab.first_id)
     for row, c, w in zip(rows, ctx, words):
         row["contexts"] = c
         row["top_words"] = w
     say("co-clustering units and words")
-    clusters = cocluster(response, s.counts, vocab_words, n_words, n_clusters, seed)
+    clusters = cocluster(response, s.counts, vocab_words, n_words, n_clusters, seed, model.vocab.first_id)
     correlation = np.nan_to_num(label_correlation(s.final_h, revs.labels))
     weights = output_weights(model)
     pick = sample(len(revs), ablation_reviews, seed)

@@ -29,11 +29,11 @@ def ablation_chart(df: pd.DataFrame, baseline: float) -> alt.LayerChart:
     colour = alt.Color("choice:N", title=None, scale=alt.Scale(scheme="tableau10"))
     lines = alt.Chart(df).mark_line(point=True).encode(
         x=x, y=alt.Y("accuracy:Q", title="test accuracy", scale=alt.Scale(zero=False)), color=colour,
-        tooltip=["choice:N", "k:Q", alt.Tooltip("accuracy:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
+        tooltip=[alt.Tooltip("choice:N"), alt.Tooltip("k:Q"), alt.Tooltip("accuracy:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
                  alt.Tooltip("high:Q", format=".4f")])
     bars = alt.Chart(df[df["high"] > df["low"]]).mark_errorbar(ticks=True).encode(
-        x=x, y=alt.Y("low:Q", title="test accuracy"), y2="high:Q", color=colour)
+        x=x, y=alt.Y("low:Q", title="test accuracy"), y2=alt.Y2("high:Q"), color=colour)
     base = alt.Chart(pd.DataFrame({"accuracy": [baseline], "label": ["nothing ablated"]})).mark_rule(
-        strokeDash=[4, 4], color="gray").encode(y="accuracy:Q", tooltip=["label:N", alt.Tooltip("accuracy:Q",
+        strokeDash=[4, 4], color="gray").encode(y=alt.Y("accuracy:Q"), tooltip=[alt.Tooltip("label:N"), alt.Tooltip("accuracy:Q",
                                                                                               format=".4f")])
     return (base + bars + lines).properties(height=300)

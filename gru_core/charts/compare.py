@@ -10,11 +10,12 @@ def confusion_chart(df: pd.DataFrame, title: str = "") -> alt.LayerChart:
     base = alt.Chart(df, title=title).encode(
         x=alt.X("predicted:N", title="predicted", axis=alt.Axis(labelAngle=0)), y=alt.Y("true:N", title="true"))
     cells = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None),
-                                    tooltip=["true:N", "predicted:N", alt.Tooltip("count:Q", format=",")])
+                                    tooltip=[alt.Tooltip("true:N"), alt.Tooltip("predicted:N"), alt.Tooltip("count:Q", format=",")])
     text = base.mark_text(fontSize=14).encode(
         text=alt.Text("count:Q", format=","),
-        color=alt.condition(alt.datum.count > float(df["count"].max()) / 2 if len(df) else False,
-                            alt.value("white"), alt.value("black")))
+        color=alt.ColorValue("black", condition=alt.condition(  # a Value channel: no lookup among Altair's classes
+            alt.datum.count > float(df["count"].max()) / 2 if len(df) else False, alt.value("white"),
+            alt.value("black"))["condition"]))
     return (cells + text).properties(height=180)
 
 
@@ -26,7 +27,7 @@ def saturation_scatter(df: pd.DataFrame, thresholds: tuple[float, float], title:
         x=alt.X("left:Q", title=f"left-saturated (< {low})", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("right:Q", title=f"right-saturated (> {high})", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("gate:N", scale=alt.Scale(scheme="tableau10"), legend=None),
-        tooltip=["model:N", "gate:N", "unit:Q", alt.Tooltip("left:Q", format=".3f"),
+        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("gate:N"), alt.Tooltip("unit:Q"), alt.Tooltip("left:Q", format=".3f"),
                  alt.Tooltip("right:Q", format=".3f")],
     ).properties(height=230)
 
@@ -38,6 +39,6 @@ def gradient_curve(df: pd.DataFrame, y_title: str = "‖∂ logit / ∂ word emb
         x=alt.X("distance:Q", title="words before the end (0 = last word)"),
         y=alt.Y("gradient:Q", scale=alt.Scale(type="log"), title=y_title),
         color=alt.Color("model:N", scale=alt.Scale(scheme="tableau10")),
-        tooltip=["model:N", "distance:Q", alt.Tooltip("gradient:Q", format=".3g"),
+        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("distance:Q"), alt.Tooltip("gradient:Q", format=".3g"),
                  alt.Tooltip("reviews:Q", title="reviews averaged")],
     ).properties(height=280)

@@ -16,8 +16,8 @@ def descent_1d_chart(curve: pd.DataFrame, path: pd.DataFrame, tangent: pd.DataFr
     line = alt.Chart(curve).mark_line(color="gray").encode(x=x, y=y)
     tan = alt.Chart(tangent).mark_line(color="#ca0020", strokeDash=[6, 3]).encode(x=x, y=y)
     steps = alt.Chart(path).mark_line(point=True, color="#0571b0", opacity=0.8).encode(
-        x=x, y=y, order="step:Q",
-        tooltip=["step:Q", alt.Tooltip("theta:Q", format=".5f"), alt.Tooltip("J:Q", format=".5f")])
+        x=x, y=y, order=alt.Order("step:Q"),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("theta:Q", format=".5f"), alt.Tooltip("J:Q", format=".5f")])
     now = alt.Chart(path.tail(1)).mark_point(size=180, filled=True, color="#ca0020").encode(x=x, y=y)
     return (line + tan + steps + now).properties(height=340)
 
@@ -32,17 +32,17 @@ def contour_chart(grid: pd.DataFrame, paths: pd.DataFrame, title: str = "") -> a
     x_dom = [float(grid["t0"].min()), float(grid["t0"].max() + dx)]
     y_dom = [float(grid["t1"].min()), float(grid["t1"].max() + dy)]
     heat = alt.Chart(g).mark_rect().encode(
-        x=alt.X("t0:Q", title="θ0", scale=alt.Scale(domain=x_dom, nice=False)), x2="t0b:Q",
-        y=alt.Y("t1:Q", title="θ1", scale=alt.Scale(domain=y_dom, nice=False)), y2="t1b:Q",
+        x=alt.X("t0:Q", title="θ0", scale=alt.Scale(domain=x_dom, nice=False)), x2=alt.X2("t0b:Q"),
+        y=alt.Y("t1:Q", title="θ1", scale=alt.Scale(domain=y_dom, nice=False)), y2=alt.Y2("t1b:Q"),
         color=alt.Color("logJ:Q", title="log10 J", scale=alt.Scale(scheme="viridis"),
                         bin=alt.Bin(maxbins=14)),
         tooltip=[alt.Tooltip("t0:Q", format=".2f"), alt.Tooltip("t1:Q", format=".2f"),
                  alt.Tooltip("logJ:Q", format=".3f")])
     clipped = paths.assign(t0=paths["t0"].clip(*x_dom), t1=paths["t1"].clip(*y_dom))
     lines = alt.Chart(clipped).mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2).encode(
-        x="t0:Q", y="t1:Q", order="step:Q",
+        x=alt.X("t0:Q"), y=alt.Y("t1:Q"), order=alt.Order("step:Q"),
         color=alt.Color("optimizer:N", scale=alt.Scale(range=["#ffffff", "#ff7f0e", "#e7298a"])),
-        tooltip=["optimizer:N", "step:Q", alt.Tooltip("t0:Q", format=".4f"), alt.Tooltip("t1:Q", format=".4f")])
+        tooltip=[alt.Tooltip("optimizer:N"), alt.Tooltip("step:Q"), alt.Tooltip("t0:Q", format=".4f"), alt.Tooltip("t1:Q", format=".4f")])
     return (heat + lines).properties(height=380, title=title).resolve_scale(color="independent")
 
 
@@ -52,7 +52,7 @@ def loss_per_step(df: pd.DataFrame, y: str = "J", log: bool = True) -> alt.Chart
         x=alt.X("step:Q"),
         y=alt.Y(f"{y}:Q", title=y, scale=alt.Scale(type="symlog" if log else "linear")),
         color=alt.Color("optimizer:N", scale=alt.Scale(range=["#444444", "#ff7f0e", "#e7298a"])),
-        tooltip=["optimizer:N", "step:Q", alt.Tooltip(f"{y}:Q", format=".5g")],
+        tooltip=[alt.Tooltip("optimizer:N"), alt.Tooltip("step:Q"), alt.Tooltip(f"{y}:Q", format=".5g")],
     ).properties(height=220)
 
 
@@ -63,12 +63,12 @@ def slice_chart(df: pd.DataFrame, path: pd.DataFrame | None = None) -> alt.Layer
         y=alt.Y("loss:Q", title="loss on the batch", scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("offset:Q", format=".4f"), alt.Tooltip("loss:Q", format=".5f")])
     zero = alt.Chart(pd.DataFrame({"offset": [0.0]})).mark_rule(color="lightgray", strokeDash=[3, 3]).encode(
-        x="offset:Q")
+        x=alt.X("offset:Q"))
     chart = zero + base
     if path is not None and len(path):
         chart += alt.Chart(path).mark_line(point=True, color="#0571b0").encode(
-            x="offset:Q", y="loss:Q", order="step:Q",
-            tooltip=["step:Q", alt.Tooltip("offset:Q", format=".5f"), alt.Tooltip("loss:Q", format=".6f")])
+            x=alt.X("offset:Q"), y=alt.Y("loss:Q"), order=alt.Order("step:Q"),
+            tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("offset:Q", format=".5f"), alt.Tooltip("loss:Q", format=".6f")])
     return chart.properties(height=300)
 
 

@@ -12,11 +12,11 @@ def variance_bars(df: pd.DataFrame) -> alt.Chart:
     """Share of variance per principal component (``component``, ``fraction``, ``weights``)."""
     return alt.Chart(df, title="Variance explained by each principal component").mark_bar().encode(
         x=alt.X("component:O", title="principal component"),
-        xOffset="weights:N",
+        xOffset=alt.XOffset("weights:N"),
         y=alt.Y("fraction:Q", title="share of variance", axis=alt.Axis(format="%")),
         color=alt.Color("weights:N", title="weights", sort=["trained", "fresh initialisation"],
                         scale=alt.Scale(domain=["trained", "fresh initialisation"], range=["#5e3c99", "#bbbbbb"])),
-        tooltip=["weights:N", "component:O", alt.Tooltip("fraction:Q", format=".2%")],
+        tooltip=[alt.Tooltip("weights:N"), alt.Tooltip("component:O"), alt.Tooltip("fraction:Q", format=".2%")],
     ).properties(height=220)
 
 
@@ -32,20 +32,20 @@ def state_plane(states: pd.DataFrame, fixed: pd.DataFrame, path: pd.DataFrame, m
             *x, tooltip=[alt.Tooltip("line_coord:Q", title="position on line", format=".3f"),
                          alt.Tooltip("q:Q", format=".2e"), alt.Tooltip("abs_eig:Q", title="top |λ|", format=".4f")]))
     if len(path):
-        layers.append(alt.Chart(path).mark_line(color="#ff7f00", strokeWidth=1.5).encode(*x, order="step:Q"))
+        layers.append(alt.Chart(path).mark_line(color="#ff7f00", strokeWidth=1.5).encode(*x, order=alt.Order("step:Q")))
         layers.append(alt.Chart(path).mark_circle(size=35, color="#ff7f00").encode(
-            *x, tooltip=["step:Q", "word:N", alt.Tooltip("p_positive:Q", format=".3f")]))
+            *x, tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("p_positive:Q", format=".3f")]))
     if len(marks):
         layers.append(alt.Chart(marks).mark_point(size=120, filled=True, shape="square", color="#333").encode(*x))
         layers.append(alt.Chart(marks).mark_text(align="left", dx=8, dy=-8, fontWeight="bold").encode(
-            *x, text="text:N"))
+            *x, text=alt.Text("text:N")))
     return alt.layer(*layers, title=title).properties(height=420)
 
 
 def arrow(start: pd.DataFrame) -> alt.Chart:
     """A segment from (``pc1``, ``pc2``) to (``pc1_end``, ``pc2_end``) (the readout direction)."""
     return alt.Chart(start).mark_rule(color="#333", strokeWidth=2.5, strokeDash=[6, 3]).encode(
-        x="pc1:Q", y="pc2:Q", x2="pc1_end:Q", y2="pc2_end:Q")
+        x=alt.X("pc1:Q"), y=alt.Y("pc2:Q"), x2=alt.X2("pc1_end:Q"), y2=alt.Y2("pc2_end:Q"))
 
 
 def eigen_plane(eigs: pd.DataFrame) -> alt.LayerChart:
@@ -54,9 +54,9 @@ def eigen_plane(eigs: pd.DataFrame) -> alt.LayerChart:
     circle = pd.DataFrame({"re": np.cos(t), "im": np.sin(t), "i": np.arange(len(t))})
     base = alt.Chart(circle).mark_line(color="#999", strokeDash=[4, 3]).encode(
         x=alt.X("re:Q", title="Re λ", scale=alt.Scale(domain=[-1.1, 1.1])),
-        y=alt.Y("im:Q", title="Im λ", scale=alt.Scale(domain=[-1.1, 1.1])), order="i:Q")
+        y=alt.Y("im:Q", title="Im λ", scale=alt.Scale(domain=[-1.1, 1.1])), order=alt.Order("i:Q"))
     pts = alt.Chart(eigs).mark_circle(size=30, color="#5e3c99").encode(
-        x="re:Q", y="im:Q", tooltip=[alt.Tooltip("re:Q", format=".4f"), alt.Tooltip("im:Q", format=".4f"),
+        x=alt.X("re:Q"), y=alt.Y("im:Q"), tooltip=[alt.Tooltip("re:Q", format=".4f"), alt.Tooltip("im:Q", format=".4f"),
                                      alt.Tooltip("abs:Q", title="|λ|", format=".4f"),
                                      alt.Tooltip("tau:Q", title="τ (words)", format=".1f")])
     return alt.layer(base, pts, title="Eigenvalues of ∂F/∂h at the middle fixed point").properties(
@@ -89,8 +89,8 @@ def kick_bars(df: pd.DataFrame, title: str) -> alt.Chart:
     return alt.Chart(df, title=title).mark_bar().encode(
         x=alt.X("kick:Q", title="kick along the line's mode"),
         y=alt.Y("word:N", sort=list(df["word"]), title=None, axis=alt.Axis(labelOverlap=False)),
-        color=alt.condition("datum.kick > 0", alt.value("#0571b0"), alt.value("#ca0020")),
-        tooltip=["word:N", alt.Tooltip("kick:Q", format=".4f")],
+        color=alt.ColorValue("#ca0020", condition={"test": "datum.kick > 0", "value": "#0571b0"}),
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("kick:Q", format=".4f")],
     ).properties(height=alt.Step(16))
 
 
@@ -99,7 +99,7 @@ def kick_bow_scatter(df: pd.DataFrame, r: float) -> alt.Chart:
     return alt.Chart(df, title=f"Kick vs bag-of-words weight (r = {r:.2f})").mark_circle(size=12, opacity=0.5).encode(
         x=alt.X("bow:Q", title="logistic-regression weight (word present)"),
         y=alt.Y("kick:Q", title="kick along the line's mode"),
-        tooltip=["word:N", alt.Tooltip("kick:Q", format=".4f"), alt.Tooltip("bow:Q", format=".3f")],
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("kick:Q", format=".4f"), alt.Tooltip("bow:Q", format=".3f")],
     ).properties(height=320)
 
 
@@ -110,9 +110,9 @@ def review_kicks(df: pd.DataFrame) -> alt.LayerChart:
     x = alt.X("label:N", sort=list(df["label"]), title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90))
     bars = alt.Chart(long[long["what"] == "predicted kick"]).mark_bar(color="#b2abd2").encode(
         x, y=alt.Y("value:Q", title="along the line's mode"),
-        tooltip=["word:N", alt.Tooltip("value:Q", title="kick", format=".4f")])
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("value:Q", title="kick", format=".4f")])
     dots = alt.Chart(long[long["what"] == "actual movement"]).mark_point(color="#e66101", filled=True).encode(
-        x, y="value:Q", tooltip=["word:N", alt.Tooltip("value:Q", title="movement", format=".4f")])
+        x, y=alt.Y("value:Q"), tooltip=[alt.Tooltip("word:N"), alt.Tooltip("value:Q", title="movement", format=".4f")])
     return alt.layer(bars, dots, title="Each word: predicted kick (bars) and actual movement (dots)").properties(
         height=240)
 
@@ -124,7 +124,7 @@ def alignment_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("against:N", title=None, sort=list(df["against"]), axis=alt.Axis(labelLimit=260)),
         color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["measured", "random directions"],
                                                                  range=["#5e3c99", "#bbbbbb"])),
-        tooltip=["against:N", alt.Tooltip("abs_cos:Q", format=".3f")],
+        tooltip=[alt.Tooltip("against:N"), alt.Tooltip("abs_cos:Q", format=".3f")],
     ).properties(height=alt.Step(28))
 
 
@@ -135,6 +135,6 @@ def modifier_plane(paths: pd.DataFrame, fixed: pd.DataFrame) -> alt.LayerChart:
     if len(fixed):
         layers.append(alt.Chart(fixed).mark_point(shape="diamond", size=20, filled=True, color="#999").encode(*x))
     layers.append(alt.Chart(paths).mark_line(point=True).encode(
-        *x, color=alt.Color("phrase:N", title=None), order="step:Q",
-        tooltip=["phrase:N", "step:Q", "word:N", alt.Tooltip("p_positive:Q", format=".3f")]))
+        *x, color=alt.Color("phrase:N", title=None), order=alt.Order("step:Q"),
+        tooltip=[alt.Tooltip("phrase:N"), alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("p_positive:Q", format=".3f")]))
     return alt.layer(*layers, title="Modifiers: trajectories in the PC1–PC2 plane").properties(height=360)

@@ -22,7 +22,7 @@ def quantity_scale(quantity: str) -> alt.Scale:
 
 def word_axis(df: pd.DataFrame) -> alt.X:
     """The words on the x axis, in reading order (``label`` is '3 · good', unique per step)."""
-    return alt.X("label:N", sort=list(dict.fromkeys(df["label"])), title=None,
+    return alt.X("label:N", sort=pd.unique(df["label"]).tolist(), title=None,
                  axis=alt.Axis(labelAngle=-60, labelLimit=90))
 
 
@@ -43,7 +43,7 @@ def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: b
     if select:
         pick = alt.selection_point(name="cell", fields=["unit", "step"], on="click")
         chart = chart.add_params(pick).encode(
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.55)))
+            opacity=alt.OpacityValue(0.55, condition={"param": pick.name, "value": 1.0}))
     return chart
 
 
@@ -68,7 +68,7 @@ def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:
     if series:
         enc["color"] = alt.Color(f"{series}:N", title=None, scale=alt.Scale(scheme="tableau10"))
     line = alt.Chart(df).mark_line(point=True, interpolate="linear").encode(**enc)
-    mid = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
+    mid = alt.Chart(pd.DataFrame({"y": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y=alt.Y("y:Q"))
     return (mid + line).properties(height=260)
 
 
@@ -83,7 +83,7 @@ def word_summary_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("value:Q", title=None),
         color=alt.Color("measure:N", legend=None, scale=alt.Scale(scheme="tableau10")),
         row=alt.Row("measure:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-        tooltip=["word:N", "step:Q", "measure:N", alt.Tooltip("value:Q", format=".4f")],
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=".4f")],
     ).properties(height=90).resolve_scale(y="independent")
 
 
@@ -93,5 +93,5 @@ def unit_lines(df: pd.DataFrame) -> alt.Chart:
         x=word_axis(df),
         y=alt.Y("value:Q", title=None),
         color=alt.Color("quantity:N", title=None, scale=alt.Scale(scheme="tableau10")),
-        tooltip=["word:N", "step:Q", "quantity:N", alt.Tooltip("value:Q", format=".4f")],
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("quantity:N"), alt.Tooltip("value:Q", format=".4f")],
     ).properties(height=240)

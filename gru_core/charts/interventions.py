@@ -32,5 +32,5 @@ def change_by_word_chart(df: pd.DataFrame) -> alt.Chart:
         color=alt.Color("quantity:N", legend=None, scale=alt.Scale(scheme="tableau10")),
         row=alt.Row("quantity:N", title=None, sort=list(dict.fromkeys(df["quantity"])),
                     header=alt.Header(labelAngle=0, labelAlign="left", labelExpr="'mean |Δ| ' + datum.value")),
-        tooltip=["word:N", "step:Q", "quantity:N", alt.Tooltip("value:Q", format=".4f", title="mean |Δ|")],
+        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("quantity:N"), alt.Tooltip("value:Q", format=".4f", title="mean |Δ|")],
     ).properties(height=80).resolve_scale(y="independent")

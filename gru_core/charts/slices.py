@@ -28,12 +28,12 @@ def slice_chart(df: pd.DataFrame, select: bool = False) -> alt.LayerChart:
     band = base.mark_bar(opacity=0.06, color="gray").encode(x=alt.datum(low, scale=x_scale), x2=alt.datum(1.0))
     interval = base.mark_bar(height=5, opacity=0.4).encode(
         x=alt.X("ci_low:Q", scale=x_scale, title="accuracy (dot) with its Wilson 95% interval (bar)"),
-        x2="ci_high:Q", color=colour)
+        x2=alt.X2("ci_high:Q"), color=colour)
     dots = base.mark_point(filled=True, size=70).encode(x=alt.X("accuracy:Q", scale=x_scale), color=colour)
     if select:
         pick = alt.selection_point(name=PICK, fields=["slice", "model"], on="click", clear="dblclick")
         band = band.add_params(pick)
-        dots = dots.encode(opacity=alt.condition(pick, alt.value(1.0), alt.value(0.3)))
+        dots = dots.encode(opacity=alt.OpacityValue(0.3, condition={"param": pick.name, "value": 1.0}))
     rows = max(len(labels), 1)
     return alt.layer(band, interval, dots).properties(height=max(200, rows * (7 * len(models) + 6)))
 
@@ -52,7 +52,7 @@ def reliability_chart(df: pd.DataFrame) -> alt.LayerChart:
     is positive, with the diagonal of perfect calibration. Columns: model, low, high, n, mean_p, share_positive."""
     models = list(dict.fromkeys(df["model"]))
     diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
-        strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+        strokeDash=[4, 4], color="gray").encode(x=alt.X("x:Q"), y=alt.Y("y:Q"))
     lines = alt.Chart(df).mark_line(point=alt.OverlayMarkDef(filled=True, size=50)).encode(
         x=alt.X("mean_p:Q", scale=alt.Scale(domain=[0, 1]), title="mean P(positive) in the bin"),
         y=alt.Y("share_positive:Q", scale=alt.Scale(domain=[0, 1]), title="share of the bin's reviews that is positive"),

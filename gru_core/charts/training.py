@@ -12,7 +12,7 @@ def learning_curves(df: pd.DataFrame, measure: str) -> alt.Chart:
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("model:N", scale=alt.Scale(scheme="tableau10")),
         strokeDash=alt.StrokeDash("split:N", title=None),
-        tooltip=["model:N", "epoch:Q", "split:N", "measure:N", alt.Tooltip("value:Q", format=".4f")],
+        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("split:N"), alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=".4f")],
     ).properties(height=240)
 
 
@@ -22,5 +22,5 @@ def training_progress(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("step:Q", title="training step"),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("measure:N", scale=alt.Scale(scheme="tableau10")),
-        tooltip=["step:Q", "measure:N", alt.Tooltip("value:Q", format=".4f")],
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=".4f")],
     ).properties(height=240)
