@@ -40,7 +40,7 @@ from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.examples import EXAMPLES
-from gru_core.i18n import LANGUAGES, from_locale, set_language
+from gru_core.i18n import LANGUAGES, from_locale, language, set_language
 from gru_core.jobs.background import BackgroundJob, JobShelf
 from gru_core.keras_import import is_imported
 
@@ -177,7 +177,8 @@ def _chart_spec(shows: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:
 def chart(shows: tuple, build: Callable[[], alt.TopLevelMixin], **kwargs):
     """``st.altair_chart(build(), **kwargs)``, with the chart built and converted to Vega-Lite once per ``shows``, which must name everything the chart shows (model version, review,
     options): a rerun that shows the same chart only sends it again. Returns what st.altair_chart returns."""
-    return st.vega_lite_chart(spec=dict(_chart_spec(shows, build)), **kwargs)  # a copy: Streamlit edits it
+    # The language is part of what a chart shows (its titles and labels); the spec is copied: Streamlit edits it.
+    return st.vega_lite_chart(spec=dict(_chart_spec((language(), *shows), build)), **kwargs)
 
 
 def _frozen(*arrays: np.ndarray) -> None:

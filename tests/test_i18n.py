@@ -149,6 +149,32 @@ def test_the_checker_sees_an_unwrapped_string(tmp_path):
     assert [int(h.rsplit(":", 1)[1]) for h in unwrapped(page, tmp_path)] == [3, 5, 6]
 
 
+def test_modules_that_translate_never_rebind_the_underscore():
+    """``for _ in …`` or ``a, _ = …`` in a module that imports _() would silently replace the translation function."""
+    bad = []
+    for path in sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "gru_core").rglob("*.py")) + [ROOT / "app.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports_it = any(isinstance(n, ast.ImportFrom) and n.module == "gru_core.i18n" or
+                         (isinstance(n, ast.ImportFrom) and n.module in ("..i18n", ".i18n", "i18n") and n.level)
+                         for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                         for a in n.names if a.name == "_")
+        if imports_it:
+            bad += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(tree)
+                    if isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)]
+    assert not bad, bad
+
+
+def test_the_catalog_holds_each_string_once():
+    text = PO.read_text(encoding="utf-8")  # as written: Babel's reader would keep one of two silently
+    seen, twice = set(), []
+    for m in re.finditer(r'(?ms)^msgid ((?:"[^\n]*"\n)+)', text):
+        key = m.group(1)
+        if key in seen and key != '""\n':
+            twice.append(key.strip()[:60])
+        seen.add(key)
+    assert not twice, twice
+
+
 def test_a_session_keeps_its_own_language():
     seen = {}
 
