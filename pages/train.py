@@ -60,7 +60,8 @@ def import_panel() -> None:
                                      help=f"pad_sequences(maxlen=...), at most {IMPORT_MAXLEN:,} here (every page "
                                           "reads that many steps); the command line takes more.")
             index_from = c4.number_input("index_from", 2, 100, 3, help="imdb.load_data(index_from=...), 3 by default")
-            submitted = st.form_submit_button("Import", type="primary")
+            submitted = st.form_submit_button("Import", type="primary",
+                                              help="Convert the two files into a checkpoint under models/local/.")
         if submitted:
             if model_up is None or index_up is None:
                 st.error("Choose both files: the model and its word index.")
