@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .i18n import N_
+
 
 @dataclass(frozen=True)
 class Arch:
     name: str  # "gru": config.json's "arch", CLI choice, shipped folder name
-    display: str  # "GRU": what the pages call it
+    display: str  # "GRU": what the pages call it (an N_() constant: show it with _())
     module: type[nn.RNNBase]  # the native PyTorch layer
     blocks: tuple[str, ...]  # weight blocks, PyTorch's order
     block_labels: tuple[str, ...]  # the same blocks as the equations name them
@@ -37,7 +39,7 @@ ARCHS: dict[str, Arch] = {
     "gru": Arch(
         "gru", "GRU", nn.GRU,
         blocks=("reset", "update", "candidate"),
-        block_labels=("reset gate r", "update gate z", "candidate n"),
+        block_labels=(N_("reset gate r"), N_("update gate z"), N_("candidate n")),
         traced=("update", "reset", "candidate"),
         sigmoid=frozenset({"update", "reset"}),
         state=("h",),
@@ -45,15 +47,15 @@ ARCHS: dict[str, Arch] = {
     "lstm": Arch(
         "lstm", "LSTM", nn.LSTM,
         blocks=("input", "forget", "cell_candidate", "output"),
-        block_labels=("input gate i", "forget gate f", "cell candidate g", "output gate o"),
+        block_labels=(N_("input gate i"), N_("forget gate f"), N_("cell candidate g"), N_("output gate o")),
         traced=("input", "forget", "cell_candidate", "output", "cell"),
         sigmoid=frozenset({"input", "forget", "output"}),
         state=("h", "c"),
     ),
     "rnn": Arch(
-        "rnn", "plain RNN", nn.RNN,
+        "rnn", N_("plain RNN"), nn.RNN,
         blocks=("hidden",),
-        block_labels=("hidden state h",),
+        block_labels=(N_("hidden state h"),),
         traced=(),
         sigmoid=frozenset(),
         state=("h",),
@@ -72,15 +74,15 @@ CANDIDATE_LATEX: dict[str, str] = {
     RESET_AFTER: r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))",
     RESET_BEFORE: r"n_t = \tanh(W_{in} x_t + b_{in} + W_{hn} (r_t \odot h_{t-1}) + b_{hn})",
 }
-GRU_FORM_NOTE: dict[str, str] = {
-    RESET_AFTER: "This is PyTorch's form: the reset gate multiplies the recurrent product *after* the matrix "
+GRU_FORM_NOTE: dict[str, str] = {  # N_() constants: show them with _()
+    RESET_AFTER: N_("This is PyTorch's form: the reset gate multiplies the recurrent product *after* the matrix "
                  "(W_hn h + b_hn), as in cuDNN and Keras `reset_after=True`. Cho et al. (2014) apply it before: "
                  "n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn). The two are different models; these weights were "
-                 "trained with PyTorch's form.",
-    RESET_BEFORE: "This is the form of Cho et al. (2014), Keras `reset_after=False`: the reset gate multiplies the "
+                 "trained with PyTorch's form."),
+    RESET_BEFORE: N_("This is the form of Cho et al. (2014), Keras `reset_after=False`: the reset gate multiplies the "
                   "memory *before* the recurrent matrix, W_hn (r ⊙ h), and b_hn is 0 (Keras keeps one bias). "
                   "PyTorch's nn.GRU applies it after the product, r ⊙ (W_hn h + b_hn), and cannot run these "
-                  "weights: every step here is computed by the step-by-step cell with the equation above.",
+                  "weights: every step here is computed by the step-by-step cell with the equation above."),
 }
 NAMES: tuple[str, ...] = tuple(ARCHS)  # ("gru", "lstm", "rnn"): also the shipped models' folders
 SIGMOID_GATES: frozenset[str] = frozenset().union(*(a.sigmoid for a in ARCHS.values()))
@@ -94,8 +96,9 @@ def arch(name: str) -> Arch:
         raise ValueError(f"arch must be one of {NAMES}, not {name!r}") from None
 
 # Traced quantity -> the name the equations give it: each weight block's label (the plain RNN's
-# one block is its hidden state), plus the LSTM's cell, which has no block of its own.
+# one block is its hidden state), plus the LSTM's cell, which has no block of its own. N_() constants: show them
+# with _().
 GATE_LABELS: dict[str, str] = {
     **{block: label for a in ARCHS.values() for block, label in zip(a.blocks, a.block_labels, strict=True)},
-    "cell": "cell state c",
+    "cell": N_("cell state c"),
 }

@@ -6,25 +6,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .i18n import N_
+
 if TYPE_CHECKING:
     from .predictor import SentimentModel
 
+# name -> review. The names are N_() constants (the keys stay English: the session state holds them); show them
+# with _(). The reviews stay English: the models read English.
 EXAMPLES: dict[str, str] = {
-    "Praise": (
+    N_("Praise"): (
         "One of the best films I have seen in years. The acting is superb, the script is sharp "
         "and funny, and the ending is simply perfect."
     ),
-    "Complaint": (
+    N_("Complaint"): (
         "A boring, predictable mess. The dialogue is awful, the plot makes no sense and I wanted "
         "my two hours back."
     ),
-    "Slow start, brilliant ending": (
+    N_("Slow start, brilliant ending"): (
         "The film started slowly and the first hour really dragged, but the ending was brilliant "
         "and I left the cinema smiling."
     ),
-    "Negation: not good at all": "I expected a lot from this movie, but it was not good at all.",
-    "Negation: not bad": "Honestly, not bad. I expected much worse, and it was actually quite fun.",
-    "Long review, verdict decided early": (
+    N_("Negation: not good at all"): "I expected a lot from this movie, but it was not good at all.",
+    N_("Negation: not bad"): "Honestly, not bad. I expected much worse, and it was actually quite fun.",
+    N_("Long review, verdict decided early"): (
         "An absolute masterpiece, and easily the finest performance of her career. "
         "The story follows a family that moves from the city to a small farm after the father "
         "loses his job. Over the course of one summer the children explore the fields, the old "
@@ -35,7 +39,7 @@ EXAMPLES: dict[str, str] = {
         "these events and shows them through the eyes of the youngest daughter, who keeps a "
         "diary of everything that happens on the farm."
     ),
-    "Long range: the bicycle sentence": (
+    N_("Long range: the bicycle sentence"): (
         "My mother gave me a bicycle on my birthday because she knew I wanted to ride with my "
         "friends, and watching this film gave me exactly that feeling of joy again."
     ),

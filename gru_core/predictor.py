@@ -10,9 +10,23 @@ import torch
 
 from .cell import form
 from .checkpoint import load_checkpoint
+from .i18n import _, ngettext
 from .model import SentimentRNN
 from .text import Vocab, length_batches, pad_sequences, tokenize, tokenize_with_spans
 from .trace import Trace, trace_batches
+
+
+def _what_it_reads(padding: bool, start_id: int | None) -> str:
+    """What a Keras model reads before a review's words, in words: its padding (or none) and its start mark."""
+    if padding:
+        if start_id is None:
+            return _("the 0-padding in front (the Embedding has mask_zero=False: each padding step reads a learned "
+                     "embedding row)")
+        return _("the 0-padding in front (the Embedding has mask_zero=False: each padding step reads a learned "
+                 "embedding row) and the start mark (id {id})").format(id=start_id)
+    if start_id is None:
+        return _("no padding (mask_zero=True: Keras skips it)")
+    return _("no padding (mask_zero=True: Keras skips it) and the start mark (id {id})").format(id=start_id)
 
 
 class SentimentModel:
@@ -45,25 +59,30 @@ class SentimentModel:
     def prefix_note(self, trace: Trace | None = None) -> str | None:
         """What the model read before the review's own words, in words (None: nothing, it starts from zero).
 
-        With a ``trace``: for that review (the pages' caption); without: the rule (the equations)."""
+        With a ``trace``: for that review (the pages' caption); without: the rule (the equations). In the
+        interface's language."""
         prefix = self.module.prefix
         if prefix is None:
             return None
-        pad = ("the 0-padding in front (the Embedding has mask_zero=False: each padding step reads a learned "
-               "embedding row)" if prefix.padding else "no padding (mask_zero=True: Keras skips it)")
-        start = "" if prefix.start_id is None else f" and the start mark (id {prefix.start_id})"
+        what = _what_it_reads(prefix.padding, prefix.start_id)
         if trace is None:
-            return (f"h₀ is not zero for this model: Keras fed it reviews padded in front to {prefix.maxlen} ids, "
-                    f"so it reads {pad}{start} before a review's first word, with the same equations. Each "
-                    "review starts from the state after them, which depends on how many padding steps there are.")
+            return _("h₀ is not zero for this model: Keras fed it reviews padded in front to {maxlen} ids, so it reads "
+                     "{what} before a review's first word, with the same equations. Each review starts from the state "
+                     "after them, which depends on how many padding steps there are.").format(maxlen=prefix.maxlen,
+                                                                                               what=what)
         if trace.padding_read == 0 and not trace.start_mark:
-            return (f"The review fills all {prefix.maxlen} steps the model reads, so no padding and no start mark "
-                    "came before its first word: it starts from h₀ = 0.")
-        steps = f"{trace.padding_read:,} padding steps" if prefix.padding else "no padding"
-        mark = " and the start mark" if trace.start_mark else ""
-        return (f"Before the first word this model read {steps}{mark}, as Keras's pad_sequences(maxlen="
-                f"{prefix.maxlen}) feeds it ({pad}{start}). The charts show the review's own words, starting from "
-                f"the state after them (‖h₀‖ = {float(np.linalg.norm(trace.h0)):.3f}).")
+            return _("The review fills all {maxlen} steps the model reads, so no padding and no start mark came before "
+                     "its first word: it starts from h₀ = 0.").format(maxlen=prefix.maxlen)
+        n = trace.padding_read
+        if prefix.padding:
+            read = (ngettext("{n:,} padding step and the start mark", "{n:,} padding steps and the start mark", n)
+                    if trace.start_mark else ngettext("{n:,} padding step", "{n:,} padding steps", n)).format(n=n)
+        else:
+            read = _("no padding and the start mark") if trace.start_mark else _("no padding")
+        return _("Before the first word this model read {read}, as Keras's pad_sequences(maxlen={maxlen}) feeds it "
+                 "({what}). The charts show the review's own words, starting from the state after them "
+                 "(‖h₀‖ = {norm:.3f}).").format(read=read, maxlen=prefix.maxlen, what=what,
+                                                 norm=float(np.linalg.norm(trace.h0)))
 
     @property
     def name(self) -> str:

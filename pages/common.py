@@ -565,7 +565,7 @@ def probe_reviews(model: SentimentModel) -> tuple[list[np.ndarray], list[np.ndar
 @st.cache_resource(max_entries=16, show_spinner="Taking gradient-descent steps on a private copy of the weights…")
 def _sgd(path: str, stamp: tuple, text: str, label: int, alpha: float, steps: int, with_data: bool) -> dict:
     model = _load(path, stamp)
-    examples, test, _, _ = _probes(path, stamp, with_data)
+    examples, test, _labels, _before = _probes(path, stamp, with_data)
     out = sgd_path(model, _trace(path, stamp, text).ids, label, alpha, steps, examples, test)
     _frozen(*(v for v in out.values() if isinstance(v, np.ndarray)))
     return out

@@ -11,6 +11,7 @@ import torch
 
 from ..archs import GATE_LABELS
 from ..cell import form, step, weights
+from ..i18n import _
 from ..predictor import SentimentModel
 from ..text import pad_sequences
 from ..trace import Trace
@@ -102,11 +103,11 @@ def heatmap_frame(model: SentimentModel, trace: Trace, quantity: str, order_by: 
 
 def unit_frame(trace: Trace, unit: int, window: tuple[int, int] | None = None) -> pd.DataFrame:
     """One unit's quantities (every gate and the hidden state) over the words of the window, long:
-    step, label, word, quantity (as the equations name it), value."""
+    step, label, word, quantity (as the equations name it, in the interface's language), value."""
     a, b = window if window else (0, len(trace.tokens))
     words = words_frame(trace).iloc[a:b]
     return pd.concat([pd.DataFrame({"step": words["step"], "label": words["label"], "word": words["word"],
-                                    "quantity": GATE_LABELS[name], "value": values[a:b, unit]})
+                                    "quantity": _(GATE_LABELS[name]), "value": values[a:b, unit]})
                       for name, values in quantities(trace).items()], ignore_index=True)
 
 
@@ -167,7 +168,7 @@ def occlusion(model: SentimentModel, trace: Trace) -> np.ndarray:
     # Row t starts from the state after word t − 1 (zeros before the first word).
     state = [torch.as_tensor(np.vstack([np.zeros_like(v[:1]), v[:-1]]), device=device) for v in carried]
     for s in range(1, n):
-        new, _ = step(module.arch, w, x[s], tuple(v[:s] for v in state), form=form(module))
+        new, _gates = step(module.arch, w, x[s], tuple(v[:s] for v in state), form=form(module))
         for v, u in zip(state, new):
             v[:s] = u
     without = torch.sigmoid(module.dense(state[0])).squeeze(-1).double().cpu().numpy()
@@ -192,5 +193,5 @@ def logit_gradients(model: SentimentModel, seqs: list[np.ndarray]) -> tuple[torc
 
 def grad_x_input(model: SentimentModel, trace: Trace) -> np.ndarray:
     """[T] gradient × input saliency of the verdict's logit, summed over embedding dims."""
-    x, grad, _ = logit_gradients(model, [trace.ids])
+    x, grad, _lengths = logit_gradients(model, [trace.ids])
     return (grad * x).sum(-1)[0].numpy().astype(np.float64)

@@ -32,51 +32,53 @@ import torch
 from ..archs import GATE_LABELS
 from ..archs import arch as get_arch
 from ..cell import Edit, run
+from ..i18n import N_, _, ngettext
 from ..predictor import SentimentModel
 from ..trace import Trace
 from .explain import gate_frame, quantities, words_frame
 from .units import INDEX_FILE, read_index
 
 KINDS: tuple[str, ...] = ("ablate", "clamp", "freeze", "overwrite", "reset_open", "reset_closed")
-KIND_LABELS = {
-    "ablate": "ablate (h := 0)",
-    "clamp": "clamp h to a value",
-    "freeze": "freeze memory",
-    "overwrite": "always overwrite",
-    "reset_open": "reset gate r := 1",
-    "reset_closed": "reset gate r := 0",
+KIND_LABELS = {  # N_() constants: show them with _()
+    "ablate": N_("ablate (h := 0)"),
+    "clamp": N_("clamp h to a value"),
+    "freeze": N_("freeze memory"),
+    "overwrite": N_("always overwrite"),
+    "reset_open": N_("reset gate r := 1"),
+    "reset_closed": N_("reset gate r := 0"),
 }
-# What each kind does to unit k, per architecture; a kind missing for an architecture is in _NOT_FOR.
+# What each kind does to unit k, per architecture; a kind missing for an architecture is in _NOT_FOR. Both are
+# N_() constants: ``meaning`` and ``not_available`` translate them.
 _MEANING = {
-    "ablate": {a: "h_k := 0 after every word: the unit is silenced, and the next word, the other units and "
-                  "the verdict all read 0 from it." for a in ("gru", "lstm", "rnn")},
-    "clamp": {a: "h_k := v after every word: the unit holds the value v whatever the review says."
+    "ablate": {a: N_("h_k := 0 after every word: the unit is silenced, and the next word, the other units and "
+                  "the verdict all read 0 from it.") for a in ("gru", "lstm", "rnn")},
+    "clamp": {a: N_("h_k := v after every word: the unit holds the value v whatever the review says.")
               for a in ("gru", "lstm", "rnn")},
     "freeze": {
-        "gru": "update gate z_k := 1, so h_k(t) = h_k(t−1): the unit keeps its memory and ignores every word. "
+        "gru": N_("update gate z_k := 1, so h_k(t) = h_k(t−1): the unit keeps its memory and ignores every word. "
                "From the first word this holds h_k at h_0 (0, so the same hidden states as ablating; for a "
                "Keras model that reads padding, the state the padding left); "
-               "from a later word it holds the value it had just before.",
-        "lstm": "forget gate f_k := 1 and input gate i_k := 0 (the LSTM's analogue of z = 1), so the cell "
+               "from a later word it holds the value it had just before."),
+        "lstm": N_("forget gate f_k := 1 and input gate i_k := 0 (the LSTM's analogue of z = 1), so the cell "
                 "c_k(t) = c_k(t−1) keeps its memory; h_k = o_k·tanh(c_k) still follows the output gate. "
                 "From the first word the cell stays at c_0 (0, so h_k = 0; for a Keras model that reads "
-                "padding, the cell the padding left).",
-        "rnn": "a plain RNN has no gate to hold, so freezing is defined directly as h_k(t) := h_k(t−1). "
-               "From the first word this holds h_k at h_0 (0, or the state the padding left).",
+                "padding, the cell the padding left)."),
+        "rnn": N_("a plain RNN has no gate to hold, so freezing is defined directly as h_k(t) := h_k(t−1). "
+               "From the first word this holds h_k at h_0 (0, or the state the padding left)."),
     },
     "overwrite": {
-        "gru": "update gate z_k := 0, so h_k(t) = n_k(t): the unit forgets its past at every word and "
-               "takes the candidate.",
-        "lstm": "forget gate f_k := 0 and input gate i_k := 1 (the LSTM's analogue of z = 0), so the cell "
-                "c_k(t) = g_k(t) forgets its past at every word; h_k = o_k·tanh(g_k).",
+        "gru": N_("update gate z_k := 0, so h_k(t) = n_k(t): the unit forgets its past at every word and "
+               "takes the candidate."),
+        "lstm": N_("forget gate f_k := 0 and input gate i_k := 1 (the LSTM's analogue of z = 0), so the cell "
+                "c_k(t) = g_k(t) forgets its past at every word; h_k = o_k·tanh(g_k)."),
     },
-    "reset_open": {"gru": "reset gate r_k := 1: the candidate n_k uses the whole recurrent term W_hn h + b_hn."},
-    "reset_closed": {"gru": "reset gate r_k := 0: the candidate ignores the memory, n_k = tanh(W_in x + b_in)."},
+    "reset_open": {"gru": N_("reset gate r_k := 1: the candidate n_k uses the whole recurrent term W_hn h + b_hn.")},
+    "reset_closed": {"gru": N_("reset gate r_k := 0: the candidate ignores the memory, n_k = tanh(W_in x + b_in).")},
 }
 _NOT_FOR = {
-    ("overwrite", "rnn"): "A plain RNN has no gates: every word already rewrites its whole state "
-                          "(h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)), so there is no gate to force open.",
-    **{(k, a): "Only the GRU has a reset gate." for k in ("reset_open", "reset_closed") for a in ("lstm", "rnn")},
+    ("overwrite", "rnn"): N_("A plain RNN has no gates: every word already rewrites its whole state "
+                          "(h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)), so there is no gate to force open."),
+    **{(k, a): N_("Only the GRU has a reset gate.") for k in ("reset_open", "reset_closed") for a in ("lstm", "rnn")},
 }
 # The gates each gate-forcing kind sets, and to what (ablate, clamp and the RNN's freeze set h instead).
 _FORCED = {
@@ -101,11 +103,15 @@ class Intervention:
     start: int = 0
 
     def describe(self) -> str:
-        """'ablate (h := 0) on units 3, 17' (+ the value, + the first word when not the first)."""
-        what = f"clamp h to {self.value:+.2f}" if self.kind == "clamp" else KIND_LABELS.get(self.kind, self.kind)
-        units = ", ".join(map(str, self.units)) or "no units"
-        return f"{what} on unit{'s' if len(self.units) != 1 else ''} {units}" + \
-            (f", from word {self.start + 1}" if self.start else "")
+        """'ablate (h := 0) on units 3, 17' (+ the value, + the first word when not the first), in the interface's
+        language."""
+        what = (_("clamp h to {value:+.2f}").format(value=self.value) if self.kind == "clamp"
+                else _(KIND_LABELS.get(self.kind, self.kind)))
+        units, n = ", ".join(map(str, self.units)) or _("no units"), len(self.units)
+        if self.start:
+            return ngettext("{what} on unit {units}, from word {word}", "{what} on units {units}, from word {word}",
+                            n).format(what=what, units=units, word=self.start + 1)
+        return ngettext("{what} on unit {units}", "{what} on units {units}", n).format(what=what, units=units)
 
 
 def kinds_for(arch: str) -> tuple[str, ...]:
@@ -115,19 +121,21 @@ def kinds_for(arch: str) -> tuple[str, ...]:
 
 
 def meaning(kind: str, arch: str) -> str:
-    """What ``kind`` does to a unit of ``arch`` (shown beside the choice); ValueError when not defined."""
+    """What ``kind`` does to a unit of ``arch`` (shown beside the choice, in the interface's language); ValueError
+    when not defined."""
     if kind not in _MEANING:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     if arch not in _MEANING[kind]:
         raise ValueError(f"{KIND_LABELS[kind]} is not defined for the {get_arch(arch).display}: "
                          f"{_NOT_FOR[(kind, arch)]}")
-    return _MEANING[kind][arch]
+    return _(_MEANING[kind][arch])
 
 
 def not_available(arch: str) -> dict[str, str]:
-    """The kinds an architecture lacks, each with the reason (for the page to say why they are missing)."""
+    """The kinds an architecture lacks, each with the reason (for the page to say why they are missing, in the
+    interface's language)."""
     get_arch(arch)
-    return {k: _NOT_FOR[(k, arch)] for k in KINDS if arch not in _MEANING[k]}
+    return {k: _(_NOT_FOR[(k, arch)]) for k in KINDS if arch not in _MEANING[k]}
 
 
 def check(intervention: Intervention, arch: str, n_units: int) -> None:
@@ -227,7 +235,7 @@ def run_intervention(model: SentimentModel, text: str, intervention: Interventio
     x, lengths = module.embed(ids)
     if intervention is not None:
         edit = make_edit(intervention, model.arch, module.rnn.hidden_size, module.initial_state(lengths)[0])
-    hidden, gates, _ = run(module, x, edit)
+    hidden, gates, _last = run(module, x, edit)
     step_proba = torch.sigmoid(module.dense(hidden).squeeze(-1))[0].cpu().numpy().astype(np.float64)
     changed = dataclasses.replace(
         plain, hidden=hidden[0].cpu().numpy(), gates={k: v[0].cpu().numpy() for k, v in gates.items()},
@@ -263,9 +271,10 @@ def label_correlations(index: dict, n_units: int) -> np.ndarray:
 # --- Frames for the page's charts and tables ------------------------------------------------------------
 
 def trajectory_frame(result: InterventionResult) -> pd.DataFrame:
-    """P(positive) after each word, both runs (column ``run``: 'plain', 'intervened'); for ``charts.trajectory``."""
-    return pd.concat([words_frame(result.plain).assign(run="plain"),
-                      words_frame(result.changed).assign(run="intervened")], ignore_index=True)
+    """P(positive) after each word, both runs (column ``run``: 'plain', 'intervened', in the interface's language);
+    for ``charts.trajectory``."""
+    return pd.concat([words_frame(result.plain).assign(run=_("plain")),
+                      words_frame(result.changed).assign(run=_("intervened"))], ignore_index=True)
 
 
 def delta_frame(result: InterventionResult, quantity: str, window: tuple[int, int] | None = None) -> pd.DataFrame:
@@ -278,23 +287,24 @@ def delta_frame(result: InterventionResult, quantity: str, window: tuple[int, in
 
 
 def change_by_word_frame(result: InterventionResult, window: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Long frame of mean |Δ| per word: step, label, word, quantity (as the page names it), value."""
+    """Long frame of mean |Δ| per word: step, label, word, quantity (as the page names it, translated), value."""
     words = words_frame(result.plain)[["step", "label", "word"]]
     a, b = window if window else (0, len(words))
-    rows = [words.iloc[a:b].assign(quantity=GATE_LABELS[name], value=v[a:b])
+    rows = [words.iloc[a:b].assign(quantity=_(GATE_LABELS[name]), value=v[a:b])
             for name, v in result.change_by_word().items()]
     return pd.concat(rows, ignore_index=True)
 
 
 def change_summary(result: InterventionResult, top: int = 3) -> pd.DataFrame:
     """One row per quantity: mean |Δ| over words and units, |Δ| at the last word, and the units outside
-    the intervened set that changed most (mean |Δ| over the words, above float rounding)."""
+    the intervened set that changed most (mean |Δ| over the words, above float rounding). Headers and names in the
+    interface's language."""
     chosen = set(result.intervention.units) if result.intervention else set()
     rows = []
     for name, d in result.deltas.items():
         by_unit = np.abs(d).mean(0)
         others = [u for u in np.argsort(-by_unit, kind="stable") if u not in chosen and by_unit[u] > ROUNDING][:top]
-        rows.append({"quantity": GATE_LABELS[name], "mean |Δ|": float(np.abs(d).mean()),
-                     "mean |Δ| at the last word": float(np.abs(d[-1]).mean()),
-                     "most changed other units": ", ".join(f"{u} ({by_unit[u]:.3f})" for u in others) or "none"})
+        rows.append({_("quantity"): _(GATE_LABELS[name]), _("mean |Δ|"): float(np.abs(d).mean()),
+                     _("mean |Δ| at the last word"): float(np.abs(d[-1]).mean()),
+                     _("most changed other units"): ", ".join(f"{u} ({by_unit[u]:.3f})" for u in others) or _("none")})
     return pd.DataFrame(rows)

@@ -26,11 +26,13 @@ from typing import TypeVar
 import numpy as np
 
 from ..data import Split
+from ..i18n import N_
 from ..predictor import SentimentModel
 from ..trace import hidden_batches
 
 SCALE = 127  # h -> int8
-MEASURES = {"jaccard": "Jaccard index |S ∩ P| / |S ∪ P|", "lstmvis": "matching − extra units |S ∩ P| − |S \\ P|"}
+MEASURES = {"jaccard": N_("Jaccard index |S ∩ P| / |S ∪ P|"),  # N_() constants: show them with _()
+            "lstmvis": N_("matching − extra units |S ∩ P| − |S \\ P|")}
 MAX_LENGTH = 30  # words in a stretch
 CONTEXT = 8  # words shown either side of a match
 TOP = 10

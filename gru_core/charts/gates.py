@@ -10,6 +10,14 @@ import altair as alt
 import pandas as pd
 
 from ..archs import GATE_LABELS, SIGMOID_GATES
+from ..i18n import N_, _
+
+# A traced quantity's short name, the heatmap legend's title.
+QUANTITY_NAMES = {"update": N_("update"), "reset": N_("reset"), "candidate": N_("candidate"), "hidden": N_("hidden"),
+                  "input": N_("input"), "forget": N_("forget"), "cell_candidate": N_("cell_candidate"),
+                  "output": N_("output"), "cell": N_("cell")}
+# What a trajectory's series column names (its tooltip's title).
+SERIES_NAMES = {"model": N_("model"), "run": N_("run"), "review": N_("review")}
 
 
 def quantity_scale(quantity: str) -> alt.Scale:
@@ -26,6 +34,11 @@ def word_axis(df: pd.DataFrame) -> alt.X:
                  axis=alt.Axis(labelAngle=-60, labelLimit=90))
 
 
+def word_tips() -> list[alt.Tooltip]:
+    """The tooltip's first two fields on every per-word chart: the word and its position."""
+    return [alt.Tooltip("word:N", title=_("word")), alt.Tooltip("step:Q", title=_("step"))]
+
+
 def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: bool = False) -> alt.Chart:
     """Units × words (from ``explain.gate_frame``); tooltip: word, unit, value.
 
@@ -33,12 +46,11 @@ def heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5, select: b
     fields unit and step: for the unit inspector; see ``picked_cell``).
     """
     n_units = int(df["rank"].max()) + 1 if len(df) else 1
-    chart = alt.Chart(df, title=GATE_LABELS.get(quantity, quantity)).mark_rect().encode(
+    chart = alt.Chart(df, title=_(GATE_LABELS.get(quantity, quantity))).mark_rect().encode(
         x=word_axis(df),
-        y=alt.Y("rank:O", title="unit (in chosen order)", axis=alt.Axis(labels=False, ticks=False)),
-        color=alt.Color("value:Q", scale=quantity_scale(quantity), title=quantity),
-        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("unit:Q"),
-                 alt.Tooltip("value:Q", format=".4f")],
+        y=alt.Y("rank:O", title=_("unit (in chosen order)"), axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("value:Q", scale=quantity_scale(quantity), title=_(QUANTITY_NAMES.get(quantity, quantity))),
+        tooltip=word_tips() + [alt.Tooltip("unit:Q", title=_("unit")), alt.Tooltip("value:Q", format=".4f", title=_("value"))],
     ).properties(height=max(120, n_units * height_per_unit))
     if select:
         pick = alt.selection_point(name="cell", fields=["unit", "step"], on="click")
@@ -61,10 +73,10 @@ def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:
 
     With ``series`` (a column naming the review or model), one line per series.
     """
-    x = word_axis(df) if series is None else alt.X("step:Q", title="word position")
-    tooltip = [alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("p_positive:Q", format=".4f", title="P(positive)")]
-    enc = {"x": x, "y": alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)"),
-           "tooltip": tooltip + ([alt.Tooltip(f"{series}:N")] if series else [])}
+    x = word_axis(df) if series is None else alt.X("step:Q", title=_("word position"))
+    tooltip = word_tips() + [alt.Tooltip("p_positive:Q", format=".4f", title=_("P(positive)"))]
+    enc = {"x": x, "y": alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title=_("P(positive)")),
+           "tooltip": tooltip + ([alt.Tooltip(f"{series}:N", title=_(SERIES_NAMES.get(series, series)))] if series else [])}
     if series:
         enc["color"] = alt.Color(f"{series}:N", title=None, scale=alt.Scale(scheme="tableau10"))
     line = alt.Chart(df).mark_line(point=True, interpolate="linear").encode(**enc)
@@ -76,14 +88,16 @@ def word_summary_chart(df: pd.DataFrame) -> alt.Chart:
     """Per-word gate means and ‖h_t − h_{t−1}‖ (from ``explain.word_summaries``), one row each."""
     cols = [c for c in df.columns if c.startswith("mean_") or c == "h_change"]
     long = df.melt(id_vars=["step", "label", "word"], value_vars=cols, var_name="measure", value_name="value")
-    names = {c: (GATE_LABELS.get(c[5:], c[5:]) if c.startswith("mean_") else "‖h_t − h_{t−1}‖") for c in cols}
-    long["measure"] = long["measure"].map(lambda c: ("mean " + names[c]) if c.startswith("mean_") else names[c])
+    names = {c: (_("mean {quantity}").format(quantity=_(GATE_LABELS.get(c[5:], c[5:]))) if c.startswith("mean_")
+                 else "‖h_t − h_{t−1}‖") for c in cols}
+    long["measure"] = long["measure"].map(names)
     return alt.Chart(long).mark_bar().encode(
         x=word_axis(df),
         y=alt.Y("value:Q", title=None),
         color=alt.Color("measure:N", legend=None, scale=alt.Scale(scheme="tableau10")),
         row=alt.Row("measure:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("measure:N"), alt.Tooltip("value:Q", format=".4f")],
+        tooltip=word_tips() + [alt.Tooltip("measure:N", title=_("measure")),
+                               alt.Tooltip("value:Q", format=".4f", title=_("value"))],
     ).properties(height=90).resolve_scale(y="independent")
 
 
@@ -93,5 +107,6 @@ def unit_lines(df: pd.DataFrame) -> alt.Chart:
         x=word_axis(df),
         y=alt.Y("value:Q", title=None),
         color=alt.Color("quantity:N", title=None, scale=alt.Scale(scheme="tableau10")),
-        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("quantity:N"), alt.Tooltip("value:Q", format=".4f")],
+        tooltip=word_tips() + [alt.Tooltip("quantity:N", title=_("quantity")),
+                               alt.Tooltip("value:Q", format=".4f", title=_("value"))],
     ).properties(height=240)
