@@ -13,14 +13,14 @@ st.set_page_config(page_title="GRU Explorer", page_icon="docs/icon.png", layout=
 choose_language()  # before anything is drawn: every page's words follow it
 
 page = st.navigation([
-    st.Page("pages/explorer.py", title=_("Gate Explorer"), icon=":material/tune:", default=True),
-    st.Page("pages/cell.py", title=_("Inside the cell"), icon=":material/memory:"),
-    st.Page("pages/units.py", title=_("Unit atlas"), icon=":material/grid_view:"),
-    st.Page("pages/compare.py", title=_("GRU vs LSTM"), icon=":material/compare_arrows:"),
-    st.Page("pages/slices.py", title=_("Where models fail"), icon=":material/rule:"),
-    st.Page("pages/dynamics.py", title=_("Dynamics"), icon=":material/timeline:"),
-    st.Page("pages/descent.py", title=_("Gradient descent"), icon=":material/trending_down:"),
-    st.Page("pages/train.py", title=_("Train"), icon=":material/model_training:"),
+    st.Page(page="pages/explorer.py", title=_("Gate Explorer"), icon=":material/tune:", default=True),
+    st.Page(page="pages/cell.py", title=_("Inside the cell"), icon=":material/memory:"),
+    st.Page(page="pages/units.py", title=_("Unit atlas"), icon=":material/grid_view:"),
+    st.Page(page="pages/compare.py", title=_("GRU vs LSTM"), icon=":material/compare_arrows:"),
+    st.Page(page="pages/slices.py", title=_("Where models fail"), icon=":material/rule:"),
+    st.Page(page="pages/dynamics.py", title=_("Dynamics"), icon=":material/timeline:"),
+    st.Page(page="pages/descent.py", title=_("Gradient descent"), icon=":material/trending_down:"),
+    st.Page(page="pages/train.py", title=_("Train"), icon=":material/model_training:"),
 ])
 model_picker()  # shared controls, drawn once in the sidebar
 language_picker()

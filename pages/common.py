@@ -40,7 +40,7 @@ from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.examples import EXAMPLES
-from gru_core.i18n import LANGUAGES, from_locale, language, set_language
+from gru_core.i18n import LANGUAGES, _, from_locale, language, set_language
 from gru_core.jobs.background import BackgroundJob, JobShelf
 from gru_core.keras_import import is_imported
 
@@ -53,14 +53,16 @@ def _stamp(path: Path) -> tuple:
         f = path / name
         if not f.is_file():
             if name in REQUIRED:
-                raise CheckpointError(f, "file is missing")
+                raise CheckpointError(f, _("file is missing"))
             continue
         st_ = f.stat()
         stamp.append((name, st_.st_size, st_.st_mtime_ns))
     return tuple(stamp)
 
 
-@st.cache_resource(max_entries=16, show_spinner="Loading model…")
+# The cached loaders show no spinner of their own (its text is fixed when the module loads, in one language): the
+# public wrappers below put their call in st.spinner(_(…)), which shows only when the call takes a while.
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _load(path: str, stamp: tuple) -> SentimentModel:
     return load_model(path)
 
@@ -68,7 +70,9 @@ def _load(path: str, stamp: tuple) -> SentimentModel:
 def get_model(path: str | Path) -> SentimentModel:
     """The cached model for a checkpoint folder; CheckpointError when a file is bad."""
     path = Path(path)
-    return _load(str(path), _stamp(path))
+    stamp = _stamp(path)
+    with st.spinner(_("Loading model…")):
+        return _load(str(path), stamp)
 
 
 
@@ -81,8 +85,17 @@ def require_app() -> None:
 
 def local_label(name: str, imported: bool = False) -> str:
     """How a model trained from the dashboard (in the local models folder), or imported there, is named in
-    every list."""
+    every list: its key there (in the session state and the URL), the same in every language (see ``model_label``)."""
     return f"{name} (imported)" if imported else f"{name} (trained here)"
+
+
+def model_label(key: str) -> str:
+    """The model listed as ``key`` (a name from ``model_names``), as the lists show it in the interface's language."""
+    path = st.session_state.get("model_paths", {}).get(key)
+    if path is None or key == path.name:
+        return key
+    label = _("{name} (imported)") if key == local_label(path.name, True) else _("{name} (trained here)")
+    return label.format(name=path.name)
 
 
 def choose_language() -> str:
@@ -105,7 +118,7 @@ def language_picker() -> None:
         st.query_params["lang"] = st.session_state["lang"]
 
     st.session_state["_language_picker"] = st.session_state["lang"]
-    st.sidebar.selectbox("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key="_language_picker",
+    st.sidebar.selectbox(_("Language · 语言"), list(LANGUAGES), format_func=LANGUAGES.get, key="_language_picker",
                          on_change=switch)
 
 
@@ -128,12 +141,15 @@ def model_picker() -> None:
         wanted = st.query_params.get("model")
         st.session_state["model"] = wanted if wanted in names and wanted != previous else names[0]
         if previous:
-            st.sidebar.warning(f"Model **{previous}** is no longer in `{models_dir()}`; showing "
-                               f"**{st.session_state['model']}**. Restore it with `git checkout models/`.")
+            st.sidebar.warning(_("Model **{previous}** is no longer in `{folder}`; showing **{model}**. Restore it "
+                                 "with `git checkout models/`.").format(previous=model_label(previous),
+                                                                         folder=models_dir(),
+                                                                         model=model_label(st.session_state["model"])))
     st.session_state["_model_picker"] = st.session_state["model"]
-    st.sidebar.selectbox("Model", names, key="_model_picker",
+    st.sidebar.selectbox(_("Model"), names, key="_model_picker", format_func=model_label,
                          on_change=lambda: st.session_state.update(model=st.session_state["_model_picker"]),
-                         help="The shipped models, then the ones trained or imported on the Train page (models/local/).")
+                         help=_("The shipped models, then the ones trained or imported on the Train page "
+                                "(models/local/)."))
     st.query_params["model"] = st.session_state["model"]
 
 
@@ -141,13 +157,13 @@ def current_model() -> SentimentModel:
     """The model picked in the sidebar, or a clear message and a stopped page."""
     name = st.session_state.get("model")
     if not name:
-        st.error(f"No trained model found in `{models_dir()}`. Restore the shipped ones with "
-                 "`git checkout models/` or train one with `python -m gru_core train --arch gru --out models/gru`.")
+        st.error(_("No trained model found in `{folder}`. Restore the shipped ones with `git checkout models/` or "
+                   "train one with `python -m gru_core train --arch gru --out models/gru`.").format(folder=models_dir()))
         st.stop()
     try:
         return get_model(st.session_state["model_paths"][name])
     except CheckpointError as e:
-        st.error(f"Model **{name}** cannot be loaded.\n\n{e}")
+        st.error(_("Model **{name}** cannot be loaded.\n\n{error}").format(name=model_label(name), error=e))
         st.stop()
 
 
@@ -221,7 +237,7 @@ def start_influence(model: SentimentModel, text: str) -> None:
 
 def get_influence(model: SentimentModel, text: str) -> tuple[np.ndarray, np.ndarray]:
     """(occlusion, gradient × input) per word, cached: waits for the computation ``start_influence`` began."""
-    with st.spinner("Measuring each word's influence…"):
+    with st.spinner(_("Measuring each word's influence…")):
         return _influence(*cache_key(model), text).result()
 
 
@@ -246,14 +262,20 @@ def open_test_review(test, i: int) -> None:
     st.session_state["truth"] = (int(test.labels[i]), int(test.ratings[i]), test.ids[i], test.texts[i])
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading IMDB reviews…")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _imdb(split: str, path: str):
     return load_imdb(split, path)
 
 
+def _imdb_shown(split: str, path: str):
+    """``_imdb`` with a spinner while it loads."""
+    with st.spinner(_("Loading IMDB reviews…")):
+        return _imdb(split, path)
+
+
 def _imdb_or_none(split: str):
     try:
-        return _imdb(split, str(resolve_imdb_path()))
+        return _imdb_shown(split, str(resolve_imdb_path()))
     except DataNotFoundError:
         return None
 
@@ -326,7 +348,8 @@ def load_named(names: list[str]) -> list[SentimentModel]:
         try:
             out.append(get_model(st.session_state["model_paths"][name]))
         except CheckpointError as e:
-            st.error(f"Model **{name}** cannot be loaded and is left out.\n\n{e}")
+            st.error(_("Model **{name}** cannot be loaded and is left out.\n\n{error}").format(name=model_label(name),
+                                                                                             error=e))
     return out
 
 
@@ -360,7 +383,7 @@ def model_stats(model: SentimentModel) -> dict | None:
     return _stats(str(model.path), _mtime(model, STATS_FILE), model.config.get("weights_sha256"))
 
 
-@st.cache_resource(max_entries=8, show_spinner="Reading the unit index…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _unit_index(path: str, mtime: int, sha: str | None) -> tuple[dict | None, str | None]:
     return read_index(path, sha)
 
@@ -368,8 +391,12 @@ def _unit_index(path: str, mtime: int, sha: str | None) -> tuple[dict | None, st
 def unit_index(model: SentimentModel) -> tuple[dict | None, str | None]:
     """(the model's stored unit index, None), or (None, why not): read once per version of units.json."""
     if model.path is None:
-        return None, "this model has no folder"
-    return _unit_index(str(model.path), _mtime(model, INDEX_FILE), model.config.get("weights_sha256"))
+        return None, _("this model has no folder")
+    path, sha = str(model.path), model.config.get("weights_sha256")
+    with st.spinner(_("Reading the unit index…")):
+        index = _unit_index(path, _mtime(model, INDEX_FILE), sha)[0]
+    # The reason is told in this session's language: read again (cheap; the file is missing or unusable).
+    return (index, None) if index is not None else read_index(path, sha)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -397,7 +424,7 @@ def dynamics_tables(model: SentimentModel) -> dict:
     return _dynamics_tables(*cache_key(model), _mtime(model, DYNAMICS_FILE), model.config.get("weights_sha256"))
 
 
-@st.cache_resource(max_entries=32, show_spinner="Reading the review again with the intervention…")
+@st.cache_resource(max_entries=32, show_spinner=False)
 def _intervened(path: str, stamp: tuple, text: str, units: tuple[int, ...], kind: str, value: float,
                 start: int) -> InterventionResult:
     return run_intervention(_load(path, stamp), text, Intervention(units, kind, value, start),
@@ -407,7 +434,8 @@ def _intervened(path: str, stamp: tuple, text: str, units: tuple[int, ...], kind
 def intervened(model: SentimentModel, text: str, units: tuple[int, ...], kind: str, value: float = 0.0,
                start: int = 0) -> InterventionResult:
     """The review read again with ``units`` changed at every word from word ``start`` on, cached."""
-    return _intervened(*cache_key(model), text, tuple(units), kind, float(value), int(start))
+    with st.spinner(_("Reading the review again with the intervention…")):
+        return _intervened(*cache_key(model), text, tuple(units), kind, float(value), int(start))
 
 
 def new_pick(key: str, picked: object) -> bool:
@@ -450,7 +478,7 @@ def unit_input(n_units: int, default: int, help: str) -> int:
     """A number input bound to the shared unit (re-seeded from it on every run, as the model picker is)."""
     unit = shared_unit(n_units, default)
     st.session_state["_unit_input"] = unit
-    st.number_input("Unit", 0, n_units - 1, key="_unit_input", help=help,
+    st.number_input(_("Unit"), 0, n_units - 1, key="_unit_input", help=help,
                     on_change=lambda: set_unit(st.session_state["_unit_input"]))
     return unit
 
@@ -465,11 +493,14 @@ def _slices(path: str, mtime: int, sha: str | None) -> tuple[SliceData | None, s
 def stored_slices(model: SentimentModel) -> tuple[SliceData | None, str | None]:
     """(the model's slices.json, None), or (None, why not): read once per version of the file."""
     if model.path is None:
-        return None, "this model has no folder"
-    return _slices(str(model.path), _mtime(model, SLICES_FILE), model.config.get("weights_sha256"))
+        return None, _("this model has no folder")
+    path, sha = str(model.path), model.config.get("weights_sha256")
+    data = _slices(path, _mtime(model, SLICES_FILE), sha)[0]
+    # The reason is told in this session's language: read again (cheap; the file is missing or unusable).
+    return (data, None) if data is not None else read_slices(path, sha)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Reading all 25,000 test reviews with the model (up to a minute)…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _compute_slices(path: str, stamp: tuple, data_path: str, mtime: int) -> str | None:
     """Compute and store slices.json once per version of the model and of the file there (a second visitor waits
     for the same run); None when written, else why it could not be."""
@@ -486,10 +517,11 @@ def compute_slices_now(model: SentimentModel) -> str | None:
         data_path = str(resolve_imdb_path())
     except DataNotFoundError as e:
         return f"{e}"
-    return _compute_slices(*cache_key(model), data_path, _mtime(model, SLICES_FILE))
+    with st.spinner(_("Reading all 25,000 test reviews with the model (up to a minute)…")):
+        return _compute_slices(*cache_key(model), data_path, _mtime(model, SLICES_FILE))
 
 
-@st.cache_resource(max_entries=2, show_spinner="Indexing the test reviews' words…")
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _joined(data_path: str) -> list[str]:
     return joined_words(_imdb("test", data_path).tokens)
 
@@ -497,7 +529,9 @@ def _joined(data_path: str) -> list[str]:
 def test_words_joined() -> list[str] | None:
     """Every IMDB test review's words, joined for whole-word phrase search, or None without the dataset."""
     try:
-        return _joined(str(resolve_imdb_path()))
+        path = str(resolve_imdb_path())
+        with st.spinner(_("Indexing the test reviews' words…")):
+            return _joined(path)
     except DataNotFoundError:
         return None
 
@@ -515,7 +549,7 @@ def state_index_job(model: SentimentModel) -> BackgroundJob[StateIndex] | None:
     server process), or None while every place on the shelf is building for other models. Call only with the
     dataset available."""
     data_path = str(resolve_imdb_path())
-    test = _imdb("test", data_path)
+    test = _imdb_shown("test", data_path)
 
     def start() -> BackgroundJob[StateIndex]:
         return BackgroundJob(lambda progress, stop: build_state_index(model, test, progress=progress, stop=stop),
@@ -539,7 +573,7 @@ def get_backprop(model: SentimentModel, text: str, label: int) -> Backprop:
 PROBE_REVIEWS = 200  # random IMDB test reviews whose verdicts the SGD section follows (when the dataset is here)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Reading 200 test reviews…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _probes(path: str, stamp: tuple, with_data: bool) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray,
                                                                 np.ndarray]:
     model = _load(path, stamp)
@@ -559,10 +593,12 @@ def _probes(path: str, stamp: tuple, with_data: bool) -> tuple[list[np.ndarray],
 def probe_reviews(model: SentimentModel) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
     """The reviews the SGD section follows: the examples' ids (in EXAMPLES' order), and 200 random IMDB test reviews
     (seeded; none without the dataset) with their true labels and the model's own P(positive) for them."""
-    return _probes(*cache_key(model), imdb_test() is not None)
+    with_data = imdb_test() is not None
+    with st.spinner(_("Reading {n} test reviews…").format(n=PROBE_REVIEWS)):
+        return _probes(*cache_key(model), with_data)
 
 
-@st.cache_resource(max_entries=16, show_spinner="Taking gradient-descent steps on a private copy of the weights…")
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _sgd(path: str, stamp: tuple, text: str, label: int, alpha: float, steps: int, with_data: bool) -> dict:
     model = _load(path, stamp)
     examples, test, _labels, _before = _probes(path, stamp, with_data)
@@ -574,4 +610,6 @@ def _sgd(path: str, stamp: tuple, text: str, label: int, alpha: float, steps: in
 def sgd_steps(model: SentimentModel, text: str, label: int, alpha: float, steps: int) -> dict:
     """``bptt.sgd_path`` for this review, the examples followed at every step and the test reviews after the last,
     cached; the cached model is never changed."""
-    return _sgd(*cache_key(model), text, int(label), float(alpha), int(steps), imdb_test() is not None)
+    with_data = imdb_test() is not None
+    with st.spinner(_("Taking gradient-descent steps on a private copy of the weights…")):
+        return _sgd(*cache_key(model), text, int(label), float(alpha), int(steps), with_data)
