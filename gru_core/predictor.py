@@ -10,7 +10,7 @@ import torch
 
 from .cell import form
 from .checkpoint import load_checkpoint
-from .i18n import _, ngettext
+from .i18n import _
 from .model import SentimentRNN
 from .text import Vocab, length_batches, pad_sequences, tokenize, tokenize_with_spans
 from .trace import Trace, trace_batches
@@ -75,8 +75,12 @@ class SentimentModel:
                      "its first word: it starts from h₀ = 0.").format(maxlen=prefix.maxlen)
         n = trace.padding_read
         if prefix.padding:
-            read = (ngettext("{n:,} padding step and the start mark", "{n:,} padding steps and the start mark", n)
-                    if trace.start_mark else ngettext("{n:,} padding step", "{n:,} padding steps", n)).format(n=n)
+            if trace.start_mark:
+                read = _("{n:,} padding step and the start mark") if n == 1 else \
+                    _("{n:,} padding steps and the start mark")
+            else:
+                read = _("{n:,} padding step") if n == 1 else _("{n:,} padding steps")
+            read = read.format(n=n)
         else:
             read = _("no padding and the start mark") if trace.start_mark else _("no padding")
         return _("Before the first word this model read {read}, as Keras's pad_sequences(maxlen={maxlen}) feeds it "

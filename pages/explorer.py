@@ -251,7 +251,7 @@ with compare_box:
             c1, c2 = st.columns(2)
             for col, tr, title in ((c1, trace, _("original")), (c2, other, _("edited"))):
                 with col:
-                    st.caption(_("{quantity} — {review}").format(quantity=_(GATE_LABELS[gate]), review=title))
+                    st.caption(_("{quantity} — {which}").format(quantity=_(GATE_LABELS[gate]), which=title))
                     st.altair_chart(heatmap(heatmap_frame(model, tr, gate, order_by, last_window(tr)), gate),
                                     width="stretch")
             diff = {n: float(np.abs(quantities(other)[n][-1] - quantities(trace)[n][-1]).mean()) for n in names}

@@ -32,7 +32,7 @@ import torch
 from ..archs import GATE_LABELS
 from ..archs import arch as get_arch
 from ..cell import Edit, run
-from ..i18n import N_, _, ngettext
+from ..i18n import N_, _
 from ..predictor import SentimentModel
 from ..trace import Trace
 from .explain import gate_frame, quantities, words_frame
@@ -108,10 +108,11 @@ class Intervention:
         what = (_("clamp h to {value:+.2f}").format(value=self.value) if self.kind == "clamp"
                 else _(KIND_LABELS.get(self.kind, self.kind)))
         units, n = ", ".join(map(str, self.units)) or _("no units"), len(self.units)
+        # One msgid per English form (not ngettext: the catalog's checks take one string per entry); Chinese has one.
         if self.start:
-            return ngettext("{what} on unit {units}, from word {word}", "{what} on units {units}, from word {word}",
-                            n).format(what=what, units=units, word=self.start + 1)
-        return ngettext("{what} on unit {units}", "{what} on units {units}", n).format(what=what, units=units)
+            return (_("{what} on unit {units}, from word {word}") if n == 1 else
+                    _("{what} on units {units}, from word {word}")).format(what=what, units=units, word=self.start + 1)
+        return (_("{what} on unit {units}") if n == 1 else _("{what} on units {units}")).format(what=what, units=units)
 
 
 def kinds_for(arch: str) -> tuple[str, ...]:
