@@ -51,6 +51,7 @@ from safetensors.torch import load_file, save_file
 
 from .archs import NAMES, RESET_AFTER
 from .atomic import write_json_atomic
+from .i18n import _
 from .model import Prefix, SentimentRNN
 from .text import TOKENIZER_VERSION, Vocab
 
@@ -65,14 +66,16 @@ _SWAP = threading.Lock()  # a save's renames vs. recovery in another thread
 
 
 class CheckpointError(Exception):
-    """A checkpoint file is missing, truncated or does not match; says which and how to restore."""
+    """A checkpoint file is missing, truncated or does not match; says which and how to restore (in the interface's
+    language: the pages show it)."""
 
     def __init__(self, file: Path | str, problem: str):
         self.file = Path(file)
         folder = self.file.parent
         super().__init__(
-            f"{self.file}: {problem}. Restore it with `git checkout {folder.as_posix()}` "
-            f"(shipped models) or retrain it with `python -m gru_core train --out {folder.as_posix()}`."
+            _("{file}: {problem}. Restore it with `git checkout {folder}` (shipped models) or retrain it with "
+              "`python -m gru_core train --out {folder}`.").format(file=self.file, problem=problem,
+                                                                  folder=folder.as_posix())
         )
 
 
@@ -202,13 +205,13 @@ def _rename_no_replace(tmp: Path, folder: Path) -> None:
 
 def _read_json(path: Path) -> dict:
     if not path.is_file():
-        raise CheckpointError(path, "file is missing")
+        raise CheckpointError(path, _("file is missing"))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(path, f"not readable JSON ({e})") from e
+        raise CheckpointError(path, _("not readable JSON ({error})").format(error=e)) from e
     if not isinstance(data, dict):
-        raise CheckpointError(path, "expected a JSON object")
+        raise CheckpointError(path, _("expected a JSON object"))
     return data
 
 
@@ -216,7 +219,7 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
     """(module in eval mode, vocab, config, metrics); CheckpointError names any bad file."""
     folder = recover(folder)
     if not folder.is_dir():
-        raise CheckpointError(folder / "config.json", f"model folder {folder} does not exist")
+        raise CheckpointError(folder / "config.json", _("model folder {folder} does not exist").format(folder=folder))
     config = _read_json(folder / "config.json")
     try:
         vocab = Vocab.from_json(_read_json(folder / "vocab.json"))
@@ -225,30 +228,31 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[SentimentRNN, Vocab, dic
     metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").exists() else {}
     weights = folder / "model.safetensors"
     if not weights.is_file():
-        raise CheckpointError(weights, "file is missing")
+        raise CheckpointError(weights, _("file is missing"))
     expected = config.get("weights_sha256")
     if not isinstance(expected, str) or not expected:
-        raise CheckpointError(folder / "config.json", "no weights_sha256: the weights cannot be checked")
+        raise CheckpointError(folder / "config.json", _("no weights_sha256: the weights cannot be checked"))
     if sha256_file(weights) != expected:
-        raise CheckpointError(weights, "SHA-256 does not match config.json (truncated or changed file)")
+        raise CheckpointError(weights, _("SHA-256 does not match config.json (truncated or changed file)"))
     try:
         sizes = [config[k] for k in ("vocab_size", "embed_dim", "hidden", "maxlen")]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
-            raise ValueError("vocab_size, embed_dim, hidden and maxlen must be positive integers")
+            raise ValueError(_("vocab_size, embed_dim, hidden and maxlen must be positive integers"))
         module = SentimentRNN(config["arch"], *sizes[:3], gru_form=config.get("gru_form", RESET_AFTER),
                               prefix=_prefix(config))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(folder / "config.json", f"invalid or incomplete config ({e})") from e
+        raise CheckpointError(folder / "config.json", _("invalid or incomplete config ({error})").format(error=e)) from e
     if config.get("tokenizer") != TOKENIZER_VERSION:
-        raise CheckpointError(folder / "config.json", f"tokenizer {config.get('tokenizer')!r} is not supported")
+        raise CheckpointError(folder / "config.json", _("tokenizer {name} is not supported").format(
+            name=repr(config.get("tokenizer"))))
     if len(vocab) != module.embedding.num_embeddings:
-        raise CheckpointError(folder / "vocab.json",
-                              f"{len(vocab)} entries but config.json says vocab_size {config['vocab_size']}")
+        raise CheckpointError(folder / "vocab.json", _("{n} entries but config.json says vocab_size {size}").format(
+            n=len(vocab), size=config["vocab_size"]))
     try:
         state = load_file(str(weights))
         module.load_state_dict(state, strict=True)
     except (SafetensorError, OSError, RuntimeError, ValueError) as e:
-        raise CheckpointError(weights, f"weights do not load into the configured model ({e})") from e
+        raise CheckpointError(weights, _("weights do not load into the configured model ({error})").format(error=e)) from e
     module.eval()
     for p in module.parameters():
         p.requires_grad_(False)  # shared, cached and read-only
@@ -264,7 +268,8 @@ def _prefix(config: dict) -> Prefix | None:
     if (not isinstance(p, dict) or p.get("maxlen") != config["maxlen"] or not isinstance(p.get("reads_padding"), bool)
             or not (start is None or isinstance(start, int) and not isinstance(start, bool)
                     and 0 < start < config["vocab_size"])):
-        raise ValueError("prefix must be {maxlen: the config's maxlen, reads_padding: true/false, start_id: an id or null}")
+        raise ValueError(_("prefix must be {maxlen: the config's maxlen, reads_padding: true/false, start_id: an id or "
+                           "null}"))
     return Prefix(p["maxlen"], p["reads_padding"], start)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .i18n import _
+
 TOKENIZER_VERSION = "words-apostrophes-v1"
 PAD_ID = 0
 UNK_ID = 1
@@ -70,10 +72,10 @@ class Vocab:
         self.unk_id, self.first_id, self.start_id = unk_id, first_id, start_id
         self._ids = {w: i + first_id for i, w in enumerate(self.words) if w is not None}
         if len(self._ids) != sum(w is not None for w in self.words):
-            raise ValueError("vocabulary words must be unique")
+            raise ValueError(_("vocabulary words must be unique"))
         reserved = {PAD_ID, unk_id} | ({start_id} if start_id is not None else set())
         if max(reserved) >= first_id or len(reserved) != 2 + (start_id is not None):
-            raise ValueError("padding, unknown (and start) ids must differ and come before the first word id")
+            raise ValueError(_("padding, unknown (and start) ids must differ and come before the first word id"))
 
     def __len__(self) -> int:
         return len(self.words) + self.first_id
@@ -92,7 +94,7 @@ class Vocab:
         for tokens in token_lists:
             counts.update(tokens)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return cls([w for w, _ in ranked[: size - 2]])
+        return cls([w for w, _count in ranked[: size - 2]])
 
     @classmethod
     def keras_imdb(cls, word_index: dict[str, int], num_words: int, index_from: int = KERAS_INDEX_FROM,
@@ -103,16 +105,18 @@ class Vocab:
         first = index_from + 1  # rank 1's id
         size = num_words if size is None else size
         if index_from < KERAS_OOV_ID or num_words <= first or size < num_words:
-            raise ValueError(f"need index_from >= {KERAS_OOV_ID}, num_words > index_from + 1 and at least "
-                             "num_words embedding rows")
+            raise ValueError(_("need index_from >= {oov}, num_words > index_from + 1 and at least num_words embedding "
+                               "rows").format(oov=KERAS_OOV_ID))
         words: list[str | None] = [None] * (size - first)
         for word, rank in word_index.items():
             if not isinstance(word, str) or not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
-                raise ValueError(f"the word index maps words to ranks 1, 2, ...: not {word!r}: {rank!r}")
+                raise ValueError(_("the word index maps words to ranks 1, 2, ...: not {word}: {rank}").format(
+                    word=repr(word), rank=repr(rank)))
             i = rank - 1
             if i < num_words - first:
                 if words[i] is not None:
-                    raise ValueError(f"the word index gives rank {rank} to both {words[i]!r} and {word!r}")
+                    raise ValueError(_("the word index gives rank {rank} to both {first} and {second}").format(
+                        rank=rank, first=repr(words[i]), second=repr(word)))
                 words[i] = word
         return cls(words, unk_id=KERAS_OOV_ID, first_id=first, start_id=KERAS_START_ID)
 
@@ -141,18 +145,18 @@ class Vocab:
     @classmethod
     def from_json(cls, data: dict) -> Vocab:
         if not isinstance(data, dict) or data.get("pad_id") != PAD_ID:
-            raise ValueError("vocab.json uses a different padding id")
+            raise ValueError(_("vocab.json uses a different padding id"))
         words = data.get("words")
         if not isinstance(words, list) or not all(w is None or isinstance(w, str) for w in words):
-            raise ValueError("vocab.json must hold a list of words")
+            raise ValueError(_("vocab.json must hold a list of words"))
         if "first_id" not in data:
             if data.get("unk_id") != UNK_ID or None in words:
-                raise ValueError("vocab.json uses different pad/unknown ids")
+                raise ValueError(_("vocab.json uses different pad/unknown ids"))
             return cls(words)
         ids = [data.get(k) for k in ("unk_id", "first_id", "start_id")]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in ids[:2]) or not (
                 ids[2] is None or isinstance(ids[2], int) and not isinstance(ids[2], bool)):
-            raise ValueError("vocab.json's unk_id, first_id and start_id must be integers")
+            raise ValueError(_("vocab.json's unk_id, first_id and start_id must be integers"))
         return cls(words, *ids)
 
 

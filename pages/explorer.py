@@ -30,6 +30,7 @@ from pages.common import (
     get_influence,
     get_trace,
     imdb_test,
+    keep_choice,
     new_pick,
     open_test_review,
     require_app,
@@ -66,6 +67,7 @@ def _pick_example() -> None:
 
 
 options = [OWN, *EXAMPLES] + ([RANDOM] if imdb_test() is not None else [])
+keep_choice("example", "order_by")  # the choices survive a language switch
 st.selectbox(_("Example"), options, key="example", on_change=_pick_example, format_func=_,
              help=_("Short reviews that show the gates at work; a random test review shows its true label and star "
                     "rating.") if RANDOM in options
@@ -153,6 +155,7 @@ st.page_link(page="pages/dynamics.py", label=_("How the network keeps this verdi
 
 st.subheader(_("Gates at every word"))
 order_by = st.radio(_("Order units by"), list(ORDERS), horizontal=True, format_func=lambda v: _(ORDERS[v]),
+                    key="order_by",
                     help=_("Output-layer weight: units that push the verdict towards positive at the top, "
                            "towards negative at the bottom."))
 names = list(quantities(trace))

@@ -18,7 +18,7 @@ def delta_heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5) -> 
     return alt.Chart(df, title=_("Δ {quantity}").format(quantity=_(GATE_LABELS.get(quantity, quantity)))).mark_rect().encode(
         x=word_axis(df),
         y=alt.Y("rank:O", title=_("unit"), axis=alt.Axis(labels=False, ticks=False)),
-        color=alt.Color("value:Q", scale=alt.Scale(scheme="purpleorange", domainMid=0), title="Δ"),
+        color=alt.Color("value:Q", scale=alt.Scale(scheme="purpleorange", domainMid=0), title=_("Δ")),
         tooltip=word_tips() + [alt.Tooltip("unit:Q", title=_("unit")),
                                alt.Tooltip("intervened:N", title=_("changed by hand")),
                                alt.Tooltip("value:Q", format="+.4f", title=_("intervened − plain"))],
