@@ -156,7 +156,7 @@ def model_picker() -> None:
                                                                          folder=models_dir(),
                                                                          model=model_label(st.session_state["model"])))
     st.session_state["_model_picker"] = st.session_state["model"]
-    st.sidebar.selectbox(_("Model"), names, key="_model_picker", format_func=model_label,
+    st.sidebar.selectbox(_("Model"), names, key="_model_picker", format_func={n: model_label(n) for n in names}.get,
                          on_change=lambda: st.session_state.update(model=st.session_state["_model_picker"]),
                          help=_("The shipped models, then the ones trained or imported on the Train page "
                                 "(models/local/)."))

@@ -68,7 +68,8 @@ def _pick_example() -> None:
 
 options = [OWN, *EXAMPLES] + ([RANDOM] if imdb_test() is not None else [])
 keep_choice("example", "order_by")  # the choices survive a language switch
-st.selectbox(_("Example"), options, key="example", on_change=_pick_example, format_func=_,
+# Labels translated now, not in format_func: Streamlit may call it outside this run (and its language).
+st.selectbox(_("Example"), options, key="example", on_change=_pick_example, format_func={o: _(o) for o in options}.get,
              help=_("Short reviews that show the gates at work; a random test review shows its true label and star "
                     "rating.") if RANDOM in options
              else _("Short reviews that show the gates at work. Set GRU_EXPLORER_IMDB to the IMDB archive for random "
@@ -154,7 +155,7 @@ st.page_link(page="pages/dynamics.py", label=_("How the network keeps this verdi
              icon=":material/timeline:")
 
 st.subheader(_("Gates at every word"))
-order_by = st.radio(_("Order units by"), list(ORDERS), horizontal=True, format_func=lambda v: _(ORDERS[v]),
+order_by = st.radio(_("Order units by"), list(ORDERS), horizontal=True, format_func={v: _(label) for v, label in ORDERS.items()}.get,
                     key="order_by",
                     help=_("Output-layer weight: units that push the verdict towards positive at the top, "
                            "towards negative at the bottom."))

@@ -73,7 +73,8 @@ def _choose_units(model: SentimentModel, n_units: int) -> tuple[int, ...]:
     sources = [PICK, BY_WEIGHT] + ([BY_CORRELATION] if corr is not None else [])
     st.session_state.setdefault("iv_source", BY_WEIGHT)  # the default, set once: keep_choice needs no index
     keep_choice("iv_source", f"iv_kind_{model.arch}")  # the choices survive a language switch
-    source = st.radio(_("Units"), sources, horizontal=True, key="iv_source", format_func=_,
+    source = st.radio(_("Units"), sources, horizontal=True, key="iv_source",
+                      format_func={s: _(s) for s in sources}.get,
                       help=_("|output weight|: the units whose value moves the verdict most per unit of h. "
                              "Label correlation: Pearson r of the unit's final h with the true label over the "
                              "IMDB test set (from the unit atlas), largest |r| first."))
@@ -102,7 +103,7 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
     units = _choose_units(model, n_units)
     kinds = kinds_for(arch)
     left, right = st.columns(2)
-    kind = left.selectbox(_("Intervention"), kinds, format_func=lambda k: _(KIND_LABELS[k]), key=f"iv_kind_{arch}",
+    kind = left.selectbox(_("Intervention"), kinds, format_func={k: _(KIND_LABELS[k]) for k in kinds}.get, key=f"iv_kind_{arch}",
                           help=_("What is done to the chosen units at every word; the caption below says it in "
                                  "equations for this architecture."))
     value = 0.0

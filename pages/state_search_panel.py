@@ -81,7 +81,7 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
                             help=_("A unit is on where h ≥ this (h lies in (−1, 1); in these models most |h| are "
                                    "below 0.4). Decided on int8 states, to within 0.004."))
     keep_choice("ss_measure")  # survives a language switch
-    measure = right.radio(_("Rank by"), list(MEASURES), format_func=lambda m: _(MEASURES[m]), key="ss_measure",
+    measure = right.radio(_("Rank by"), list(MEASURES), format_func={m: _(label) for m, label in MEASURES.items()}.get, key="ss_measure",
                           help=_("S: the units on across a test stretch; P: the pattern. Jaccard is 1 when S = P. "
                                  "LSTMVis ranks by matching units minus extra units."))
     found = on_units(trace.hidden, a, b + 1, threshold)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
 import pytest
 
 from gru_core.examples import EXAMPLES
@@ -50,6 +51,12 @@ def words(at) -> list[str]:
     return out
 
 
+def column_values(at, column: str) -> set:
+    """The values of ``column`` in every data table of every chart (a layered chart has one per layer)."""
+    tables = [pa.ipc.open_stream(d.data.data).read_all() for el in at.get("vega_lite_chart") for d in el.proto.datasets]
+    return {v for t in tables if column in t.column_names for v in t.column(column).to_pylist()}
+
+
 def titles_of(spec: dict) -> list[str]:
     """A chart spec's title, axis, legend and tooltip titles (one layer or many)."""
     out = [spec["title"] if isinstance(spec.get("title"), str) else (spec.get("title") or {}).get("text", "")]
@@ -85,7 +92,7 @@ def test_every_control_of_the_explorer_in_chinese():
     example = at.selectbox(key="example")
     assert {"称赞", "（你自己的评论）"} <= set(example.options)  # shown in Chinese (the values stay English)
     for name in EXAMPLES:
-        example.select(name).run()
+        at.selectbox(key="example").select(name).run()
         no_exception(at)
     assert at.session_state["review"] == EXAMPLES["Long range: the bicycle sentence"]  # the key stays English
     for order in ("index", "weight", "mean"):
@@ -113,9 +120,7 @@ def test_every_control_of_the_explorer_in_chinese():
     no_exception(at)
     assert {"原评论 P(正面)", "修改后 P(正面)"} <= {m.label for m in at.metric}
     assert any(c.value.startswith("更新门 z — 原评论") for c in at.caption)
-    legends = {v for spec, table in charts(at) if table is not None and "review" in table.column_names
-               for v in table.column("review").to_pylist()}
-    assert legends == {"原评论", "修改后"}
+    assert column_values(at, "review") == {"原评论", "修改后"}
     assert any("最后一个词上的平均" in c for df in at.dataframe for c in df.value.columns)
     at.text_area(key="edited").input("!!!").run()
     assert [i.value for i in at.info] == ["修改后的评论里没有词。"]
@@ -147,20 +152,18 @@ def test_the_interventions_panel_in_chinese():
     assert "对单元" in sentence and "消融（h := 0）" in sentence
     deltas = [spec["title"] for spec, _ in charts(at) if str(spec.get("title", "")).startswith("Δ ")]
     assert deltas[0] == "Δ 更新门 z"
-    runs = {v for _, table in charts(at) if table is not None and "run" in table.column_names
-            for v in table.column("run").to_pylist()}
-    assert runs == {"原始运行", "干预后"}
+    assert column_values(at, "run") == {"原始运行", "干预后"}
     assert {"量", "平均 |Δ|", "变化最大的其他单元"} <= set(at.dataframe[-1].value.columns)
     source = at.radio(key="iv_source")
     assert "我挑选的单元" in source.options
     for value in ["units I pick", "top k by label correlation", "top k by |output weight|"]:
-        source.set_value(value).run()
+        at.radio(key="iv_source").set_value(value).run()
         no_exception(at)
-    at.number_input(key="iv_k_128").set_value(128).run()
+    k = next(n for n in at.number_input if n.label == "k")
+    k.set_value(k.max).run()
     no_exception(at)
-    kind = at.selectbox(key="iv_kind_gru")
     for k in ("clamp", "freeze", "overwrite", "reset_open", "reset_closed", "ablate"):
-        kind.set_value(k).run()
+        at.selectbox(key="iv_kind_gru").set_value(k).run()
         no_exception(at)
         if k == "clamp":
             at.slider(key="iv_value").set_value(-1.0).run()
@@ -168,8 +171,8 @@ def test_the_interventions_panel_in_chinese():
     at.slider(key=f"iv_start_{len(REVIEW.split())}").set_value(len(REVIEW.split())).run()
     no_exception(at)
     assert any("从第" in m.value and "个词起" in m.value for m in at.markdown)
-    source.set_value("units I pick").run()
-    at.multiselect(key="iv_units_128").set_value([]).run()
+    at.radio(key="iv_source").set_value("units I pick").run()
+    next(m for m in at.multiselect if m.label == "要改动的单元").set_value([]).run()
     no_exception(at)
     assert "请至少挑选一个要改动的单元。" in [i.value for i in at.info]
 
