@@ -111,16 +111,6 @@ def choose_language() -> str:
     return set_language(st.session_state["lang"])
 
 
-def keep_choice(*keys: str) -> None:
-    """Keep the choices of these keyed widgets when their options' labels change (a language switch): the browser
-    sends back the label it showed, which the new labels no longer hold, and Streamlit would fall back to the first
-    option. The value the session holds (a stable key, read with the last run's labels) is put back before the
-    widget is drawn. The widgets must not set a default of their own (index/default)."""
-    for key in keys:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
-
-
 def language_picker() -> None:
     """The sidebar's language switch (each language named in itself), bound to ``choose_language``'s choice."""
     def switch() -> None:

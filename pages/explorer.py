@@ -30,7 +30,6 @@ from pages.common import (
     get_influence,
     get_trace,
     imdb_test,
-    keep_choice,
     new_pick,
     open_test_review,
     require_app,
@@ -67,7 +66,6 @@ def _pick_example() -> None:
 
 
 options = [OWN, *EXAMPLES] + ([RANDOM] if imdb_test() is not None else [])
-keep_choice("example", "order_by")  # the choices survive a language switch
 # Labels translated now, not in format_func: Streamlit may call it outside this run (and its language).
 st.selectbox(_("Example"), options, key="example", on_change=_pick_example, format_func={o: _(o) for o in options}.get,
              help=_("Short reviews that show the gates at work; a random test review shows its true label and star "

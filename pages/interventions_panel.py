@@ -33,7 +33,7 @@ from gru_core.charts.interventions import change_by_word_chart, delta_heatmap
 from gru_core.i18n import N_, _
 from gru_core.predictor import SentimentModel
 from gru_core.trace import Trace
-from pages.common import intervened, keep_choice, unit_index
+from pages.common import intervened, unit_index
 
 # The unit sources (option values, shown with _()).
 PICK, BY_WEIGHT, BY_CORRELATION = N_("units I pick"), N_("top k by |output weight|"), N_("top k by label correlation")
@@ -71,9 +71,7 @@ def _choose_units(model: SentimentModel, n_units: int) -> tuple[int, ...]:
     weights = output_weights(model)
     corr, why_not = _correlations(model, n_units)
     sources = [PICK, BY_WEIGHT] + ([BY_CORRELATION] if corr is not None else [])
-    st.session_state.setdefault("iv_source", BY_WEIGHT)  # the default, set once: keep_choice needs no index
-    keep_choice("iv_source", f"iv_kind_{model.arch}")  # the choices survive a language switch
-    source = st.radio(_("Units"), sources, horizontal=True, key="iv_source",
+    source = st.radio(_("Units"), sources, index=1, horizontal=True, key="iv_source",
                       format_func={s: _(s) for s in sources}.get,
                       help=_("|output weight|: the units whose value moves the verdict most per unit of h. "
                              "Label correlation: Pearson r of the unit's final h with the true label over the "

@@ -17,7 +17,7 @@ from gru_core.charts.text import md_escape
 from gru_core.i18n import _
 from gru_core.predictor import SentimentModel
 from gru_core.trace import Trace
-from pages.common import imdb_test, keep_choice, open_test_review, state_index_job
+from pages.common import imdb_test, open_test_review, state_index_job
 
 MIB = 2**20
 
@@ -80,7 +80,6 @@ def _panel(model: SentimentModel, trace: Trace) -> None:
     threshold = left.slider(_("Threshold"), 0.05, 0.95, 0.2, 0.05, key="ss_threshold",
                             help=_("A unit is on where h ≥ this (h lies in (−1, 1); in these models most |h| are "
                                    "below 0.4). Decided on int8 states, to within 0.004."))
-    keep_choice("ss_measure")  # survives a language switch
     measure = right.radio(_("Rank by"), list(MEASURES), format_func={m: _(label) for m, label in MEASURES.items()}.get, key="ss_measure",
                           help=_("S: the units on across a test stretch; P: the pattern. Jaccard is 1 when S = P. "
                                  "LSTMVis ranks by matching units minus extra units."))
