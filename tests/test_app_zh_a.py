@@ -241,3 +241,14 @@ def test_no_model_is_said_in_chinese(tmp_path, monkeypatch):
     monkeypatch.setenv("GRU_EXPLORER_MODELS", str(tmp_path))
     at = zh()
     assert len(at.error) == 1 and at.error[0].value.startswith(f"在 `{tmp_path}` 中没有找到训练好的模型。")
+
+
+def test_a_random_test_review_in_chinese(imdb_path):
+    at = zh(model="gru")
+    assert "随机一条 IMDB 测试评论" in at.selectbox(key="example").options
+    at.selectbox(key="example").select("A random IMDB test review").run()
+    no_exception(at)
+    truth = at.session_state["truth"]
+    metric = {m.label: m for m in at.metric}["真实标签"]
+    assert metric.value == f"{'正面' if truth[0] else '负面'} ({truth[1]}★)"
+    assert metric.delta in {"模型判断正确", "模型判断错误"}
