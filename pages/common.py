@@ -40,7 +40,7 @@ from gru_core.analysis.units import INDEX_FILE, read_index
 from gru_core.checkpoint import FILES, REQUIRED, local_models_dir, models_dir
 from gru_core.data import resolve_imdb_path
 from gru_core.examples import EXAMPLES
-from gru_core.i18n import LANGUAGES, from_locale, language, set_language
+from gru_core.i18n import LANGUAGES, _, from_locale, language, set_language
 from gru_core.jobs.background import BackgroundJob, JobShelf
 from gru_core.keras_import import is_imported
 
@@ -361,15 +361,16 @@ def model_stats(model: SentimentModel) -> dict | None:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading the unit index…")
-def _unit_index(path: str, mtime: int, sha: str | None) -> tuple[dict | None, str | None]:
+def _unit_index(path: str, mtime: int, sha: str | None, lang: str) -> tuple[dict | None, str | None]:
     return read_index(path, sha)
 
 
 def unit_index(model: SentimentModel) -> tuple[dict | None, str | None]:
     """(the model's stored unit index, None), or (None, why not): read once per version of units.json."""
     if model.path is None:
-        return None, "this model has no folder"
-    return _unit_index(str(model.path), _mtime(model, INDEX_FILE), model.config.get("weights_sha256"))
+        return None, _("this model has no folder")
+    # The language is in the key: "why not" is a sentence in it.
+    return _unit_index(str(model.path), _mtime(model, INDEX_FILE), model.config.get("weights_sha256"), language())
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -458,15 +459,16 @@ def unit_input(n_units: int, default: int, help: str) -> int:
 # --- Where models fail (slices.json), and the Explorer's state search ------------------------------------------
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _slices(path: str, mtime: int, sha: str | None) -> tuple[SliceData | None, str | None]:
+def _slices(path: str, mtime: int, sha: str | None, lang: str) -> tuple[SliceData | None, str | None]:
     return read_slices(path, sha)
 
 
 def stored_slices(model: SentimentModel) -> tuple[SliceData | None, str | None]:
     """(the model's slices.json, None), or (None, why not): read once per version of the file."""
     if model.path is None:
-        return None, "this model has no folder"
-    return _slices(str(model.path), _mtime(model, SLICES_FILE), model.config.get("weights_sha256"))
+        return None, _("this model has no folder")
+    # The language is in the key: "why not" is a sentence in it.
+    return _slices(str(model.path), _mtime(model, SLICES_FILE), model.config.get("weights_sha256"), language())
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading all 25,000 test reviews with the model (up to a minute)…")
@@ -565,7 +567,7 @@ def probe_reviews(model: SentimentModel) -> tuple[list[np.ndarray], list[np.ndar
 @st.cache_resource(max_entries=16, show_spinner="Taking gradient-descent steps on a private copy of the weights…")
 def _sgd(path: str, stamp: tuple, text: str, label: int, alpha: float, steps: int, with_data: bool) -> dict:
     model = _load(path, stamp)
-    examples, test, _, _ = _probes(path, stamp, with_data)
+    examples, test, _labels, _before = _probes(path, stamp, with_data)
     out = sgd_path(model, _trace(path, stamp, text).ids, label, alpha, steps, examples, test)
     _frozen(*(v for v in out.values() if isinstance(v, np.ndarray)))
     return out

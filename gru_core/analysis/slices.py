@@ -28,6 +28,7 @@ import pandas as pd
 from ..atomic import write_bytes_atomic
 from ..data import Split
 from ..experiment import predict_split
+from ..i18n import _
 from ..predictor import SentimentModel
 from ..text import tokenize, tokenize_with_spans
 from .stats import ids_digest, paired_comparison, read_stats
@@ -222,7 +223,7 @@ def compute_slices(model: SentimentModel, split: Split, progress: Progress | Non
     if proba is None:
         if progress:
             progress(f"predicting {len(keep):,} reviews")
-        _, proba = predict_split(model, split)
+        _labels, proba = predict_split(model, split)
         source = "computed"
     else:
         tie = np.flatnonzero(proba == 0.5)
@@ -232,7 +233,7 @@ def compute_slices(model: SentimentModel, split: Split, progress: Progress | Non
     words_read, unknown = np.zeros(n, np.int64), np.zeros(n)
     truncated = np.zeros(n, bool)
     for j, i in enumerate(keep):
-        _, ids, total = model.encode(split.texts[i])  # what the model reads: its own encoding and maxlen
+        _words, ids, total = model.encode(split.texts[i])  # what the model reads: its own encoding and maxlen
         words_read[j], truncated[j] = len(ids), total > len(ids)
         unknown[j] = round(float(np.mean(ids == model.vocab.unk_id)), DIGITS)  # the model's own unknown id
         if progress and (j + 1) % 5000 == 0:
@@ -392,17 +393,18 @@ def write_slices(folder: str | os.PathLike, data: SliceData) -> Path:
 
 
 def read_slices(folder: str | os.PathLike, weights_sha256: str | None) -> tuple[SliceData | None, str | None]:
-    """(data, None) when ``slices.json`` is there, well formed and belongs to these weights, else (None, why not)."""
+    """(data, None) when ``slices.json`` is there, well formed and belongs to these weights, else (None, why not, in
+    the current language)."""
     path = Path(folder) / SLICES_FILE
     if not path.is_file():
-        return None, f"there is no slice file ({path}) for this model yet"
+        return None, _("there is no slice file ({path}) for this model yet").format(path=path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         data = SliceData.from_json(raw)
     except (OSError, UnicodeError, ValueError, RecursionError) as e:
-        return None, f"the slice file {path} is unreadable ({e})"
+        return None, _("the slice file {path} is unreadable ({error})").format(path=path, error=e)
     if not weights_sha256 or data.weights_sha256 != weights_sha256:
-        return None, f"the slice file {path} was computed for other weights than this model's"
+        return None, _("the slice file {path} was computed for other weights than this model's").format(path=path)
     return data, None
 
 
