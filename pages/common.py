@@ -360,7 +360,7 @@ def model_stats(model: SentimentModel) -> dict | None:
     return _stats(str(model.path), _mtime(model, STATS_FILE), model.config.get("weights_sha256"))
 
 
-@st.cache_resource(max_entries=8, show_spinner="Reading the unit index…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _unit_index(path: str, mtime: int, sha: str | None, lang: str) -> tuple[dict | None, str | None]:
     return read_index(path, sha)
 
@@ -370,7 +370,8 @@ def unit_index(model: SentimentModel) -> tuple[dict | None, str | None]:
     if model.path is None:
         return None, _("this model has no folder")
     # The language is in the key: "why not" is a sentence in it.
-    return _unit_index(str(model.path), _mtime(model, INDEX_FILE), model.config.get("weights_sha256"), language())
+    with st.spinner(_("Reading the unit index…")):
+        return _unit_index(str(model.path), _mtime(model, INDEX_FILE), model.config.get("weights_sha256"), language())
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -471,7 +472,7 @@ def stored_slices(model: SentimentModel) -> tuple[SliceData | None, str | None]:
     return _slices(str(model.path), _mtime(model, SLICES_FILE), model.config.get("weights_sha256"), language())
 
 
-@st.cache_resource(max_entries=8, show_spinner="Reading all 25,000 test reviews with the model (up to a minute)…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _compute_slices(path: str, stamp: tuple, data_path: str, mtime: int) -> str | None:
     """Compute and store slices.json once per version of the model and of the file there (a second visitor waits
     for the same run); None when written, else why it could not be."""
@@ -488,10 +489,11 @@ def compute_slices_now(model: SentimentModel) -> str | None:
         data_path = str(resolve_imdb_path())
     except DataNotFoundError as e:
         return f"{e}"
-    return _compute_slices(*cache_key(model), data_path, _mtime(model, SLICES_FILE))
+    with st.spinner(_("Reading all 25,000 test reviews with the model (up to a minute)…")):
+        return _compute_slices(*cache_key(model), data_path, _mtime(model, SLICES_FILE))
 
 
-@st.cache_resource(max_entries=2, show_spinner="Indexing the test reviews' words…")
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _joined(data_path: str) -> list[str]:
     return joined_words(_imdb("test", data_path).tokens)
 
@@ -499,7 +501,8 @@ def _joined(data_path: str) -> list[str]:
 def test_words_joined() -> list[str] | None:
     """Every IMDB test review's words, joined for whole-word phrase search, or None without the dataset."""
     try:
-        return _joined(str(resolve_imdb_path()))
+        with st.spinner(_("Indexing the test reviews' words…")):
+            return _joined(str(resolve_imdb_path()))
     except DataNotFoundError:
         return None
 
