@@ -452,7 +452,7 @@ def unit_input(n_units: int, default: int, help: str) -> int:
     """A number input bound to the shared unit (re-seeded from it on every run, as the model picker is)."""
     unit = shared_unit(n_units, default)
     st.session_state["_unit_input"] = unit
-    st.number_input("Unit", 0, n_units - 1, key="_unit_input", help=help,
+    st.number_input(_("Unit"), 0, n_units - 1, key="_unit_input", help=help,
                     on_change=lambda: set_unit(st.session_state["_unit_input"]))
     return unit
 

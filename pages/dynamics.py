@@ -79,7 +79,8 @@ if frame is not None:
     verdict = _("positive") if last["p_positive"] > 0.5 else _("negative")
     marks = pd.concat([marks, pd.DataFrame({"pc1": [last["pc1"]], "pc2": [last["pc2"]],
                                             "text": [f"{verdict} ({last['p_positive']:.2f})"]})])
-which = st.radio(_("Test states shown"), list(STATES_SHOWN), format_func=lambda v: _(STATES_SHOWN[v]),
+shown_as = {k: _(v) for k, v in STATES_SHOWN.items()}  # translated here: format_func may run in another thread
+which = st.radio(_("Test states shown"), list(STATES_SHOWN), format_func=shown_as.get,
                  horizontal=True, key="dyn_states",
                  help=_("Every step of the sampled test reviews, or only each review's final state (what the "
                         "readout reads)."))
