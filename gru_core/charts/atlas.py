@@ -32,7 +32,7 @@ def ablation_chart(df: pd.DataFrame, baseline: float) -> alt.LayerChart:
     accuracy = _("test accuracy")
     lines = alt.Chart(df).mark_line(point=True).encode(
         x=x, y=alt.Y("accuracy:Q", title=accuracy, scale=alt.Scale(zero=False)), color=colour,
-        tooltip=[alt.Tooltip("choice:N", title=_("units")), alt.Tooltip("k:Q", title="k"),
+        tooltip=[alt.Tooltip("choice:N", title=_("units")), alt.Tooltip("k:Q", title=_("k")),
                  alt.Tooltip("accuracy:Q", format=".4f", title=accuracy),
                  alt.Tooltip("low:Q", format=".4f", title=_("low")),
                  alt.Tooltip("high:Q", format=".4f", title=_("high"))])

@@ -36,13 +36,13 @@ def state_plane(states: pd.DataFrame, fixed: pd.DataFrame, path: pd.DataFrame, m
     """Test states (``pc1``, ``pc2``, ``label``: "positive" or "negative", shown translated), fixed points, a
     trajectory (``word``, ``step``, ``p_positive``) and labelled marks (h₀, the readout arrow's tip, the verdict:
     ``pc1``, ``pc2``, ``text``, each shown through the catalog)."""
-    x = alt.X("pc1:Q", title="PC1"), alt.Y("pc2:Q", title="PC2")
+    x = alt.X("pc1:Q", title=_("PC1")), alt.Y("pc2:Q", title=_("PC2"))
     layers = [alt.Chart(states.assign(label=states["label"].map(_))).mark_circle(size=9, opacity=0.25).encode(
         *x, color=alt.Color("label:N", scale=_label_scale(), title=_("review label")))]
     if len(fixed):
         layers.append(alt.Chart(fixed).mark_point(shape="diamond", size=30, filled=True, color="black").encode(
             *x, tooltip=[alt.Tooltip("line_coord:Q", title=_("position on line"), format=".3f"),
-                         alt.Tooltip("q:Q", format=".2e", title="q"),
+                         alt.Tooltip("q:Q", format=".2e", title=_("q")),
                          alt.Tooltip("abs_eig:Q", title=_("top |λ|"), format=".4f")]))
     if len(path):
         layers.append(alt.Chart(path).mark_line(color="#ff7f00", strokeWidth=1.5).encode(*x, order=alt.Order("step:Q")))
@@ -68,12 +68,12 @@ def eigen_plane(eigs: pd.DataFrame) -> alt.LayerChart:
     t = np.linspace(0, 2 * np.pi, 181)
     circle = pd.DataFrame({"re": np.cos(t), "im": np.sin(t), "i": np.arange(len(t))})
     base = alt.Chart(circle).mark_line(color="#999", strokeDash=[4, 3]).encode(
-        x=alt.X("re:Q", title="Re λ", scale=alt.Scale(domain=[-1.1, 1.1])),
-        y=alt.Y("im:Q", title="Im λ", scale=alt.Scale(domain=[-1.1, 1.1])), order=alt.Order("i:Q"))
+        x=alt.X("re:Q", title=_("Re λ"), scale=alt.Scale(domain=[-1.1, 1.1])),
+        y=alt.Y("im:Q", title=_("Im λ"), scale=alt.Scale(domain=[-1.1, 1.1])), order=alt.Order("i:Q"))
     pts = alt.Chart(eigs).mark_circle(size=30, color="#5e3c99").encode(
-        x=alt.X("re:Q"), y=alt.Y("im:Q"), tooltip=[alt.Tooltip("re:Q", format=".4f", title="Re λ"),
-                                                   alt.Tooltip("im:Q", format=".4f", title="Im λ"),
-                                                   alt.Tooltip("abs:Q", title="|λ|", format=".4f"),
+        x=alt.X("re:Q"), y=alt.Y("im:Q"), tooltip=[alt.Tooltip("re:Q", format=".4f", title=_("Re λ")),
+                                                   alt.Tooltip("im:Q", format=".4f", title=_("Im λ")),
+                                                   alt.Tooltip("abs:Q", title=_("|λ|"), format=".4f"),
                                                    alt.Tooltip("tau:Q", title=_("τ (words)"), format=".1f")])
     return alt.layer(base, pts, title=_("Eigenvalues of ∂F/∂h at the middle fixed point")).properties(
         width=340, height=340)
@@ -83,8 +83,8 @@ def along_line(df: pd.DataFrame) -> alt.HConcatChart:
     """Top |λ| and τ at each fixed point (``line_coord``, ``abs_eig``, ``tau``)."""
     x = alt.X("line_coord:Q", title=_("position along the line (fixed points)"))
     a = alt.Chart(df, title=_("Largest |λ| along the line")).mark_circle(size=25).encode(
-        x, alt.Y("abs_eig:Q", title="|λ|", scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("abs_eig:Q", format=".5f", title="|λ|"),
+        x, alt.Y("abs_eig:Q", title=_("|λ|"), scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("abs_eig:Q", format=".5f", title=_("|λ|")),
                  alt.Tooltip("tau:Q", format=".1f", title=_("τ (words)"))])
     b = alt.Chart(df, title=_("Time constant τ = 1/|ln|λ|| (words)")).mark_circle(size=25, color="#e66101").encode(
         x, alt.Y("tau:Q", title=_("τ (words, log)"), scale=alt.Scale(type="log")),
@@ -97,7 +97,7 @@ def linearisation_chart(df: pd.DataFrame) -> alt.Chart:
     return alt.Chart(df, title=_("Linearisation check: ‖ΔF − J·δ‖ / ‖ΔF‖")).mark_line(point=True).encode(
         x=alt.X("scale:Q", title=_("perturbation size ‖δ‖"), scale=alt.Scale(type="log")),
         y=alt.Y("rel_error:Q", title=_("relative error"), scale=alt.Scale(type="log")),
-        tooltip=[alt.Tooltip("scale:Q", title="‖δ‖"), alt.Tooltip("rel_error:Q", format=".2e", title=_("relative error"))],
+        tooltip=[alt.Tooltip("scale:Q", title=_("‖δ‖")), alt.Tooltip("rel_error:Q", format=".2e", title=_("relative error"))],
     ).properties(height=220)
 
 
@@ -147,13 +147,13 @@ def alignment_chart(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("abs_cos:Q", title=_("|cos| with the readout vector"), scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("against:N", title=None, sort=list(df["against"]), axis=alt.Axis(labelLimit=260)),
         color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=kinds, range=["#5e3c99", "#bbbbbb"])),
-        tooltip=[alt.Tooltip("against:N", title=_("against")), alt.Tooltip("abs_cos:Q", format=".3f", title="|cos|")],
+        tooltip=[alt.Tooltip("against:N", title=_("against")), alt.Tooltip("abs_cos:Q", format=".3f", title=_("|cos|"))],
     ).properties(height=alt.Step(28))
 
 
 def modifier_plane(paths: pd.DataFrame, fixed: pd.DataFrame) -> alt.LayerChart:
     """Trajectories of short phrases (``phrase``, ``step``, ``word``, ``pc1``, ``pc2``) over the fixed points."""
-    x = alt.X("pc1:Q", title="PC1"), alt.Y("pc2:Q", title="PC2")
+    x = alt.X("pc1:Q", title=_("PC1")), alt.Y("pc2:Q", title=_("PC2"))
     layers = []
     if len(fixed):
         layers.append(alt.Chart(fixed).mark_point(shape="diamond", size=20, filled=True, color="#999").encode(*x))
