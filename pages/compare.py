@@ -219,7 +219,7 @@ if raw:
                  "review (the median over reviews for a test average), which removes the scale: a vanishing "
                  "gradient shows as a curve that falls steeply, meaning words far back can no longer change the "
                  "verdict and cannot be learned from.")
-               + (" " + _("Test averages are over a random sample of {samples} test reviews (stats.json); only "
+               + (_(" Test averages are over a random sample of {samples} test reviews (stats.json); only "
                           "reviews longer than d words count at distance d (hover for how many), and a curve stops "
                           "where fewer than {min_reviews} reviews remain.").format(samples=samples,
                                                                                    min_reviews=MIN_REVIEWS)

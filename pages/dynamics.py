@@ -123,9 +123,9 @@ st.markdown(
       "line (|cos| of its eigenvector with the line: {cos:.2f}) has λ = {lam}, time constant τ = 1/|ln|λ|| = "
       "{tau}").format(low=top.min(), high=top.max(), cos=mid["slow_line_cos"], lam=lam_text, tau=tau_text)
     + (_(" (|λ| > 1: a displacement along the line grows slowly)") if abs(lam) > 1 else "")
-    + _("; half of all {n} modes there have τ below {tau:.1f} words.").format(n=len(eigs), tau=tau_median) + " "
-    + (_("The mode along the line is far slower than the rest: it is where the verdict is kept.")
-       if memory else _("Here the mode along the line is not much slower than the rest, or not along the line: "
+    + _("; half of all {n} modes there have τ below {tau:.1f} words.").format(n=len(eigs), tau=tau_median)
+    + (_(" The mode along the line is far slower than the rest: it is where the verdict is kept.")
+       if memory else _(" Here the mode along the line is not much slower than the rest, or not along the line: "
                         "this model keeps its verdict less like a clean line attractor.")))
 c1, c2 = st.columns([2, 3])
 c1.altair_chart(C.eigen_plane(eigs), width="content")
@@ -176,11 +176,11 @@ st.markdown(
     _("|cos| between the output layer's weight vector and the line of fixed points is **{alignment:.3f}** (with the "
       "line's mode at the middle fixed point: {slow:.3f}); random directions in the readout's space reach "
       "**{null:.3f}** at their 95th percentile.").format(alignment=ro["alignment"], slow=ro["alignment_slow_mode"],
-                                                       null=ro["null95"]) + " "
-    + (_("The readout reads the position on the line.") if ro["alignment"] > max(ro["null95"], 0.3) else
-       _("The readout is aligned with the line above chance, but weakly: most of the line lies in directions the "
+                                                       null=ro["null95"])
+    + (_(" The readout reads the position on the line.") if ro["alignment"] > max(ro["null95"], 0.3) else
+       _(" The readout is aligned with the line above chance, but weakly: most of the line lies in directions the "
          "readout does not read directly.") if ro["alignment"] > ro["null95"] else
-       _("The readout is not better aligned with the line than chance."))
+       _(" The readout is not better aligned with the line than chance."))
     + (_(" (For the LSTM the readout sees only h, half of the state [h; c].)") if dyn["state"] != "h" else ""))
 al = pd.DataFrame({"against": [_("line of fixed points"), _("mode along the line"),
                                _("random directions (95th percentile)")],

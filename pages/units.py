@@ -55,10 +55,10 @@ st.caption(
     _("Click a column header to sort, a row to pick a unit (the Gate Explorer's unit inspector shows the same unit). "
       "r: Pearson correlation of the unit's final hidden value with the true label over {n:,} test reviews. "
       "One-unit accuracy: test accuracy of the best threshold on that unit alone (threshold and direction fitted on "
-      "{fit_on}).").format(n=index["test_reviews"], fit_on=fit_on_text(index)) + " "
-    + (_("Means and spreads are over all {words:,} words read; '< 0.1' and '> 0.9' are the fractions of words at "
+      "{fit_on}).").format(n=index["test_reviews"], fit_on=fit_on_text(index))
+    + (_(" Means and spreads are over all {words:,} words read; '< 0.1' and '> 0.9' are the fractions of words at "
          "which a gate is saturated (as on the comparison page).") if gates else
-       _("Means and spreads are over all {words:,} words read.")).format(words=index["words_read"]))
+       _(" Means and spreads are over all {words:,} words read.")).format(words=index["words_read"]))
 
 weights = np.asarray([row["output_weight"] for row in index["units"]])
 unit = unit_input(len(index["units"]), int(np.argmax(np.abs(weights))), _("Or click a row of the table."))

@@ -394,7 +394,7 @@ def reach_summary(stats: dict[str, dict], min_reviews: int = MIN_REVIEWS) -> lis
                 _("Raw gradients (test average): **{top}**'s curve is the highest at the last word; at distance {d} "
                   "the highest is **{far}**'s.")).format(top=top, others=_(", ").join(others), d=d, far=far)
     scales = _(", ").join(_("{model} {value:.2f}").format(model=n, value=curves[n][2]) for n in curves)
-    lines = [raw_line + " " + _("Their logit scales differ: mean |logit| on the test reviews is {scales}. The "
+    lines = [raw_line + _(" Their logit scales differ: mean |logit| on the test reviews is {scales}. The "
                                 "gradient of a larger logit tends to be larger at every word, so the raw heights mix "
                                 "each model's scale with how far back it remembers; the scale-free curves separate "
                                 "the two.").format(scales=scales)]
@@ -407,6 +407,6 @@ def reach_summary(stats: dict[str, dict], min_reviews: int = MIN_REVIEWS) -> lis
     order = sorted(curves, key=lambda n: curves[n][1][d])
     lines.append(_("Normalised to the last word, a word {d} words before the end keeps this share of the last "
                    "word's gradient (median over reviews): {parts}.").format(d=d, parts=_("; ").join(parts))
-                 + (" " + _("It falls fastest for **{fastest}** and slowest for **{slowest}**.").format(
+                 + (_(" It falls fastest for **{fastest}** and slowest for **{slowest}**.").format(
                      fastest=order[0], slowest=order[-1]) if len(order) > 1 else ""))
     return lines
