@@ -5,22 +5,26 @@ import numpy as np
 import pandas as pd
 
 from ..archs import GATE_LABELS
+from ..i18n import N_, _
 
-CHOICES = {"by_correlation": "top |label correlation|", "by_weight": "top |output weight|", "random": "random units"}
+# How the ablated units are chosen (stored keys -> what the chart's legend says).
+CHOICES = {"by_correlation": N_("top |label correlation|"), "by_weight": N_("top |output weight|"),
+           "random": N_("random units")}
 
 
 def unit_table(index: dict) -> pd.DataFrame:
-    """One row per unit: the measures of ``units.build_index`` (contexts and word lists left out)."""
+    """One row per unit: the measures of ``units.build_index`` (contexts and word lists left out), the columns
+    named in the current language (the first is the unit's number)."""
     gates = index["settings"]["gates"]
-    columns = {"unit": "unit", "output_weight": "output weight", "label_correlation": "r(final h, label)",
-               "one_unit_accuracy": "one-unit accuracy", "h_mean": "mean h", "h_std": "std h"}
+    columns = {"unit": _("unit"), "output_weight": _("output weight"), "label_correlation": _("r(final h, label)"),
+               "one_unit_accuracy": _("one-unit accuracy"), "h_mean": _("mean h"), "h_std": _("std h")}
     for g in gates:
-        label = GATE_LABELS.get(g, g)
-        columns.update({f"{g}_mean": f"mean {label}", f"{g}_std": f"std {label}",
+        label = _(GATE_LABELS.get(g, g))
+        columns.update({f"{g}_mean": _("mean {gate}").format(gate=label), f"{g}_std": _("std {gate}").format(gate=label),
                         f"{g}_left": f"{label} < 0.1", f"{g}_right": f"{label} > 0.9"})
     rows = [{title: row.get(key) for key, title in columns.items()} for row in index["units"]]
     frame = pd.DataFrame(rows, columns=list(columns.values()))
-    return frame.astype({c: "float64" for c in frame.columns if c != "unit"})
+    return frame.astype({c: "float64" for c in frame.columns if c != columns["unit"]})
 
 
 def context_rows(index: dict, unit: int, which: str) -> list[dict]:
@@ -29,9 +33,10 @@ def context_rows(index: dict, unit: int, which: str) -> list[dict]:
 
 
 def word_frame(index: dict, unit: int, which: str) -> pd.DataFrame:
-    """The words that raise (``which`` = "up") or lower ("down") ``unit`` most on average."""
+    """The words that raise (``which`` = "up") or lower ("down") ``unit`` most on average (columns: word, mean Δh,
+    times read, in the current language)."""
     rows = index["units"][unit]["top_words"][which]
-    return pd.DataFrame(rows, columns=["word", "mean Δh", "times read"])
+    return pd.DataFrame(rows, columns=[_("word"), _("mean Δh"), _("times read")])
 
 
 def cocluster_frame(index: dict, words_per_group: int = 8) -> pd.DataFrame:
@@ -65,7 +70,8 @@ def cocluster_frame(index: dict, words_per_group: int = 8) -> pd.DataFrame:
 
 
 def cocluster_groups(index: dict, words_per_group: int = 15) -> pd.DataFrame:
-    """One row per group: its units and its words (strongest first, by mean |Δh| over the group's units)."""
+    """One row per group: its units and its words (strongest first, by mean |Δh| over the group's units); columns
+    group, units, n words, words in the current language."""
     c = index["cocluster"]
     response = np.abs(np.asarray(c["response"], dtype=np.float64))
     unit_groups = np.asarray(c["unit_groups"])
@@ -76,18 +82,32 @@ def cocluster_groups(index: dict, words_per_group: int = 15) -> pd.DataFrame:
         own = unit_groups == g
         strength = response[members][:, own].mean(1) if own.any() else np.zeros(len(members))
         ranked = members[np.argsort(-strength, kind="stable")]
-        rows.append({"group": g, "units": ", ".join(str(u) for u in np.flatnonzero(own)),
-                     "n words": len(members), "words": ", ".join(c["words"][w] for w in ranked[:words_per_group])})
+        rows.append({_("group"): g, _("units"): ", ".join(str(u) for u in np.flatnonzero(own)),
+                     _("n words"): len(members), _("words"): ", ".join(c["words"][w] for w in ranked[:words_per_group])})
     return pd.DataFrame(rows)
 
 
 def ablation_frame(index: dict) -> pd.DataFrame:
-    """Accuracy against k for each choice of units: columns choice, k, accuracy, low, high (random: ± 1 std)."""
+    """Accuracy against k for each choice of units: columns choice (``CHOICES``, in the current language), k,
+    accuracy, low, high (random: ± 1 std)."""
     a = index["ablation"]
     rows = []
     for key in ("by_correlation", "by_weight"):
-        rows += [{"choice": CHOICES[key], "k": int(k), "accuracy": v, "low": v, "high": v}
+        rows += [{"choice": _(CHOICES[key]), "k": int(k), "accuracy": v, "low": v, "high": v}
                  for k, v in a[key].items()]
-    rows += [{"choice": CHOICES["random"], "k": int(k), "accuracy": m, "low": m - s, "high": m + s}
-             for k, (m, s) in a["random"].items()]
+    key = "random"
+    rows += [{"choice": _(CHOICES[key]), "k": int(k), "accuracy": m, "low": m - s, "high": m + s}
+             for k, (m, s) in a[key].items()]
     return pd.DataFrame(rows, columns=["choice", "k", "accuracy", "low", "high"])
+
+
+def fit_on_text(index: dict) -> str:
+    """Where the one-unit thresholds were fitted ("20,000 training reviews" or "the test reviews themselves", as
+    ``units.build_index`` stores it), in the current language."""
+    fit_on = str(index.get("one_unit_fit_on", ""))
+    if fit_on == "the test reviews themselves":
+        return _("the test reviews themselves")
+    n, sep, rest = fit_on.partition(" ")
+    if sep and rest == "training reviews" and n.replace(",", "").isdigit():
+        return _("{n} training reviews").format(n=n)
+    return fit_on

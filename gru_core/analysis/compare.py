@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..archs import ARCHS
 from ..examples import review_of
+from ..i18n import N_, _
 from ..model import parameter_counts
 from ..predictor import SentimentModel
 from ..timing import interleaved
@@ -78,29 +79,44 @@ def epoch_seconds(metrics: dict) -> float | None:
     return float(np.mean(secs)) if secs else None
 
 
+# The gates by the name ``ARCHS`` gives them, as the claims table says them.
+GATE_NAMES = {"update": N_("update"), "reset": N_("reset"), "input": N_("input"), "forget": N_("forget"),
+              "output": N_("output")}
+VERDICTS = {"holds": N_("holds"), "does not hold here": N_("does not hold here"), "depends": N_("depends"),
+            "not measured yet": N_("not measured yet")}
+
+
+def _gates(names: list[str]) -> str:
+    return _(", ").join(_(GATE_NAMES.get(g, g)) for g in names)
+
+
 def claims(gru: SentimentModel, lstm: SentimentModel, live: dict[str, dict] | None = None,
            stats: dict[str, dict] | None = None) -> list[dict]:
-    """Each of the seed's claims about GRU vs LSTM with what was measured and a verdict.
+    """Each of the seed's claims about GRU vs LSTM with what was measured and a verdict, in the current language
+    (the keys stay "claim", "measured", "verdict").
 
     ``live``: measurements on this server by model name (they replace the stored memory);
     ``stats``: each model's stats.json by name (stored predictions and peak memory).
-    Verdicts: "holds", "does not hold here", "depends", or "not measured yet".
+    Verdicts: "holds", "does not hold here", "depends", or "not measured yet" (``VERDICTS``).
     """
     fg, fl = architecture_facts(gru), architecture_facts(lstm)
     rows = [{
-        "claim": "Simpler structure: 2 gates instead of 3",
-        "measured": f"GRU gates: {', '.join(fg['gate_names'])}; LSTM gates: {', '.join(fl['gate_names'])} "
-                    f"(plus a separate cell state)",
-        "verdict": "holds" if fg["gates"] < fl["gates"] else "does not hold here",
+        "claim": _("Simpler structure: 2 gates instead of 3"),
+        "measured": _("GRU gates: {gru}; LSTM gates: {lstm} (plus a separate cell state)").format(
+            gru=_gates(fg["gate_names"]), lstm=_gates(fl["gate_names"])),
+        "verdict": _verdict("holds" if fg["gates"] < fl["gates"] else "does not hold here"),
     }]
     rec = 1 - fg["params_recurrent"] / fl["params_recurrent"]
     tot = 1 - fg["params_total"] / fl["params_total"]
     rows.append({
-        "claim": "Fewer parameters: 3 weight matrices instead of 4",
-        "measured": f"{fg['weight_matrices']} vs {fl['weight_matrices']} blocks per matrix; recurrent layer "
-                    f"{fg['params_recurrent']:,} vs {fl['params_recurrent']:,} ({rec:.0%} fewer); whole model "
-                    f"{fg['params_total']:,} vs {fl['params_total']:,} ({tot:.1%} fewer: the embedding dominates)",
-        "verdict": "holds" if fg["params_total"] < fl["params_total"] else "does not hold here",
+        "claim": _("Fewer parameters: 3 weight matrices instead of 4"),
+        "measured": _("{gru_blocks} vs {lstm_blocks} blocks per matrix; recurrent layer {gru_rec:,} vs {lstm_rec:,} "
+                      "({rec:.0%} fewer); whole model {gru_total:,} vs {lstm_total:,} ({tot:.1%} fewer: the "
+                      "embedding dominates)").format(
+            gru_blocks=fg["weight_matrices"], lstm_blocks=fl["weight_matrices"], gru_rec=fg["params_recurrent"],
+            lstm_rec=fl["params_recurrent"], rec=rec, gru_total=fg["params_total"], lstm_total=fl["params_total"],
+            tot=tot),
+        "verdict": _verdict("holds" if fg["params_total"] < fl["params_total"] else "does not hold here"),
     })
     rows.append(_speed_claim(gru, lstm))
     rows.append(_memory_claim(gru, lstm, fg, fl, live or {}, stats or {}))
@@ -108,56 +124,70 @@ def claims(gru: SentimentModel, lstm: SentimentModel, live: dict[str, dict] | No
     return rows
 
 
+def _verdict(key: str) -> str:
+    return _(VERDICTS[key])
+
+
 def _speed_claim(gru: SentimentModel, lstm: SentimentModel) -> dict:
     eg, el = epoch_seconds(gru.metrics), epoch_seconds(lstm.metrics)
     hw_g, hw_l = gru.metrics.get("hardware"), lstm.metrics.get("hardware")
     dev_g, dev_l = gru.metrics.get("device"), lstm.metrics.get("device")
+    claim = _("Trains faster")
     if eg is None or el is None:
-        return {"claim": "Trains faster", "measured": "no training history in metrics.json",
-                "verdict": "not measured yet"}
+        return {"claim": claim, "measured": _("no training history in metrics.json"),
+                "verdict": _verdict("not measured yet")}
     if (hw_g, dev_g) != (hw_l, dev_l):
-        return {"claim": "Trains faster",
-                "measured": f"GRU {eg:.1f} s/epoch on {dev_g}, LSTM {el:.1f} s/epoch on {dev_l}: "
-                            "different hardware, not comparable",
-                "verdict": "depends"}
+        return {"claim": claim,
+                "measured": _("GRU {gru:.1f} s/epoch on {gru_device}, LSTM {lstm:.1f} s/epoch on {lstm_device}: "
+                              "different hardware, not comparable").format(gru=eg, gru_device=dev_g, lstm=el,
+                                                                           lstm_device=dev_l),
+                "verdict": _verdict("depends")}
     why = ""
     if el < eg and dev_g == "cpu":
-        why = (" On CPU PyTorch runs nn.LSTM on a fused oneDNN kernel but nn.GRU step by step, "
-               "so the LSTM's extra gate costs less than the GRU's unfused arithmetic.")
-    return {"claim": "Trains faster",
-            "measured": f"mean epoch: GRU {eg:.1f} s, LSTM {el:.1f} s on {dev_g} ({hw_g}), from metrics.json.{why}",
-            "verdict": "holds" if eg < 0.95 * el else ("does not hold here" if eg > 1.05 * el else "depends")}
+        why = _(" On CPU PyTorch runs nn.LSTM on a fused oneDNN kernel but nn.GRU step by step, "
+                "so the LSTM's extra gate costs less than the GRU's unfused arithmetic.")
+    return {"claim": claim,
+            "measured": _("mean epoch: GRU {gru:.1f} s, LSTM {lstm:.1f} s on {device} ({hardware}), from "
+                          "metrics.json.{why}").format(gru=eg, lstm=el, device=dev_g, hardware=hw_g, why=why),
+            "verdict": _verdict("holds" if eg < 0.95 * el else ("does not hold here" if eg > 1.05 * el
+                                                                 else "depends"))}
 
 
 def _memory_claim(gru: SentimentModel, lstm: SentimentModel, fg: dict, fl: dict, live: dict, stats: dict) -> dict:
-    weights = f"weights {fg['weights_bytes'] / 2**20:.2f} vs {fl['weights_bytes'] / 2**20:.2f} MiB"
+    weights = _("weights {gru:.2f} vs {lstm:.2f} MiB").format(gru=fg["weights_bytes"] / 2**20,
+                                                             lstm=fl["weights_bytes"] / 2**20)
     lg, ll = live.get(gru.name), live.get(lstm.name)
     if lg and ll:  # measured live: those numbers (or why they failed), not the stored ones
-        mg, ml, where = stored_memory(lg), stored_memory(ll), "measured live on this server"
+        mg, ml, where = stored_memory(lg), stored_memory(ll), _("measured live on this server")
         failed = memory_error(lg) or memory_error(ll)
     else:
         mg, ml = stored_memory(stats.get(gru.name)), stored_memory(stats.get(lstm.name))
-        where, failed = "stored by the stats command (stats.json)", None
+        where, failed = _("stored by the stats command (stats.json)"), None
+    claim = _("Uses less memory")
     if mg is None or ml is None:
-        return {"claim": "Uses less memory",
-                "measured": f"{weights}; peak inference memory "
-                            + (f"could not be measured: {failed}" if failed else
-                               "not stored: run `python -m gru_core stats` or the live measurement"),
-                "verdict": "not measured yet"}
-    return {"claim": "Uses less memory",
-            "measured": f"peak inference memory, batch {BATCH} × {N_WORDS} words, {where}: GRU {mg / 2**20:.1f} MiB, "
-                        f"LSTM {ml / 2**20:.1f} MiB; {weights}",
-            "verdict": "holds" if mg < 0.95 * ml else ("does not hold here" if mg > 1.05 * ml else "depends")}
+        return {"claim": claim,
+                "measured": (_("{on_disk}; peak inference memory could not be measured: {why}").format(
+                    on_disk=weights, why=failed) if failed else
+                    _("{on_disk}; peak inference memory not stored: run `python -m gru_core stats` or the live "
+                      "measurement").format(on_disk=weights)),
+                "verdict": _verdict("not measured yet")}
+    return {"claim": claim,
+            "measured": _("peak inference memory, batch {batch} × {words} words, {where}: GRU {gru:.1f} MiB, "
+                          "LSTM {lstm:.1f} MiB; {on_disk}").format(batch=BATCH, words=N_WORDS, where=where,
+                                                                   gru=mg / 2**20, lstm=ml / 2**20, on_disk=weights),
+            "verdict": _verdict("holds" if mg < 0.95 * ml else ("does not hold here" if mg > 1.05 * ml
+                                                                 else "depends"))}
 
 
 def _accuracy_claim(gru: SentimentModel, lstm: SentimentModel, stats: dict) -> dict:
     sg, sl = stats.get(gru.name) or {}, stats.get(lstm.name) or {}
+    claim = _("Performs about as well")
     if not sg.get("test_proba") or not sl.get("test_proba") or sg.get("test_ids_sha256") != sl.get("test_ids_sha256"):
-        return {"claim": "Performs about as well",
-                "measured": "needs both models' predictions on the same test reviews: "
-                            "`python -m gru_core stats --model ...`",
-                "verdict": "not measured yet"}
-    return {"claim": "Performs about as well", **accuracy_verdict(
+        return {"claim": claim,
+                "measured": _("needs both models' predictions on the same test reviews: "
+                              "`python -m gru_core stats --model ...`"),
+                "verdict": _verdict("not measured yet")}
+    return {"claim": claim, **accuracy_verdict(
         paired_comparison(sg["test_proba"], sl["test_proba"], sg["test_labels"]))}
 
 
@@ -168,18 +198,22 @@ def accuracy_verdict(cmp: dict, first: str = "GRU", second: str = "LSTM") -> dic
     the second significantly better: does not hold here. The interval says how large the gap can be.
     """
     low, high = cmp["ci"]
-    points = (f"difference {first} − {second} {cmp['difference'] * 100:+.2f} points, "
-              f"{cmp['level']:.0%} CI [{low * 100:+.2f}, {high * 100:+.2f}]")
-    counts = (f"IMDB test accuracy {first} {cmp['accuracy_a']:.2%}, {second} {cmp['accuracy_b']:.2%} on the same "
-              f"{cmp['n']:,} reviews; only {first} right on {cmp['only_a_right']:,}, only {second} right on "
-              f"{cmp['only_b_right']:,}")
+    points = _("difference {first} − {second} {difference:+.2f} points, {level:.0%} CI [{low:+.2f}, {high:+.2f}]"
+               ).format(first=first, second=second, difference=cmp["difference"] * 100, level=cmp["level"],
+                        low=low * 100, high=high * 100)
+    counts = _("IMDB test accuracy {first} {accuracy_first:.2%}, {second} {accuracy_second:.2%} on the same {n:,} "
+               "reviews; only {first} right on {only_first:,}, only {second} right on {only_second:,}").format(
+        first=first, second=second, accuracy_first=cmp["accuracy_a"], accuracy_second=cmp["accuracy_b"],
+        n=cmp["n"], only_first=cmp["only_a_right"], only_second=cmp["only_b_right"])
     p = cmp["p_value"]
     if p >= SIGNIFICANCE:
-        return {"measured": f"{counts}. No significant difference (McNemar exact p = {p:.2g}); {points}.",
-                "verdict": "holds"}
+        return {"measured": _("{counts}. No significant difference (McNemar exact p = {p:.2g}); {points}.").format(
+                    counts=counts, p=p, points=points),
+                "verdict": _verdict("holds")}
     better = first if cmp["difference"] > 0 else second
-    return {"measured": f"{counts}. {better} is significantly more accurate (McNemar exact p = {p:.2g}); {points}.",
-            "verdict": "holds" if better == first else "does not hold here"}
+    return {"measured": _("{counts}. {better} is significantly more accurate (McNemar exact p = {p:.2g}); "
+                          "{points}.").format(counts=counts, better=better, p=p, points=points),
+            "verdict": _verdict("holds" if better == first else "does not hold here")}
 
 
 def _pct(x: float | None) -> str:
@@ -187,22 +221,48 @@ def _pct(x: float | None) -> str:
 
 
 def _one_or_each(values: list[str]) -> str:
-    return values[0] if len(set(values)) == 1 else "differs by model"
+    return values[0] if len(set(values)) == 1 else _("differs by model")
+
+
+# The rows of the comparison table, by key (the English label is the row's name in English).
+ROWS = {
+    "architecture": N_("architecture"),
+    "gates": N_("gates"),
+    "weight matrices (blocks)": N_("weight matrices (blocks)"),
+    "parameters: embedding": N_("parameters: embedding"),
+    "parameters: recurrent layer": N_("parameters: recurrent layer"),
+    "parameters: output layer": N_("parameters: output layer"),
+    "parameters: total": N_("parameters: total"),
+    "weights on disk (model.safetensors)": N_("weights on disk (model.safetensors)"),
+    "IMDB test accuracy": N_("IMDB test accuracy"),
+    "IMDB test precision": N_("IMDB test precision"),
+    "IMDB test recall": N_("IMDB test recall"),
+    "IMDB test F1": N_("IMDB test F1"),
+    "Rotten Tomatoes accuracy (out of domain)": N_("Rotten Tomatoes accuracy (out of domain)"),
+    "training seconds per epoch": N_("training seconds per epoch"),
+    "training hardware": N_("training hardware"),
+    "latency, one 100-word review": N_("latency, one 100-word review"),
+    "latency, one 500-word review": N_("latency, one 500-word review"),
+    "throughput, batch 256 × 200 words": N_("throughput, batch 256 × 200 words"),
+}
 
 
 def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None = None,
                      stats: dict[str, dict] | None = None) -> pd.DataFrame:
-    """One column per model, one row per quantity (as display strings), and a last column, "source",
-    saying where each row comes from: the weights, metrics.json (the training run's machine),
+    """One column per model, one row per quantity (as display strings, in the current language), and a last
+    column, "source", saying where each row comes from: the weights, metrics.json (the training run's machine),
     stats.json (the stats command's machine) or a measurement live on this server."""
     live, stats = live or {}, stats or {}
     trained = _one_or_each([f"{m.metrics.get('device', '?')}: {m.metrics.get('hardware', '?')}" for m in models])
     stored = _one_or_each([((stats.get(m.name) or {}).get("inference_memory") or {}).get("hardware", "?")
                            for m in models])
     live_now = any(live.get(m.name) for m in models)
-    here = "measured live on this server" if live_now else "measured live on this server (press the button)"
-    weights, training = "the weights (model.safetensors, config.json)", f"metrics.json (the training run; {trained})"
-    memory_source = here if live_now else f"stats.json (the stats command; {stored})"
+    here = _("measured live on this server") if live_now else _("measured live on this server (press the button)")
+    weights = _("the weights (model.safetensors, config.json)")
+    training = _("metrics.json (the training run; {hardware})").format(hardware=trained)
+    memory_source = here if live_now else _("stats.json (the stats command; {hardware})").format(hardware=stored)
+    not_measured = _("not measured")
+    memory_row = _("peak inference memory, batch {batch} × {words} words").format(batch=BATCH, words=N_WORDS)
     cols: dict[str, dict[str, str]] = {}
     sources: dict[str, str] = {}
     for m in models:
@@ -211,18 +271,19 @@ def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None 
         eps = epoch_seconds(m.metrics)
         lv = live.get(m.name) or {}
         if lv:
-            mem, why = stored_memory(lv), memory_error(lv) or "not measurable here"
+            mem, why = stored_memory(lv), memory_error(lv) or _("not measurable here")
         else:
-            mem, why = stored_memory(stats.get(m.name)), "not measured (run the stats command)"
+            mem, why = stored_memory(stats.get(m.name)), _("not measured (run the stats command)")
         rows = [  # (row, value, where it comes from): each row named once
             ("architecture", ARCHS[m.arch].display, weights),
-            ("gates", f"{f['gates']} ({', '.join(f['gate_names'])})" if f["gates"] else "0 (no gates)", weights),
+            ("gates", _("{n} ({names})").format(n=f["gates"], names=_gates(f["gate_names"])) if f["gates"]
+             else _("0 (no gates)"), weights),
             ("weight matrices (blocks)", str(f["weight_matrices"]), weights),
             ("parameters: embedding", f"{f['params_embedding']:,}", weights),
             ("parameters: recurrent layer", f"{f['params_recurrent']:,}", weights),
             ("parameters: output layer", f"{f['params_dense']:,}", weights),
             ("parameters: total", f"{f['params_total']:,}", weights),
-            ("weights on disk (model.safetensors)", f"{f['weights_bytes'] / 2**20:.2f} MiB", "the file's size"),
+            ("weights on disk (model.safetensors)", f"{f['weights_bytes'] / 2**20:.2f} MiB", _("the file's size")),
             ("IMDB test accuracy", _pct(test.get("accuracy")), training),
             ("IMDB test precision", _pct(test.get("precision")), training),
             ("IMDB test recall", _pct(test.get("recall")), training),
@@ -230,18 +291,17 @@ def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None 
             ("Rotten Tomatoes accuracy (out of domain)", _pct(rt.get("accuracy")), training),
             ("training seconds per epoch", "—" if eps is None else f"{eps:.1f} s", training),
             ("training hardware", f"{m.metrics.get('device', '?')}: {m.metrics.get('hardware', '?')}", "metrics.json"),
-            ("latency, one 100-word review", f"{lv['latency_100_s'] * 1e3:.1f} ms" if lv else "not measured", here),
-            ("latency, one 500-word review", f"{lv['latency_500_s'] * 1e3:.1f} ms" if lv else "not measured", here),
-            ("throughput, batch 256 × 200 words", f"{lv['throughput_256']:,.0f} reviews/s" if lv else "not measured",
-             here),
-            (f"peak inference memory, batch {BATCH} × {N_WORDS} words",
-             f"{mem / 2**20:.1f} MiB" if mem is not None else why, memory_source),
+            ("latency, one 100-word review", f"{lv['latency_100_s'] * 1e3:.1f} ms" if lv else not_measured, here),
+            ("latency, one 500-word review", f"{lv['latency_500_s'] * 1e3:.1f} ms" if lv else not_measured, here),
+            ("throughput, batch 256 × 200 words",
+             _("{n:,.0f} reviews/s").format(n=lv["throughput_256"]) if lv else not_measured, here),
+            (memory_row, f"{mem / 2**20:.1f} MiB" if mem is not None else why, memory_source),
         ]
-        cols[m.name] = {row: value for row, value, _ in rows}
-        sources = {row: source for row, _, source in rows}
+        cols[m.name] = {_(ROWS[row]) if row in ROWS else row: value for row, value, _source in rows}
+        sources = {_(ROWS[row]) if row in ROWS else row: source for row, _value, source in rows}
     table = pd.DataFrame(cols)
     if models:
-        table["source"] = [sources[row] for row in table.index]
+        table[_("source")] = [sources[row] for row in table.index]
     return table
 
 
@@ -324,28 +384,29 @@ def reach_summary(stats: dict[str, dict], min_reviews: int = MIN_REVIEWS) -> lis
             curves[name] = (raw, rel, mean_abs_logit(s["test_proba"]))
     if not curves:
         return []
-    d = min(len(raw) for raw, _, _ in curves.values()) - 1
+    d = min(len(raw) for raw, _rel, _scale in curves.values()) - 1
     top = max(curves, key=lambda n: curves[n][0][0])
     others = [n for n in curves if n != top]
     above = bool(others) and all(np.all(curves[top][0][:d + 1] > curves[n][0][:d + 1]) for n in others)
     far = max(curves, key=lambda n: curves[n][0][d])
-    lines = [
-        f"Raw gradients (test average): **{top}**'s curve is the highest at the last word"
-        + (f" and lies above {', '.join(others)} at every distance up to {d}" if above else
-           f"; at distance {d} the highest is **{far}**'s")
-        + ". Their logit scales differ: mean |logit| on the test reviews is "
-        + ", ".join(f"{n} {curves[n][2]:.2f}" for n in curves)
-        + ". The gradient of a larger logit tends to be larger at every word, so the raw heights mix each "
-          "model's scale with how far back it remembers; the scale-free curves separate the two."
-    ]
+    raw_line = (_("Raw gradients (test average): **{top}**'s curve is the highest at the last word and lies above "
+                  "{others} at every distance up to {d}.") if above else
+                _("Raw gradients (test average): **{top}**'s curve is the highest at the last word; at distance {d} "
+                  "the highest is **{far}**'s.")).format(top=top, others=_(", ").join(others), d=d, far=far)
+    scales = _(", ").join(_("{model} {value:.2f}").format(model=n, value=curves[n][2]) for n in curves)
+    lines = [raw_line + _(" Their logit scales differ: mean |logit| on the test reviews is {scales}. The "
+                                "gradient of a larger logit tends to be larger at every word, so the raw heights mix "
+                                "each model's scale with how far back it remembers; the scale-free curves separate "
+                                "the two.").format(scales=scales)]
     parts = []
-    for n, (_, rel, _) in curves.items():
+    for n, (_raw, rel, _scale) in curves.items():
         tenth = np.flatnonzero(rel[:d + 1] < 0.1)
-        parts.append(f"**{n}** {rel[d]:.2g}" + (f" (below a tenth from distance {tenth[0]})" if len(tenth)
-                                                else " (never below a tenth)"))
+        parts.append(_("**{model}** {share:.2g} (below a tenth from distance {d})").format(
+            model=n, share=rel[d], d=tenth[0]) if len(tenth) else
+            _("**{model}** {share:.2g} (never below a tenth)").format(model=n, share=rel[d]))
     order = sorted(curves, key=lambda n: curves[n][1][d])
-    lines.append(f"Normalised to the last word, a word {d} words before the end keeps this share of the last "
-                 f"word's gradient (median over reviews): {'; '.join(parts)}."
-                 + (f" It falls fastest for **{order[0]}** and slowest for **{order[-1]}**." if len(order) > 1
-                    else ""))
+    lines.append(_("Normalised to the last word, a word {d} words before the end keeps this share of the last "
+                   "word's gradient (median over reviews): {parts}.").format(d=d, parts=_("; ").join(parts))
+                 + (_(" It falls fastest for **{fastest}** and slowest for **{slowest}**.").format(
+                     fastest=order[0], slowest=order[-1]) if len(order) > 1 else ""))
     return lines

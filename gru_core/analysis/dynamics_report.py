@@ -18,6 +18,7 @@ import torch
 
 from ..atomic import write_json_atomic
 from ..data import Split
+from ..i18n import N_, _
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
 from ..text import PAD_ID
@@ -70,16 +71,17 @@ def no_word_input(module: SentimentRNN) -> np.ndarray:
 
 
 def no_word_text(dyn: dict) -> str:
-    """What x₀, the "no word" input of the fixed-point search, is for the stored model (the page's sentence)."""
+    """What x₀, the "no word" input of the fixed-point search, is for the stored model (the page's sentence, in
+    the current language)."""
     emb = dyn["embedding"]
     if dyn.get("no_word", "zero") == "padding":
-        return ("x₀ is this model's padding embedding, a learned row (‖e_pad‖ = "
-                f"{emb['padding_norm']:.3f}): Keras fed it padding in front of every review (mask_zero=False), so "
-                "the padding is what it reads when there is no word, and its padding steps follow F(h, x₀)")
-    return (f"x₀ = 0 means *no word*: the padding embedding is exactly 0 (‖e_pad‖ = {emb['padding_norm']:.1g}), "
-            f"and the mean word embedding is small (‖mean e‖ = {emb['mean_norm']:.3f} over the vocabulary, "
-            f"{emb['token_mean_norm']:.3f} over the words read) beside a typical word (median ‖e‖ = "
-            f"{emb['median_norm']:.3f})")
+        return _("x₀ is this model's padding embedding, a learned row (‖e_pad‖ = {norm:.3f}): Keras fed it padding in "
+                 "front of every review (mask_zero=False), so the padding is what it reads when there is no word, "
+                 "and its padding steps follow F(h, x₀)").format(norm=emb["padding_norm"])
+    return _("x₀ = 0 means *no word*: the padding embedding is exactly 0 (‖e_pad‖ = {pad:.1g}), and the mean word "
+             "embedding is small (‖mean e‖ = {mean:.3f} over the vocabulary, {token_mean:.3f} over the words read) "
+             "beside a typical word (median ‖e‖ = {median:.3f})").format(
+        pad=emb["padding_norm"], mean=emb["mean_norm"], token_mean=emb["token_mean_norm"], median=emb["median_norm"])
 
 
 def fresh_like(module: SentimentRNN, seed: int = 0) -> SentimentRNN:
@@ -335,6 +337,7 @@ def review_frame(dyn: dict, trace: Trace) -> pd.DataFrame:
 # --- Tables for the page ------------------------------------------------------------------
 
 def _labels(codes) -> list[str]:
+    """The true labels as the charts' keys (English; the chart builders show them translated)."""
     return ["positive" if int(c) else "negative" for c in codes]
 
 
@@ -353,7 +356,7 @@ def plane_frames(dyn: dict) -> dict[str, pd.DataFrame]:
     span = float(np.ptp(s[:, 0])) if len(s) else 1.0
     tip = h0 + 0.3 * span * r / max(np.linalg.norm(r), 1e-12)
     arrow = pd.DataFrame({"pc1": [h0[0]], "pc2": [h0[1]], "pc1_end": [tip[0]], "pc2_end": [tip[1]]})
-    marks = pd.DataFrame({"pc1": [h0[0], tip[0]], "pc2": [h0[1], tip[1]], "text": ["h₀", "readout"]})
+    marks = pd.DataFrame({"pc1": [h0[0], tip[0]], "pc2": [h0[1], tip[1]], "text": ["h₀", N_("readout")]})  # shown translated by the chart
     return {"states": states, "finals": finals, "fixed": fixed, "arrow": arrow, "marks": marks}
 
 

@@ -13,6 +13,7 @@ Everything per review is stored as ``slices.json`` next to the model, keyed to t
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -28,6 +29,7 @@ import pandas as pd
 from ..atomic import write_bytes_atomic
 from ..data import Split
 from ..experiment import predict_split
+from ..i18n import _, set_language
 from ..predictor import SentimentModel
 from ..text import tokenize, tokenize_with_spans
 from .stats import ids_digest, paired_comparison, read_stats
@@ -146,7 +148,7 @@ class SliceData:
         for name, kind in COLUMNS.items():
             v = self.columns[name]
             cols[name] = (np.round(v, DIGITS).tolist() if kind is float else v.astype(int).tolist())
-        table = slice_table(self)
+        table = _in_english(slice_table, self)  # the stored file is the same whatever the page's language
         bins = calibration_bins(self.columns["p_positive"], self.columns["label"])
         return {"version": VERSION, "weights_sha256": self.weights_sha256, "test_ids_sha256": self.test_ids_sha256,
                 "n": len(self), "maxlen": self.maxlen, "length_cuts": list(self.length_cuts),
@@ -158,35 +160,35 @@ class SliceData:
     def from_json(cls, data: object) -> SliceData:
         """Check a stored file's structure and values (ValueError saying what is wrong)."""
         if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("reviews"), dict):
-            raise ValueError("unknown format")
+            raise ValueError(_("unknown format"))
         cols, n = {}, None
         for name, kind in COLUMNS.items():
             raw = data["reviews"].get(name)
             if not isinstance(raw, list) or (n is not None and len(raw) != n) or not raw:
-                raise ValueError(f"column {name!r} is missing or of the wrong length")
+                raise ValueError(_("column {name!r} is missing or of the wrong length").format(name=name))
             n = len(raw)
             try:
                 v = np.asarray(raw, dtype=np.float64)
             except (TypeError, ValueError):
-                raise ValueError(f"column {name!r} holds something other than numbers") from None
+                raise ValueError(_("column {name!r} holds something other than numbers").format(name=name)) from None
             if v.ndim != 1 or not np.all(np.isfinite(v)):
-                raise ValueError(f"column {name!r} holds something other than numbers")
+                raise ValueError(_("column {name!r} holds something other than numbers").format(name=name))
             if kind is bool:
                 if not np.all((v == 0) | (v == 1)):
-                    raise ValueError(f"column {name!r} must hold 0 or 1")
+                    raise ValueError(_("column {name!r} must hold 0 or 1").format(name=name))
                 v = v.astype(bool)
             elif kind is int:
                 v = v.astype(np.int64)
             elif name in ("unknown_share", "p_positive") and not np.all((v >= 0) & (v <= 1)):
-                raise ValueError(f"column {name!r} must hold values in [0, 1]")
+                raise ValueError(_("column {name!r} must hold values in [0, 1]").format(name=name))
             cols[name] = v
         cuts = data.get("length_cuts")
         if (not isinstance(cuts, list) or len(cuts) != 3 or not all(isinstance(c, (int, float)) for c in cuts)
                 or not cuts[0] <= cuts[1] <= cuts[2]):
-            raise ValueError("length_cuts must be three increasing numbers")
+            raise ValueError(_("length_cuts must be three increasing numbers"))
         sha, maxlen = data.get("test_ids_sha256"), data.get("maxlen")
         if not isinstance(sha, str) or not isinstance(maxlen, int):
-            raise ValueError("test_ids_sha256 or maxlen is missing")  # noqa: TRY004 -- a bad file, not a bad call
+            raise ValueError(_("test_ids_sha256 or maxlen is missing"))  # noqa: TRY004 -- a bad file, not a bad call
         return cls(cols, (float(cuts[0]), float(cuts[1]), float(cuts[2])), sha, maxlen,
                    data.get("weights_sha256"), str(data.get("predictions_from", "computed")))
 
@@ -222,7 +224,7 @@ def compute_slices(model: SentimentModel, split: Split, progress: Progress | Non
     if proba is None:
         if progress:
             progress(f"predicting {len(keep):,} reviews")
-        _, proba = predict_split(model, split)
+        _labels, proba = predict_split(model, split)
         source = "computed"
     else:
         tie = np.flatnonzero(proba == 0.5)
@@ -232,7 +234,7 @@ def compute_slices(model: SentimentModel, split: Split, progress: Progress | Non
     words_read, unknown = np.zeros(n, np.int64), np.zeros(n)
     truncated = np.zeros(n, bool)
     for j, i in enumerate(keep):
-        _, ids, total = model.encode(split.texts[i])  # what the model reads: its own encoding and maxlen
+        _words, ids, total = model.encode(split.texts[i])  # what the model reads: its own encoding and maxlen
         words_read[j], truncated[j] = len(ids), total > len(ids)
         unknown[j] = round(float(np.mean(ids == model.vocab.unk_id)), DIGITS)  # the model's own unknown id
         if progress and (j + 1) % 5000 == 0:
@@ -258,33 +260,47 @@ def _percent(x: float) -> str:
     return f"{100 * x:g}%"
 
 
+def _in_english(fn: Callable, *args: object) -> object:
+    """``fn(*args)`` with English as the language (in a copy of this context: the caller's stays as it is)."""
+    def run() -> object:
+        set_language("en")
+        return fn(*args)
+    return contextvars.copy_context().run(run)
+
+
 def slice_masks(data: SliceData) -> dict[str, tuple[str, str, np.ndarray]]:
-    """{name: (group, label, boolean mask over the reviews)}, in the order the page shows them."""
+    """{name: (group, label, boolean mask over the reviews)}, in the order the page shows them; the names are
+    stable keys, the groups and labels are in the current language."""
     c = data.columns
-    out: dict[str, tuple[str, str, np.ndarray]] = {"all": ("all", "all reviews", np.ones(len(data), bool))}
+    out: dict[str, tuple[str, str, np.ndarray]] = {"all": (_("all"), _("all reviews"), np.ones(len(data), bool))}
     w = c["words_read"]
     c1, c2, c3 = data.length_cuts
-    out["length_q1"] = ("words read", f"words read ≤ {math.floor(c1)}", w <= c1)
-    out["length_q2"] = ("words read", f"words read {math.floor(c1) + 1}–{math.floor(c2)}", (w > c1) & (w <= c2))
-    out["length_q3"] = ("words read", f"words read {math.floor(c2) + 1}–{math.floor(c3)}", (w > c2) & (w <= c3))
-    out["length_q4"] = ("words read", f"words read ≥ {math.floor(c3) + 1}", w > c3)
+    words = _("words read")
+    out["length_q1"] = (words, _("words read ≤ {n}").format(n=math.floor(c1)), w <= c1)
+    out["length_q2"] = (words, _("words read {low}–{high}").format(low=math.floor(c1) + 1, high=math.floor(c2)),
+                        (w > c1) & (w <= c2))
+    out["length_q3"] = (words, _("words read {low}–{high}").format(low=math.floor(c2) + 1, high=math.floor(c3)),
+                        (w > c2) & (w <= c3))
+    out["length_q4"] = (words, _("words read ≥ {n}").format(n=math.floor(c3) + 1), w > c3)
     for r in RATINGS:
-        out[f"rating_{r}"] = ("stars", f"{r}★", c["rating"] == r)
-    out["negation"] = ("negation", "has a negation", c["negation"])
-    out["no_negation"] = ("negation", "no negation", ~c["negation"])
-    out["contrast"] = ("contrast", "has a contrast", c["contrast"])
-    out["no_contrast"] = ("contrast", "no contrast", ~c["contrast"])
-    out["truncated"] = ("truncated", f"truncated (> {data.maxlen} words)", c["truncated"])
-    out["not_truncated"] = ("truncated", f"not truncated (≤ {data.maxlen} words)", ~c["truncated"])
+        out[f"rating_{r}"] = (_("stars"), f"{r}★", c["rating"] == r)
+    negation, contrast, truncated = _("negation"), _("contrast"), _("truncated")
+    out["negation"] = (negation, _("has a negation"), c["negation"])
+    out["no_negation"] = (negation, _("no negation"), ~c["negation"])
+    out["contrast"] = (contrast, _("has a contrast"), c["contrast"])
+    out["no_contrast"] = (contrast, _("no contrast"), ~c["contrast"])
+    out["truncated"] = (truncated, _("truncated (> {n} words)").format(n=data.maxlen), c["truncated"])
+    out["not_truncated"] = (truncated, _("not truncated (≤ {n} words)").format(n=data.maxlen), ~c["truncated"])
     u = c["unknown_share"]
     edges = (0.0, *UNKNOWN_EDGES)
     for lo, hi in zip(edges, (*UNKNOWN_EDGES, None)):
         if hi is None:
-            name, label, mask = f"unknown_{round(100 * lo)}_plus", f"unknown words ≥ {_percent(lo)}", u >= lo
+            name, mask = f"unknown_{round(100 * lo)}_plus", u >= lo
+            label = _("unknown words ≥ {share}").format(share=_percent(lo))
         else:
-            name, label = f"unknown_{round(100 * lo)}_{round(100 * hi)}", f"unknown words {_percent(lo)}–{_percent(hi)}"
-            mask = (u >= lo) & (u < hi)
-        out[name] = ("unknown words", label, mask)
+            name, mask = f"unknown_{round(100 * lo)}_{round(100 * hi)}", (u >= lo) & (u < hi)
+            label = _("unknown words {low}–{high}").format(low=_percent(lo), high=_percent(hi))
+        out[name] = (_("unknown words"), label, mask)
     return out
 
 
@@ -392,17 +408,18 @@ def write_slices(folder: str | os.PathLike, data: SliceData) -> Path:
 
 
 def read_slices(folder: str | os.PathLike, weights_sha256: str | None) -> tuple[SliceData | None, str | None]:
-    """(data, None) when ``slices.json`` is there, well formed and belongs to these weights, else (None, why not)."""
+    """(data, None) when ``slices.json`` is there, well formed and belongs to these weights, else (None, why not, in
+    the current language)."""
     path = Path(folder) / SLICES_FILE
     if not path.is_file():
-        return None, f"there is no slice file ({path}) for this model yet"
+        return None, _("there is no slice file ({path}) for this model yet").format(path=path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         data = SliceData.from_json(raw)
     except (OSError, UnicodeError, ValueError, RecursionError) as e:
-        return None, f"the slice file {path} is unreadable ({e})"
+        return None, _("the slice file {path} is unreadable ({error})").format(path=path, error=e)
     if not weights_sha256 or data.weights_sha256 != weights_sha256:
-        return None, f"the slice file {path} was computed for other weights than this model's"
+        return None, _("the slice file {path} was computed for other weights than this model's").format(path=path)
     return data, None
 
 

@@ -28,6 +28,7 @@ import torch
 from ..archs import arch as get_arch
 from ..atomic import write_bytes_atomic
 from ..data import Split
+from ..i18n import _
 from ..predictor import SentimentModel
 from ..trace import trace_batches
 from .ablation import DRAWS, KS, ablation_study, accuracy
@@ -391,18 +392,19 @@ def write_index(folder: str | os.PathLike, index: dict) -> Path:
 
 
 def read_index(folder: str | os.PathLike, weights_sha256: str | None) -> tuple[dict | None, str | None]:
-    """(index, None) when ``units.json`` is there and belongs to these weights, else (None, why not)."""
+    """(index, None) when ``units.json`` is there and belongs to these weights, else (None, why not, in the current
+    language)."""
     path = Path(folder) / INDEX_FILE
     if not path.is_file():
-        return None, f"there is no unit index ({path}) for this model yet"
+        return None, _("there is no unit index ({path}) for this model yet").format(path=path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeError, ValueError) as e:
-        return None, f"the unit index {path} is unreadable ({e})"
+        return None, _("the unit index {path} is unreadable ({error})").format(path=path, error=e)
     if not isinstance(data, dict) or data.get("version") != INDEX_VERSION or not isinstance(data.get("units"), list):
-        return None, f"the unit index {path} has an unknown format"
+        return None, _("the unit index {path} has an unknown format").format(path=path)
     if not weights_sha256 or data.get("weights_sha256") != weights_sha256:
-        return None, f"the unit index {path} was computed for other weights than this model's"
+        return None, _("the unit index {path} was computed for other weights than this model's").format(path=path)
     return data, None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ..i18n import _
+
 PICK = "slice_pick"  # the selection's name in Streamlit's event
 
 
@@ -16,18 +18,19 @@ def slice_chart(df: pd.DataFrame, select: bool = False) -> alt.LayerChart:
     labels = df.sort_values("order")["label"].drop_duplicates().tolist()
     models = list(dict.fromkeys(df["model"]))
     y = alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=260))
-    colour = alt.Color("model:N", scale=alt.Scale(domain=models, scheme="tableau10"), title="model",
+    colour = alt.Color("model:N", scale=alt.Scale(domain=models, scheme="tableau10"), title=_("model"),
                        legend=alt.Legend(orient="top"))
-    tooltip = [alt.Tooltip("model:N"), alt.Tooltip("group:N", title="slice group"),
-               alt.Tooltip("label:N", title="slice"), alt.Tooltip("n:Q", format=",", title="reviews"),
-               alt.Tooltip("accuracy:Q", format=".4f"), alt.Tooltip("ci_low:Q", format=".4f", title="95% CI low"),
-               alt.Tooltip("ci_high:Q", format=".4f", title="95% CI high")]
+    tooltip = [alt.Tooltip("model:N", title=_("model")), alt.Tooltip("group:N", title=_("slice group")),
+               alt.Tooltip("label:N", title=_("slice")), alt.Tooltip("n:Q", format=",", title=_("reviews")),
+               alt.Tooltip("accuracy:Q", format=".4f", title=_("accuracy")),
+               alt.Tooltip("ci_low:Q", format=".4f", title=_("95% CI low")),
+               alt.Tooltip("ci_high:Q", format=".4f", title=_("95% CI high"))]
     x_scale = alt.Scale(domain=[low, 1.0], zero=False)
     base = alt.Chart(df).encode(y=y, yOffset=alt.YOffset("model:N", sort=models), tooltip=tooltip)
     # A faint band across each (slice, model) row: a click anywhere in the row picks it.
     band = base.mark_bar(opacity=0.06, color="gray").encode(x=alt.datum(low, scale=x_scale), x2=alt.datum(1.0))
     interval = base.mark_bar(height=5, opacity=0.4).encode(
-        x=alt.X("ci_low:Q", scale=x_scale, title="accuracy (dot) with its Wilson 95% interval (bar)"),
+        x=alt.X("ci_low:Q", scale=x_scale, title=_("accuracy (dot) with its Wilson 95% interval (bar)")),
         x2=alt.X2("ci_high:Q"), color=colour)
     dots = base.mark_point(filled=True, size=70).encode(x=alt.X("accuracy:Q", scale=x_scale), color=colour)
     if select:
@@ -54,11 +57,13 @@ def reliability_chart(df: pd.DataFrame) -> alt.LayerChart:
     diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
         strokeDash=[4, 4], color="gray").encode(x=alt.X("x:Q"), y=alt.Y("y:Q"))
     lines = alt.Chart(df).mark_line(point=alt.OverlayMarkDef(filled=True, size=50)).encode(
-        x=alt.X("mean_p:Q", scale=alt.Scale(domain=[0, 1]), title="mean P(positive) in the bin"),
-        y=alt.Y("share_positive:Q", scale=alt.Scale(domain=[0, 1]), title="share of the bin's reviews that is positive"),
-        color=alt.Color("model:N", scale=alt.Scale(domain=models, scheme="tableau10"), title="model"),
-        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("low:Q", format=".1f", title="bin from"),
-                 alt.Tooltip("high:Q", format=".1f", title="bin to"), alt.Tooltip("n:Q", format=",", title="reviews"),
-                 alt.Tooltip("mean_p:Q", format=".4f", title="mean P(positive)"),
-                 alt.Tooltip("share_positive:Q", format=".4f", title="share positive")])
+        x=alt.X("mean_p:Q", scale=alt.Scale(domain=[0, 1]), title=_("mean P(positive) in the bin")),
+        y=alt.Y("share_positive:Q", scale=alt.Scale(domain=[0, 1]),
+                title=_("share of the bin's reviews that is positive")),
+        color=alt.Color("model:N", scale=alt.Scale(domain=models, scheme="tableau10"), title=_("model")),
+        tooltip=[alt.Tooltip("model:N", title=_("model")), alt.Tooltip("low:Q", format=".1f", title=_("bin from")),
+                 alt.Tooltip("high:Q", format=".1f", title=_("bin to")),
+                 alt.Tooltip("n:Q", format=",", title=_("reviews")),
+                 alt.Tooltip("mean_p:Q", format=".4f", title=_("mean P(positive)")),
+                 alt.Tooltip("share_positive:Q", format=".4f", title=_("share positive"))])
     return (diagonal + lines).properties(height=320)
