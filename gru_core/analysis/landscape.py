@@ -151,7 +151,7 @@ def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], star
 
 def steepest_entry(module: SentimentRNN, name: str, batch: Batch, rows: slice | None = None) -> tuple[int, int]:
     """Index of the entry of a weight matrix (within ``rows``) with the largest |∂loss/∂w|."""
-    _, g = _loss_and_grad(module, parameter(module, name), batch)
+    _loss, g = _loss_and_grad(module, parameter(module, name), batch)
     g = g.abs()
     offset = 0
     if rows is not None:

@@ -25,7 +25,7 @@ def descent_1d_chart(curve: pd.DataFrame, path: pd.DataFrame, tangent: pd.DataFr
     tan = alt.Chart(tangent).mark_line(color="#ca0020", strokeDash=[6, 3]).encode(x=x, y=y)
     steps = alt.Chart(path).mark_line(point=True, color="#0571b0", opacity=0.8).encode(
         x=x, y=y, order=alt.Order("step:Q"),
-        tooltip=[alt.Tooltip("step:Q", title=_("step")), alt.Tooltip("theta:Q", title=_("θ"), format=".5f"),
+        tooltip=[alt.Tooltip("step:Q", title=_("step k")), alt.Tooltip("theta:Q", title=_("θ"), format=".5f"),
                  alt.Tooltip("J:Q", title=_("J(θ)"), format=".5f")])
     now = alt.Chart(path.tail(1)).mark_point(size=180, filled=True, color="#ca0020").encode(x=x, y=y)
     return (line + tan + steps + now).properties(height=340)
@@ -51,7 +51,7 @@ def contour_chart(grid: pd.DataFrame, paths: pd.DataFrame, title: str = "") -> a
     lines = alt.Chart(clipped).mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2).encode(
         x=alt.X("t0:Q"), y=alt.Y("t1:Q"), order=alt.Order("step:Q"),
         color=alt.Color("optimizer:N", title=_("optimizer"), scale=alt.Scale(range=["#ffffff", "#ff7f0e", "#e7298a"])),
-        tooltip=[alt.Tooltip("optimizer:N", title=_("optimizer")), alt.Tooltip("step:Q", title=_("step")),
+        tooltip=[alt.Tooltip("optimizer:N", title=_("optimizer")), alt.Tooltip("step:Q", title=_("step k")),
                  alt.Tooltip("t0:Q", title=_("θ0"), format=".4f"), alt.Tooltip("t1:Q", title=_("θ1"), format=".4f")])
     return (heat + lines).properties(height=380, title=title).resolve_scale(color="independent")
 
@@ -59,11 +59,11 @@ def contour_chart(grid: pd.DataFrame, paths: pd.DataFrame, title: str = "") -> a
 def loss_per_step(df: pd.DataFrame, y: str = "J", log: bool = True) -> alt.Chart:
     """Cost against step, one line per optimizer (columns optimizer, step, and ``y``)."""
     return alt.Chart(_shown(df)).mark_line().encode(
-        x=alt.X("step:Q", title=_("step")),
+        x=alt.X("step:Q", title=_("step k")),
         y=alt.Y(f"{y}:Q", title=y, scale=alt.Scale(type="symlog" if log else "linear")),
         color=alt.Color("optimizer:N", title=_("optimizer"),
                         scale=alt.Scale(range=["#444444", "#ff7f0e", "#e7298a"])),
-        tooltip=[alt.Tooltip("optimizer:N", title=_("optimizer")), alt.Tooltip("step:Q", title=_("step")),
+        tooltip=[alt.Tooltip("optimizer:N", title=_("optimizer")), alt.Tooltip("step:Q", title=_("step k")),
                  alt.Tooltip(f"{y}:Q", title=y, format=".5g")],
     ).properties(height=220)
 
@@ -81,7 +81,7 @@ def slice_chart(df: pd.DataFrame, path: pd.DataFrame | None = None) -> alt.Layer
     if path is not None and len(path):
         chart += alt.Chart(path).mark_line(point=True, color="#0571b0").encode(
             x=alt.X("offset:Q"), y=alt.Y("loss:Q"), order=alt.Order("step:Q"),
-            tooltip=[alt.Tooltip("step:Q", title=_("step")), alt.Tooltip("offset:Q", title=_("offset"), format=".5f"),
+            tooltip=[alt.Tooltip("step:Q", title=_("step k")), alt.Tooltip("offset:Q", title=_("offset"), format=".5f"),
                      alt.Tooltip("loss:Q", title=_("loss"), format=".6f")])
     return chart.properties(height=300)
 

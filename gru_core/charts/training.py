@@ -37,6 +37,6 @@ def training_progress(df: pd.DataFrame) -> alt.Chart:
         x=alt.X("step:Q", title=_("training step")),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("measure:N", title=_("measure"), scale=alt.Scale(scheme="tableau10")),
-        tooltip=[alt.Tooltip("step:Q", title=_("step")), alt.Tooltip("measure:N", title=_("measure")),
+        tooltip=[alt.Tooltip("step:Q", title=_("training step")), alt.Tooltip("measure:N", title=_("measure")),
                  alt.Tooltip("value:Q", title=_("value"), format=".4f")],
     ).properties(height=240)
