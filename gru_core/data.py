@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_atomic, write_json_atomic
+from .i18n import _
 from .text import TOKENIZER_VERSION, Vocab, tokenize
 
 ENV_IMDB = "GRU_EXPLORER_IMDB"
@@ -37,11 +38,10 @@ class DataNotFoundError(FileNotFoundError):
 
 
 def _how_to_get() -> str:
-    return (
-        f"Point --data or the {ENV_IMDB} environment variable at aclImdb_v1.tar.gz "
-        "(or an extracted aclImdb/ folder), or run `python -m gru_core download-imdb` "
-        f"to fetch it into {DATA_DIR}."
-    )
+    return _("Point --data or the {env} environment variable at {archive} (or an extracted {folder} folder), or run "
+             "`{command}` to fetch it into {data_dir}.").format(
+        env=ENV_IMDB, archive="aclImdb_v1.tar.gz", folder="aclImdb/", command="python -m gru_core download-imdb",
+        data_dir=DATA_DIR)
 
 
 def resolve_imdb_path(path: str | os.PathLike | None = None) -> Path:
@@ -53,12 +53,12 @@ def resolve_imdb_path(path: str | os.PathLike | None = None) -> Path:
         if p.is_dir() and (p / "aclImdb").is_dir():
             p = p / "aclImdb"
         if not p.exists():
-            raise DataNotFoundError(f"IMDB data not found at {p}. {_how_to_get()}")
+            raise DataNotFoundError(_("IMDB data not found at {path}. {how}").format(path=p, how=_how_to_get()))
         return p
     for candidate in (DATA_DIR / "aclImdb_v1.tar.gz", DATA_DIR / "aclImdb"):
         if candidate.exists():
             return candidate
-    raise DataNotFoundError(f"The IMDB dataset is not available. {_how_to_get()}")
+    raise DataNotFoundError(_("The IMDB dataset is not available. {how}").format(how=_how_to_get()))
 
 
 def clean_review(text: str) -> str:
@@ -115,10 +115,12 @@ def _read_raw(path: Path) -> dict[str, list[tuple[str, int, int, str]]]:
                     if member.isfile() and _MEMBER.search(member.name):
                         add(member.name, tar.extractfile(member).read())
     except (tarfile.TarError, OSError, EOFError, UnicodeError) as e:
-        raise DataNotFoundError(f"Could not read the IMDB data at {path}: {e}. {_how_to_get()}") from e
+        raise DataNotFoundError(_("Could not read the IMDB data at {path}: {error}. {how}").format(
+            path=path, error=e, how=_how_to_get())) from e
     for split, rows in out.items():
         if not rows:
-            raise DataNotFoundError(f"No aclImdb/{split}/{{pos,neg}}/*.txt reviews found in {path}. {_how_to_get()}")
+            raise DataNotFoundError(_("No {files} reviews found in {path}. {how}").format(
+                files=f"aclImdb/{split}/{{pos,neg}}/*.txt", path=path, how=_how_to_get()))
         rows.sort(key=lambda r: r[0])
     return out
 
@@ -137,7 +139,7 @@ def _save_cache(folder: Path, raw: dict[str, list[tuple[str, int, int, str]]]) -
     for split, rows in raw.items():
         flat: list[int] = []
         offsets = [0]
-        for _, _, _, text in rows:
+        for *_fields, text in rows:
             for w in tokenize(text):
                 flat.append(word_ids.setdefault(w, len(word_ids)))
             offsets.append(len(flat))
