@@ -111,7 +111,7 @@ except DataNotFoundError as e:
     if st.button(_("Download the IMDB dataset ({mb} MB)").format(mb=84),
                  help=_("Fetches the official archive into {folder}.").format(folder=DATA_DIR)):
         bar = st.progress(0.0, text=_("Downloading…"))
-        downloading = _("Downloading… {mb:.1f} MB")  # the callback runs in this script's thread, but read it once
+        downloading = _("Downloading… {mb:.1f} MB")  # looked up once, not at every chunk
 
         def progress(done: int, total: int | None) -> None:
             bar.progress(min(done / total, 1.0) if total else 0.0, text=downloading.format(mb=done / 2**20))
