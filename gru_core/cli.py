@@ -148,14 +148,21 @@ def _import_keras_parser(sub) -> None:
     k.add_argument("--index-from", type=_positive_int, default=3, help="imdb.load_data's index_from (default 3)")
     k.add_argument("--out", required=True, help="checkpoint folder to write, e.g. models/local/my-keras-gru")
     k.add_argument("--no-replace", action="store_true", help="refuse to replace a model already at --out")
+    k.add_argument("--error-file", help="also write a refusal there as JSON (an English msgid and its values), for "
+                                        "the dashboard to show in its visitor's language")
 
 
 def _import_keras(a: argparse.Namespace) -> int:
-    from .keras_import import import_keras
+    from .keras_import import KerasImportError, import_keras
     from .predictor import load_model
 
-    folder = import_keras(a.model_file, a.word_index, a.out, a.num_words, a.maxlen, a.index_from,
-                          replace=not a.no_replace)
+    try:
+        folder = import_keras(a.model_file, a.word_index, a.out, a.num_words, a.maxlen, a.index_from,
+                              replace=not a.no_replace)
+    except KerasImportError as e:
+        if a.error_file:
+            Path(a.error_file).write_text(json.dumps(e.message), encoding="utf-8")
+        raise
     m = load_model(folder)
     src = m.imported
     form = f", {m.gru_form}" if m.gru_form else ""

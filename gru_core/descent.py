@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .i18n import N_, _
+
 Fn1 = Callable[[float], float]
 FnN = Callable[[np.ndarray], float]
 GradN = Callable[[np.ndarray], np.ndarray]
@@ -28,19 +30,19 @@ class Cost1D:
 
 
 COSTS_1D: dict[str, Cost1D] = {c.name: c for c in (
-    Cost1D("convex bowl", lambda t: (t - 1.0) ** 2 + 0.5, lambda t: 2.0 * (t - 1.0), (-4.0, 6.0), 5.0,
-           "J(θ) = (θ − 1)² + 0.5: one minimum at θ = 1; any α < 1 converges, α > 1 diverges."),
-    Cost1D("local and global minimum",
+    Cost1D(N_("convex bowl"), lambda t: (t - 1.0) ** 2 + 0.5, lambda t: 2.0 * (t - 1.0), (-4.0, 6.0), 5.0,
+           N_("J(θ) = (θ − 1)² + 0.5: one minimum at θ = 1; any α < 1 converges, α > 1 diverges.")),
+    Cost1D(N_("local and global minimum"),
            lambda t: 0.05 * t ** 4 - 0.5 * t ** 2 + 0.3 * t + 2.0,
            lambda t: 0.2 * t ** 3 - 1.0 * t + 0.3, (-4.0, 4.0), 3.5,
-           "J(θ) = 0.05θ⁴ − 0.5θ² + 0.3θ + 2: a local minimum near θ = 2.07 and the global one near θ = −2.37; "
-           "where descent ends depends on where it starts."),
-    Cost1D("flat plateau",
+           N_("J(θ) = 0.05θ⁴ − 0.5θ² + 0.3θ + 2: a local minimum near θ = 2.07 and the global one near θ = −2.37; "
+              "where descent ends depends on where it starts.")),
+    Cost1D(N_("flat plateau"),
            lambda t: 2.0 - 2.0 * np.exp(-((t - 1.0) ** 2) / 2.0) + 0.01 * (t - 1.0) ** 2,
            lambda t: 2.0 * (t - 1.0) * np.exp(-((t - 1.0) ** 2) / 2.0) + 0.02 * (t - 1.0),
            (-6.0, 8.0), 6.5,
-           "J(θ) = 2 − 2·exp(−(θ − 1)²/2) + 0.01(θ − 1)²: far from the minimum the slope is almost 0, "
-           "so a small α crawls across the plateau."),
+           N_("J(θ) = 2 − 2·exp(−(θ − 1)²/2) + 0.01(θ − 1)²: far from the minimum the slope is almost 0, "
+              "so a small α crawls across the plateau.")),
 )}
 
 
@@ -49,6 +51,10 @@ def log_alphas(low_exp: int = -4, high_exp: float = 0.5, per_decade: int = 10) -
     significant figures so that it reads plainly (0.5, 1, 2 and 0.1 are among them)."""
     exps = np.arange(round(low_exp * per_decade), round(high_exp * per_decade) + 1) / per_decade
     return [float(f"{10 ** e:.2g}") for e in exps]
+
+
+SLOPE_RULES = {"positive": N_("Slope positive: decrease θ."), "negative": N_("Slope negative: increase θ."),
+               "zero": N_("Slope zero: stay.")}  # by slope_sign's sign: what descent does, as a sentence
 
 
 def slope_sign(slope: float) -> tuple[str, str]:
@@ -63,7 +69,7 @@ def slope_sign(slope: float) -> tuple[str, str]:
 def descend_1d(df: Fn1, theta0: float, alpha: float, steps: int, limit: float = 1e6) -> np.ndarray:
     """θ_0 … θ_N of plain gradient descent; stops early (shorter array) once |θ| exceeds ``limit``."""
     thetas = [float(theta0)]
-    for _ in range(steps):
+    for _step in range(steps):
         t = thetas[-1] - alpha * df(thetas[-1])
         if not np.isfinite(t) or abs(t) > limit:
             thetas.append(float(np.sign(t) * limit) if np.isfinite(t) else float("nan"))
@@ -85,28 +91,31 @@ def diagnose(thetas: np.ndarray, costs: np.ndarray, slopes: np.ndarray, tol: flo
     diverged, oscillating, crawling (tiny steps on a slope that is not ~0) or still descending."""
     thetas, costs, slopes = (np.asarray(a, float) for a in (thetas, costs, slopes))
     if len(thetas) < 2:
-        return Diagnosis("descending", None, "No steps taken yet.")
+        return Diagnosis("descending", None, _("No steps taken yet."))
     d = np.diff(thetas)
     bad = ~np.isfinite(thetas) | (np.abs(thetas) >= 1e6)
     if bad.any() or not np.all(np.isfinite(costs)):
         k = int(np.argmax(bad)) if bad.any() else len(d)
-        return Diagnosis("diverged", k, f"Diverged: θ blew up at step {k}. The learning rate is far too large.")
+        return Diagnosis("diverged", k,
+                         _("Diverged: θ blew up at step {k}. The learning rate is far too large.").format(k=k))
     n = min(5, len(d))
     if len(costs) > 3 and np.all(np.diff(costs[-n - 1:]) > 0) and abs(d[-1]) > abs(d[-n]):
-        return Diagnosis("diverged", len(d), "Diverging: every step overshoots further and the cost keeps "
-                                             "rising. Lower the learning rate α.")
+        return Diagnosis("diverged", len(d), _("Diverging: every step overshoots further and the cost keeps "
+                                               "rising. Lower the learning rate α."))
     done = np.flatnonzero((np.abs(d) < tol) & (np.abs(slopes[1:]) < gtol))
     if len(done):
         k = int(done[0]) + 1
-        return Diagnosis("converged", k, f"Converged at step {k}: |Δθ| fell below {tol:g} where the slope is ~0.")
+        return Diagnosis("converged", k,
+                         _("Converged at step {k}: |Δθ| fell below {tol:g} where the slope is ~0.").format(
+                             k=k, tol=tol))
     signs = np.sign(d[-n:])
     if n >= 3 and np.all(signs[1:] == -signs[:-1]):
-        return Diagnosis("oscillating", None, "Oscillating: each step jumps over the minimum to the other side. "
-                                              "A smaller α would settle faster.")
+        return Diagnosis("oscillating", None, _("Oscillating: each step jumps over the minimum to the other side. "
+                                                "A smaller α would settle faster."))
     if np.all(np.abs(d[-n:]) < 1e-3):
-        return Diagnosis("crawling", None, "Crawling: the steps are tiny (a flat slope or a tiny α), so it "
-                                           "would take very many steps to arrive.")
-    return Diagnosis("descending", None, "Still descending: not converged yet.")
+        return Diagnosis("crawling", None, _("Crawling: the steps are tiny (a flat slope or a tiny α), so it "
+                                             "would take very many steps to arrive."))
+    return Diagnosis("descending", None, _("Still descending: not converged yet."))
 
 
 # --- two parameters ---------------------------------------------------------------------
@@ -144,19 +153,19 @@ def _line_minimum() -> tuple[float, float]:
 
 
 COSTS_2D: dict[str, Cost2D] = {c.name: c for c in (
-    Cost2D("bowl with unequal curvature",
+    Cost2D(N_("bowl with unequal curvature"),
            lambda t: float(0.5 * t[0] ** 2 + 5.0 * t[1] ** 2),
            lambda t: np.array([t[0], 10.0 * t[1]]),
            ((-4.0, 4.0), (-2.0, 2.0)), (-3.5, 1.5), (0.0, 0.0),
-           "J = 0.5·θ0² + 5·θ1²: ten times steeper along θ1, so plain descent zig-zags across the valley."),
-    Cost2D("Rosenbrock",
+           N_("J = 0.5·θ0² + 5·θ1²: ten times steeper along θ1, so plain descent zig-zags across the valley.")),
+    Cost2D(N_("Rosenbrock"),
            lambda t: float((1 - t[0]) ** 2 + 100 * (t[1] - t[0] ** 2) ** 2),
            lambda t: np.array([-2 * (1 - t[0]) - 400 * t[0] * (t[1] - t[0] ** 2), 200 * (t[1] - t[0] ** 2)]),
            ((-2.0, 2.0), (-1.0, 3.0)), (-1.5, 2.0), (1.0, 1.0),
-           "J = (1 − θ0)² + 100(θ1 − θ0²)²: a long curved valley; the minimum is at (1, 1)."),
-    Cost2D("line fit (mean squared error)", _mse, _mse_grad,
+           N_("J = (1 − θ0)² + 100(θ1 − θ0²)²: a long curved valley; the minimum is at (1, 1).")),
+    Cost2D(N_("line fit (mean squared error)"), _mse, _mse_grad,
            ((-3.0, 5.0), (-1.0, 4.0)), (4.0, -0.5), _line_minimum(),
-           "J(θ0, θ1) = mean((θ0 + θ1·x − y)²) over 8 points: fitting a line, the seed's first example."),
+           N_("J(θ0, θ1) = mean((θ0 + θ1·x − y)²) over 8 points: fitting a line, the seed's first example.")),
 )}
 
 
@@ -185,6 +194,7 @@ def adam_step(theta: np.ndarray, grad: np.ndarray, state: dict, alpha: float, be
 
 
 OPTIMIZERS = {"gradient descent": gd_step, "momentum": momentum_step, "Adam": adam_step}
+OPTIMIZER_LABELS = {"gradient descent": N_("gradient descent"), "momentum": N_("momentum"), "Adam": "Adam"}  # shown
 
 
 def optimize(step: Callable, grad: GradN, theta0: np.ndarray, alpha: float, steps: int,
@@ -193,7 +203,7 @@ def optimize(step: Callable, grad: GradN, theta0: np.ndarray, alpha: float, step
     theta = np.asarray(theta0, dtype=float)
     state: dict = {}
     path = [theta.copy()]
-    for _ in range(steps):
+    for _step in range(steps):
         theta = step(theta, grad(theta), state, alpha)
         if not np.all(np.isfinite(theta)) or np.abs(theta).max() > limit:
             path.append(np.clip(np.nan_to_num(theta, nan=limit), -limit, limit))

@@ -10,6 +10,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from .i18n import _
+
 IMDB_URL = "http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
 IMDB_FILENAME = "aclImdb_v1.tar.gz"
@@ -37,8 +39,9 @@ def download(url: str, dest: str | os.PathLike, md5: str | None = None,
                 resp = urllib.request.urlopen(url, timeout=timeout)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
                 reason = getattr(e, "reason", e)
-                raise DownloadError(f"Could not reach {url} ({reason}). Check the network connection, "
-                                    "or download the file elsewhere and pass its path with --data.") from e
+                raise DownloadError(_("Could not reach {url} ({reason}). Check the network connection, or download "
+                                      "the file elsewhere and pass its path with --data.").format(
+                    url=url, reason=reason)) from e
             with resp:
                 total = resp.headers.get("Content-Length")
                 total = int(total) if total and total.isdigit() else None
@@ -50,14 +53,15 @@ def download(url: str, dest: str | os.PathLike, md5: str | None = None,
                         if progress:
                             progress(done, total)
                 except (OSError, urllib.error.URLError, http.client.HTTPException) as e:
-                    raise DownloadError(f"The download from {url} broke off after {done:,} bytes ({e}); "
-                                        "nothing was saved. Run the command again.") from e
+                    raise DownloadError(_("The download from {url} broke off after {done:,} bytes ({error}); nothing "
+                                          "was saved. Run the command again.").format(url=url, done=done,
+                                                                                      error=e)) from e
         if total is not None and done != total:
-            raise DownloadError(f"The download from {url} ended after {done:,} of {total:,} bytes; "
-                                "nothing was saved. Run the command again.")
+            raise DownloadError(_("The download from {url} ended after {done:,} of {total:,} bytes; nothing was "
+                                  "saved. Run the command again.").format(url=url, done=done, total=total))
         if md5 and digest.hexdigest() != md5:
-            raise DownloadError(f"The file from {url} has MD5 {digest.hexdigest()}, expected {md5}; "
-                                "it was not saved. The file may be damaged or replaced.")
+            raise DownloadError(_("The file from {url} has MD5 {digest}, expected {md5}; it was not saved. The file "
+                                  "may be damaged or replaced.").format(url=url, digest=digest.hexdigest(), md5=md5))
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):

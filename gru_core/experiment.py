@@ -18,7 +18,17 @@ from .distributed import Ranks, process_group
 from .evaluate import classification_metrics
 from .model import parameter_counts
 from .predictor import SentimentModel
-from .train import TrainConfig, TrainEvent, TrainingStopped, build_module, check_stop, fit, prepare, resolve_device
+from .train import (
+    STOPPED,
+    TrainConfig,
+    TrainEvent,
+    TrainingStopped,
+    build_module,
+    check_stop,
+    fit,
+    prepare,
+    resolve_device,
+)
 
 
 def hardware() -> str:
@@ -107,7 +117,7 @@ def _train_and_save(cfg: TrainConfig, out: str | os.PathLike, data_path: str | N
     if not ranks.main:
         return None, {}
     if not history:
-        raise TrainingStopped("training stopped before the first epoch ended; nothing was saved")
+        raise TrainingStopped(STOPPED["training"])
     module.load_state_dict(best_state)
     module = module.cpu().eval()
     model = SentimentModel(module, data.vocab, {"maxlen": cfg.maxlen})

@@ -37,6 +37,7 @@ import torch
 
 from .archs import RESET_AFTER, RESET_BEFORE
 from .checkpoint import save_checkpoint, sha256_file
+from .i18n import N_, _
 from .model import Prefix, SentimentRNN, parameter_counts
 from .text import KERAS_INDEX_FROM, KERAS_START_ID, Vocab
 
@@ -47,17 +48,39 @@ MAX_PARAMETERS = 64 * 2**20  # floats in all the weights read (256 MiB as float3
 RECURRENT = ("GRU", "LSTM", "SimpleRNN")
 IDENTITY = ("Dropout", "SpatialDropout1D")  # identity at inference
 KIND = {"GRU": "gru", "LSTM": "lstm", "SimpleRNN": "rnn"}
-SUPPORTED = ("Embedding -> one of GRU (reset_after True or False), LSTM, SimpleRNN (return_sequences=False, "
-             "activation tanh, recurrent_activation sigmoid) -> Dense(1, activation='sigmoid'), with Dropout or "
-             "SpatialDropout1D layers in between, as a Sequential or functional model")
+SUPPORTED = N_("Embedding -> one of GRU (reset_after True or False), LSTM, SimpleRNN (return_sequences=False, "
+               "activation tanh, recurrent_activation sigmoid) -> Dense(1, activation='sigmoid'), with Dropout or "
+               "SpatialDropout1D layers in between, as a Sequential or functional model")
+
+
+def message(template: str, **values) -> dict:
+    """A sentence to show later, in the language of whoever shows it: an English msgid and its values (numbers,
+    strings, or such messages themselves), as plain JSON data."""
+    return {"template": template, "values": values}
+
+
+def render(msg: dict) -> str:
+    """``message(...)`` in the current language."""
+    template = msg["template"]
+    values = {k: render(v) if isinstance(v, dict) and "template" in v else v for k, v in msg["values"].items()}
+    return _(template).format(**values) if values else _(template)
 
 
 class KerasImportError(ValueError):
-    """The file cannot be imported; the message says why (naming the layer) and what is supported."""
+    """The file cannot be imported; the message says why (naming the layer) and what is supported.
+
+    The conversion runs in a process of its own (where no session chose a language), so the error keeps its
+    ``message`` data too: ``python -m gru_core import-keras --error-file`` writes it, and the page shows it with
+    ``render`` in the visitor's language."""
+
+    def __init__(self, template: str, **values):
+        self.message = message(template, **values)
+        super().__init__(render(self.message))
 
 
-def _refuse(what: str) -> KerasImportError:
-    return KerasImportError(f"{what}. Supported: {SUPPORTED}.")
+def _refuse(what: str, **values) -> KerasImportError:
+    return KerasImportError(N_("{what}. Supported: {supported}."), what=message(what, **values),
+                            supported=message(SUPPORTED))
 
 
 @dataclass
@@ -90,14 +113,17 @@ class Imported:
 # --- Reading the file ---------------------------------------------------------------------------------
 
 def _bounded_size(path: Path, limit: int, what: str) -> int:
+    """``path``'s size, refused over ``limit`` bytes; ``what``: an N_() name of the file ("model file")."""
     try:
         size = path.stat().st_size
     except OSError as e:
-        raise KerasImportError(f"cannot read {what} {path}: {e}") from e
+        raise KerasImportError(N_("cannot read {what} {path}: {error}"), what=message(what), path=str(path),
+                               error=str(e)) from e
     if not path.is_file():
-        raise KerasImportError(f"{what} {path} is not a file")
+        raise KerasImportError(N_("{what} {path} is not a file"), what=message(what), path=str(path))
     if size > limit:
-        raise KerasImportError(f"{what} {path.name} is {size / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit")
+        raise KerasImportError(N_("{what} {name} is {size:.1f} MB, over the {limit:.0f} MB limit"), what=message(what),
+                               name=path.name, size=size / 2**20, limit=limit / 2**20)
     return size
 
 
@@ -107,14 +133,16 @@ def _zip_member(z: zipfile.ZipFile, name: str) -> bytes:
     try:
         info = z.getinfo(name)
     except KeyError:
-        raise KerasImportError(f"the .keras file has no {name}: not a Keras 3 model file") from None
+        raise KerasImportError(N_("the .keras file has no {name}: not a Keras 3 model file"), name=name) from None
     if info.file_size > limit:
-        raise KerasImportError(f"{name} in the .keras file unpacks to {info.file_size / 2**20:.0f} MB, over the "
-                               f"{limit / 2**20:.0f} MB limit (refused: it may be a zip bomb)")
+        raise KerasImportError(N_("{name} in the .keras file unpacks to {size:.0f} MB, over the {limit:.0f} MB limit "
+                                  "(refused: it may be a zip bomb)"), name=name, size=info.file_size / 2**20,
+                               limit=limit / 2**20)
     with z.open(info) as f:
         data = f.read(limit + 1)
     if len(data) > limit or len(data) != info.file_size:
-        raise KerasImportError(f"{name} in the .keras file does not unpack to the size its header gives (refused)")
+        raise KerasImportError(N_("{name} in the .keras file does not unpack to the size its header gives (refused)"),
+                               name=name)
     return data
 
 
@@ -124,22 +152,24 @@ def _read_keras_zip(path: Path) -> tuple[dict, bytes, str | None]:
         with zipfile.ZipFile(path) as z:
             total = sum(i.file_size for i in z.infolist())
             if total > sum(MAX_MEMBER_BYTES.values()) or len(z.infolist()) > 64:
-                raise KerasImportError(f"the .keras file unpacks to {total / 2**20:.0f} MB in {len(z.infolist())} "
-                                       "members (refused: it may be a zip bomb)")
+                raise KerasImportError(N_("the .keras file unpacks to {size:.0f} MB in {members} members (refused: it "
+                                          "may be a zip bomb)"), size=total / 2**20, members=len(z.infolist()))
             config = _parse_json(_zip_member(z, "config.json"), "config.json")
             weights = _zip_member(z, "model.weights.h5")
             has_meta = "metadata.json" in z.namelist()
             meta = _parse_json(_zip_member(z, "metadata.json"), "metadata.json") if has_meta else {}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
-        raise KerasImportError(f"{path.name} is not a readable .keras (zip) file: {e}") from e
+        raise KerasImportError(N_("{name} is not a readable .keras (zip) file: {error}"), name=path.name,
+                               error=str(e)) from e
     return config, weights, str(meta.get("keras_version")) if isinstance(meta, dict) else None
 
 
-def _parse_json(data: bytes | str, what: str):
+def _parse_json(data: bytes | str, what: str | dict):
+    """``what``: a file name, or a ``message`` naming what was read."""
     try:
         return json.loads(data)
     except (UnicodeError, ValueError, RecursionError) as e:
-        raise KerasImportError(f"{what} is not valid JSON: {e}") from e
+        raise KerasImportError(N_("{what} is not valid JSON: {error}"), what=what, error=str(e)) from e
 
 
 def _h5py():
@@ -156,7 +186,7 @@ def _child(node, name: str):
     if link is None:
         return None
     if not isinstance(link, h5py.HardLink):
-        raise KerasImportError(f"{name!r} in the weights file links outside it (refused)")
+        raise KerasImportError(N_("{name} in the weights file links outside it (refused)"), name=repr(name))
     return node[name]
 
 
@@ -174,16 +204,20 @@ def _dataset(group, path: str, shape: tuple[int, ...]) -> np.ndarray:
     for part in path.split("/"):
         node = _child(node, part)
         if node is None:
-            raise KerasImportError(f"the weights file has no {path!r} (it does not match the model's config)")
+            raise KerasImportError(N_("the weights file has no {path} (it does not match the model's config)"),
+                                   path=repr(path))
     if not isinstance(node, h5py.Dataset):
-        raise KerasImportError(f"{path!r} in the weights file is not an array")
+        raise KerasImportError(N_("{path} in the weights file is not an array"), path=repr(path))
     if node.external or node.is_virtual:
-        raise KerasImportError(f"{path!r} in the weights file keeps its data outside the file (refused)")
+        raise KerasImportError(N_("{path} in the weights file keeps its data outside the file (refused)"),
+                               path=repr(path))
     if node.dtype.kind != "f":
-        raise KerasImportError(f"{path!r} in the weights file holds {node.dtype}, not floats")
+        raise KerasImportError(N_("{path} in the weights file holds {dtype}, not floats"), path=repr(path),
+                               dtype=str(node.dtype))
     if tuple(node.shape) != tuple(shape):
-        raise KerasImportError(f"{path!r} in the weights file has shape {tuple(node.shape)}, but the model's config "
-                               f"implies {tuple(shape)}")
+        raise KerasImportError(N_("{path} in the weights file has shape {shape}, but the model's config implies "
+                                  "{expected}"), path=repr(path), shape=str(tuple(node.shape)),
+                               expected=str(tuple(shape)))
     return np.asarray(node[()], dtype=np.float32)
 
 
@@ -192,9 +226,9 @@ def _open_h5(source: Path | bytes):
     try:
         return h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
     except (OSError, ValueError) as e:
-        what = "the .keras file's model.weights.h5" if isinstance(source, bytes) else source.name
-        raise KerasImportError(f"{what} is not a Keras model file: neither a .keras (zip) file nor a readable "
-                               f"HDF5 .h5 file ({e})") from e
+        what = message(N_("the .keras file's model.weights.h5")) if isinstance(source, bytes) else source.name
+        raise KerasImportError(N_("{what} is not a Keras model file: neither a .keras (zip) file nor a readable HDF5 "
+                                  ".h5 file ({error})"), what=what, error=str(e)) from e
 
 
 # --- The model's layers ---------------------------------------------------------------------------------
@@ -202,28 +236,28 @@ def _open_h5(source: Path | bytes):
 def _layers(config: dict) -> list[Layer]:
     """The model's layers from input to output, Sequential or a functional chain."""
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
-        raise KerasImportError("the model config is not a Keras model description")
+        raise KerasImportError(N_("the model config is not a Keras model description"))
     kind, body = config.get("class_name"), config["config"]
     raw = body.get("layers")
     if not isinstance(raw, list):
-        raise _refuse(f"the model ({kind}) has no list of layers")
+        raise _refuse(N_("the model ({kind}) has no list of layers"), kind=str(kind))
     layers = []
     for spec in raw:
         if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
-            raise KerasImportError("a layer in the model config is not a layer description")
+            raise KerasImportError(N_("a layer in the model config is not a layer description"))
         name = str(spec["config"].get("name", spec.get("class_name")))
         layers.append(Layer(str(spec.get("class_name")), name, spec["config"], spec.get("module")))
         mask_op = spec.get("class_name") == "NotEqual" and str(spec.get("module")).startswith("keras.src.ops")
         if not mask_op and spec.get("registered_name") not in (None, spec.get("class_name")) or not mask_op and (
                 spec.get("module") not in (None, "keras.layers") and not str(spec.get("module")).startswith(
                     ("keras.layers", "keras.src.layers"))):
-            raise _refuse(f"layer '{name}' is a custom layer ({spec.get('registered_name') or spec.get('module')}), "
-                          "which is not read (its code would have to run)")
+            raise _refuse(N_("layer '{name}' is a custom layer ({custom}), which is not read (its code would have to "
+                             "run)"), name=name, custom=str(spec.get('registered_name') or spec.get('module')))
     if kind == "Sequential":
         return [la for la in layers if la.kind != "InputLayer"]
     if kind in ("Functional", "Model"):
         return _functional_chain(raw, layers, body)
-    raise _refuse(f"the model is a {kind}, not a Sequential or functional model")
+    raise _refuse(N_("the model is a {kind}, not a Sequential or functional model"), kind=str(kind))
 
 
 def _functional_chain(raw: list[dict], layers: list[Layer], body: dict) -> list[Layer]:
@@ -244,7 +278,7 @@ def _functional_chain(raw: list[dict], layers: list[Layer], body: dict) -> list[
     outs = body.get("output_layers") or []
     out = outs[0][0] if outs and isinstance(outs[0], list) else (outs[0] if len(outs) == 3 else None)
     if len(outs) != 1 and not (len(outs) == 3 and isinstance(outs[0], str)):
-        raise _refuse(f"the model has {len(outs)} outputs, not one")
+        raise _refuse(N_("the model has {n} outputs, not one"), n=len(outs))
     chain, seen = [], set()
     name = out
     while name in by_name and name not in seen:
@@ -255,16 +289,18 @@ def _functional_chain(raw: list[dict], layers: list[Layer], body: dict) -> list[
         chain.append(la)
         src = inputs(spec)
         if len(src) != 1:
-            raise _refuse(f"layer '{la.name}' ({la.kind}) reads {len(src)} inputs, not one: the model is not a chain")
+            raise _refuse(N_("layer '{name}' ({kind}) reads {n} inputs, not one: the model is not a chain"),
+                          name=la.name, kind=la.kind, n=len(src))
         name = src[0]
     extra = [la for la in layers if la.name not in seen and la.kind != "InputLayer"]
     masks = [la for la in extra if la.kind == "NotEqual"]  # the mask an Embedding with mask_zero computes
     others = [la for la in extra if la.kind != "NotEqual"]
     if others:
-        raise _refuse(f"layer '{others[0].name}' ({others[0].kind}) is off the chain from input to output")
+        raise _refuse(N_("layer '{name}' ({kind}) is off the chain from input to output"), name=others[0].name,
+                      kind=others[0].kind)
     chain.reverse()
     if masks and not (chain and chain[0].kind == "Embedding" and chain[0].config.get("mask_zero")):
-        raise _refuse(f"layer '{masks[0].name}' (NotEqual) computes a mask the Embedding does not")
+        raise _refuse(N_("layer '{name}' (NotEqual) computes a mask the Embedding does not"), name=masks[0].name)
     return chain
 
 
@@ -273,38 +309,48 @@ def _check_layers(layers: list[Layer]) -> tuple[Layer, Layer, Layer]:
     core = [la for la in layers if la.kind not in IDENTITY]
     if not core or core[0].kind != "Embedding":
         first = core[0] if core else None
-        raise _refuse("the model does not start with an Embedding" +
-                      (f" (its first layer is '{first.name}', {first.kind})" if first else ""))
+        if first is None:
+            raise _refuse(N_("the model does not start with an Embedding"))
+        raise _refuse(N_("the model does not start with an Embedding (its first layer is '{name}', {kind})"),
+                      name=first.name, kind=first.kind)
     emb = core[0]
     if len(core) < 2 or core[1].kind not in RECURRENT:
         la = core[1] if len(core) > 1 else None
-        raise _refuse(f"layer '{la.name}' ({la.kind}) follows the Embedding" if la
-                      else "the model ends at the Embedding")
+        if la is None:
+            raise _refuse(N_("the model ends at the Embedding"))
+        raise _refuse(N_("layer '{name}' ({kind}) follows the Embedding"), name=la.name, kind=la.kind)
     rec = core[1]
     if len(core) < 3:
-        raise _refuse(f"the model ends at its {rec.kind} layer '{rec.name}', without a Dense(1, sigmoid) head")
+        raise _refuse(N_("the model ends at its {kind} layer '{name}', without a Dense(1, sigmoid) head"),
+                      kind=rec.kind, name=rec.name)
     dense = core[2]
     if dense.kind in RECURRENT:
-        raise _refuse(f"layer '{dense.name}' ({dense.kind}) is a second recurrent layer (stacked recurrent layers)")
+        raise _refuse(N_("layer '{name}' ({kind}) is a second recurrent layer (stacked recurrent layers)"),
+                      name=dense.name, kind=dense.kind)
     if dense.kind != "Dense":
-        raise _refuse(f"layer '{dense.name}' ({dense.kind}) follows the {rec.kind} layer")
+        raise _refuse(N_("layer '{name}' ({kind}) follows the {recurrent} layer"), name=dense.name, kind=dense.kind,
+                      recurrent=rec.kind)
     if len(core) > 3:
-        raise _refuse(f"layer '{core[3].name}' ({core[3].kind}) follows the Dense output layer")
+        raise _refuse(N_("layer '{name}' ({kind}) follows the Dense output layer"), name=core[3].name,
+                      kind=core[3].kind)
     c = rec.config
     for key, want in (("return_sequences", False), ("return_state", False), ("go_backwards", False),
                       ("stateful", False), ("time_major", False)):
         if bool(c.get(key, False)) != want:
-            raise _refuse(f"layer '{rec.name}' ({rec.kind}) has {key}={c.get(key)}")
+            raise _refuse(N_("layer '{name}' ({kind}) has {setting}"), name=rec.name, kind=rec.kind,
+                          setting=f"{key}={c.get(key)}")
     if _activation(c.get("activation", "tanh")) != "tanh":
-        raise _refuse(f"layer '{rec.name}' ({rec.kind}) has activation {_activation(c.get('activation'))!r}, not tanh")
+        raise _refuse(N_("layer '{name}' ({kind}) has activation {activation}, not tanh"), name=rec.name,
+                      kind=rec.kind, activation=repr(_activation(c.get("activation"))))
     if rec.kind != "SimpleRNN" and _activation(c.get("recurrent_activation", "sigmoid")) != "sigmoid":
-        raise _refuse(f"layer '{rec.name}' ({rec.kind}) has recurrent_activation "
-                      f"{_activation(c.get('recurrent_activation'))!r}, not sigmoid")
+        raise _refuse(N_("layer '{name}' ({kind}) has recurrent_activation {activation}, not sigmoid"), name=rec.name,
+                      kind=rec.kind, activation=repr(_activation(c.get("recurrent_activation"))))
     if dense.config.get("units") != 1 or _activation(dense.config.get("activation")) != "sigmoid":
-        raise _refuse(f"layer '{dense.name}' (Dense) has {dense.config.get('units')} unit(s) and activation "
-                      f"{_activation(dense.config.get('activation'))!r}: the head must be Dense(1, sigmoid)")
+        raise _refuse(N_("layer '{name}' (Dense) has {units} unit(s) and activation {activation}: the head must be "
+                         "Dense(1, sigmoid)"), name=dense.name, units=str(dense.config.get("units")),
+                      activation=repr(_activation(dense.config.get("activation"))))
     if _activation(emb.config.get("activation", "linear")) != "linear":
-        raise _refuse(f"layer '{emb.name}' (Embedding) has an activation")
+        raise _refuse(N_("layer '{name}' (Embedding) has an activation"), name=emb.name)
     return emb, rec, dense
 
 
@@ -316,7 +362,7 @@ def _activation(a) -> str:
 
 def _positive(v, what: str) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise KerasImportError(f"{what} must be a positive integer, not {v!r}")
+        raise KerasImportError(N_("{what} must be a positive integer, not {value}"), what=what, value=repr(v))
     return v
 
 
@@ -354,7 +400,7 @@ def _weights_legacy(f, emb: Layer, rec: Layer, dense: Layer, shapes: dict) -> di
     def named(layer: Layer) -> dict[str, str]:
         node = _child(group, layer.name)
         if node is None:
-            raise KerasImportError(f"the weights file has no weights for layer '{layer.name}'")
+            raise KerasImportError(N_("the weights file has no weights for layer '{name}'"), name=layer.name)
         names = node.attrs.get("weight_names", [])
         out = {}
         for n in names:
@@ -369,7 +415,8 @@ def _weights_legacy(f, emb: Layer, rec: Layer, dense: Layer, shapes: dict) -> di
     out = {}
     for key, names, short in need:
         if short not in names:
-            raise KerasImportError(f"the weights file has no {short} among {sorted(names)}")
+            raise KerasImportError(N_("the weights file has no {weight} among {names}"), weight=short,
+                                   names=str(sorted(names)))
         out[key] = _dataset(group, names[short], shapes[key])
     return out
 
@@ -395,14 +442,14 @@ def _to_torch(kind: str, w: dict[str, np.ndarray], H: int, reset_after: bool) ->
 def read_word_index(path: str | os.PathLike) -> dict[str, int]:
     """``imdb_word_index.json`` (word -> rank), bounded in size and checked."""
     path = Path(path)
-    _bounded_size(path, MAX_WORD_INDEX_BYTES, "word index")
+    _bounded_size(path, MAX_WORD_INDEX_BYTES, N_("word index"))
     try:
-        data = _parse_json(path.read_bytes(), f"the word index {path.name}")
+        data = _parse_json(path.read_bytes(), message(N_("the word index {name}"), name=path.name))
     except OSError as e:
-        raise KerasImportError(f"cannot read the word index {path}: {e}") from e
+        raise KerasImportError(N_("cannot read the word index {path}: {error}"), path=str(path), error=str(e)) from e
     if not isinstance(data, dict) or not data:
-        raise KerasImportError(f"the word index {path.name} must be a JSON object of word -> rank "
-                               "(what keras.datasets.imdb.get_word_index() gives)")
+        raise KerasImportError(N_("the word index {name} must be a JSON object of word -> rank (what "
+                                  "keras.datasets.imdb.get_word_index() gives)"), name=path.name)
     return data
 
 
@@ -414,7 +461,7 @@ def convert(model_path: str | os.PathLike, word_index: dict[str, int], num_words
     KerasImportError says what is wrong or unsupported.
     """
     path = Path(model_path)
-    size = _bounded_size(path, MAX_FILE_BYTES, "model file")
+    size = _bounded_size(path, MAX_FILE_BYTES, N_("model file"))
     _positive(maxlen, "maxlen")
     is_zip = zipfile.is_zipfile(path)
     if is_zip:
@@ -426,9 +473,10 @@ def convert(model_path: str | os.PathLike, word_index: dict[str, int], num_words
         if not is_zip:
             raw = h5.attrs.get("model_config")
             if raw is None:
-                raise KerasImportError(f"{path.name} is neither a .keras file nor a Keras .h5 model (no model_config;"
-                                       " a weights-only file holds no architecture)")
-            config = _parse_json(raw.decode() if isinstance(raw, bytes) else str(raw), "the model config")
+                raise KerasImportError(N_("{name} is neither a .keras file nor a Keras .h5 model (no model_config; a "
+                                          "weights-only file holds no architecture)"), name=path.name)
+            config = _parse_json(raw.decode() if isinstance(raw, bytes) else str(raw),
+                                 message(N_("the model config")))
             version = h5.attrs.get("keras_version")
             version = version.decode() if isinstance(version, bytes) else None if version is None else str(version)
         emb, rec, dense = _check_layers(_layers(config))
@@ -438,7 +486,8 @@ def convert(model_path: str | os.PathLike, word_index: dict[str, int], num_words
         kind = KIND[rec.kind]
         g = {"gru": 3, "lstm": 4, "rnn": 1}[kind]
         if V * E + g * H * (E + H + 2) + H + 1 > MAX_PARAMETERS:  # checked before any weight is read
-            raise KerasImportError(f"the model is too large to import here ({V:,} x {E} embedding, {H} units)")
+            raise KerasImportError(N_("the model is too large to import here ({rows:,} x {dims} embedding, {units} "
+                                      "units)"), rows=V, dims=E, units=H)
         shapes = {"embeddings": (V, E), "kernel": (E, g * H), "recurrent_kernel": (H, g * H), "dense_kernel": (H, 1)}
         reset_after = True
         if rec.config.get("use_bias", True):
@@ -451,12 +500,12 @@ def convert(model_path: str | os.PathLike, word_index: dict[str, int], num_words
         arrays = (_weights_keras3 if is_zip else _weights_legacy)(h5, emb, rec, dense, shapes)
     num_words = V if num_words is None else _positive(num_words, "num_words")
     if num_words > V:
-        raise KerasImportError(f"--num-words {num_words} is more than the Embedding's {V} rows: the reviews "
-                               "cannot have been encoded with it")
+        raise KerasImportError(N_("--num-words {num_words} is more than the Embedding's {rows} rows: the reviews "
+                                  "cannot have been encoded with it"), num_words=num_words, rows=V)
     try:
         vocab = Vocab.keras_imdb(word_index, num_words, index_from, size=V)
     except ValueError as e:
-        raise KerasImportError(str(e)) from e
+        raise KerasImportError(str(e)) from e  # text.py's own sentence
     mask_zero = bool(emb.config.get("mask_zero", False))
     form = RESET_BEFORE if kind == "gru" and not reset_after else RESET_AFTER
     module = SentimentRNN(kind, V, E, H, gru_form=form, prefix=Prefix(maxlen, not mask_zero, KERAS_START_ID))
@@ -496,7 +545,8 @@ def _reset_after(h5, is_zip: bool, rec: Layer, width: int) -> bool:
     flag = rec.config.get("reset_after")
     by_shape = None if shape is None else tuple(shape) == (2, width)
     if flag is not None and by_shape is not None and bool(flag) != by_shape:
-        raise KerasImportError(f"layer '{rec.name}' (GRU) says reset_after={flag} but its bias has shape {shape}")
+        raise KerasImportError(N_("layer '{name}' (GRU) says {setting} but its bias has shape {shape}"), name=rec.name,
+                               setting=f"reset_after={flag}", shape=str(shape))
     return bool(flag) if flag is not None else bool(by_shape) if by_shape is not None else True
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from .data import Split, load_imdb, validation_split
 from .distributed import ONE_PROCESS, Ranks
+from .i18n import N_
 from .model import SentimentRNN
 from .text import PAD_ID, Vocab, length_batches, pad_sequences
 
@@ -75,13 +76,20 @@ class PreparedData:
 
 
 class TrainingStopped(Exception):
-    """A stop was asked for before anything worth saving existed (no epoch had ended)."""
+    """A stop was asked for before anything worth saving existed (no epoch had ended). Its message is one of
+    ``STOPPED`` (English, as the progress file carries it; the page shows it with ``_()``)."""
+
+
+STOPPED = {"data preparation": N_("stopped during data preparation; nothing was saved"),
+           "the final evaluation": N_("stopped during the final evaluation; nothing was saved"),
+           "training": N_("training stopped before the first epoch ended; nothing was saved")}
 
 
 def check_stop(stop: Callable[[], bool] | None, during: str) -> None:
-    """Raise TrainingStopped when ``stop()`` says so: the check between and inside the slow phases."""
+    """Raise TrainingStopped when ``stop()`` says so: the check between and inside the slow phases (``during``:
+    a key of ``STOPPED``)."""
     if stop is not None and stop():
-        raise TrainingStopped(f"stopped during {during}; nothing was saved")
+        raise TrainingStopped(STOPPED[during])
 
 
 def prepare(cfg: TrainConfig, data_path: str | None = None, train_split: Split | None = None,

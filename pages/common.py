@@ -486,7 +486,7 @@ def unit_input(n_units: int, default: int, help: str) -> int:
 # --- Where models fail (slices.json), and the Explorer's state search ------------------------------------------
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _slices(path: str, mtime: int, sha: str | None, lang: str) -> tuple[SliceData | None, str | None]:
+def _slices(path: str, mtime: int, sha: str | None) -> tuple[SliceData | None, str | None]:
     return read_slices(path, sha)
 
 

@@ -13,23 +13,38 @@ from gru_core.charts.training import learning_curves, training_progress
 from gru_core.checkpoint import local_models_dir
 from gru_core.data import DATA_DIR, DataNotFoundError, resolve_imdb_path
 from gru_core.download import DownloadError, download_imdb
+from gru_core.i18n import _, ngettext
 from gru_core.jobs.imports import IMPORT_MAXLEN, MAX_MODEL_MB, MAX_WORD_INDEX_MB, ImportRefused, import_upload
-from gru_core.jobs.runs import ENV_READ_ONLY, LIMITS, Run, RunRefused, max_runs, read_only, registry, train_args
+from gru_core.jobs.runs import (
+    ENV_READ_ONLY,
+    LIMITS,
+    NO_OUTPUT,
+    PHASES,
+    STATUSES,
+    Run,
+    RunRefused,
+    exit_message,
+    max_runs,
+    read_only,
+    registry,
+    train_args,
+)
 from gru_core.train import TrainConfig
 from pages.common import local_label, require_app
 
 require_app()
-st.title("Train a model")
+st.title(_("Train a model"))
 
 if read_only():
-    st.info(f"Training is switched off on this server (it runs read-only: `{ENV_READ_ONLY}` is set), and so is "
-            "importing your own model, so every visitor explores the same models. The same training runs on your "
-            "own machine from a clone of the project; for example:")
+    st.info(_("Training is switched off on this server (it runs read-only: `{env}` is set), and so is importing your "
+              "own model, so every visitor explores the same models. The same training runs on your own machine "
+              "from a clone of the project; for example:").format(env=ENV_READ_ONLY))
     example = train_args(TrainConfig(limit=2_000, epochs=2), "models/local/my-model")
     st.code("python -m gru_core " + shlex.join(example), language="bash")
-    st.caption("Your own Keras model opens the same way: `python -m gru_core import-keras MODEL.keras "
-               "--word-index imdb_word_index.json --out models/local/NAME`. Models in `models/local/` appear in "
-               "the sidebar's model list, marked as trained or imported there.")
+    st.caption(_("Your own Keras model opens the same way: `{command}`. Models in `{folder}` appear in the sidebar's "
+                 "model list, marked as trained or imported there.").format(
+        command="python -m gru_core import-keras MODEL.keras --word-index imdb_word_index.json --out "
+                "models/local/NAME", folder="models/local/"))
     st.stop()
 
 
@@ -37,37 +52,40 @@ def import_panel() -> None:
     """Open your own Keras model: upload it and its word index; converted in a process of its own."""
     if done := st.session_state.pop("import_done", None):
         st.success(done)
-    with st.expander("Open your own Keras model", icon=":material/upload_file:"):
-        st.markdown(
+    with st.expander(_("Open your own Keras model"), icon=":material/upload_file:"):
+        st.markdown(_(
             "A Keras model like the seed tutorial's: **Embedding → GRU** (`reset_after` True or False) **| LSTM | "
             "SimpleRNN → Dense(1, sigmoid)**, Dropout or SpatialDropout1D in between, saved with `model.save()` as "
             "`.keras` or `.h5`, and the word index its reviews were encoded with (`imdb_word_index.json`, what "
             "`keras.datasets.imdb.get_word_index()` gives). The file is read as data (nothing in it runs) in a "
             "process of its own; reviews are then encoded as `keras.datasets.imdb` does (start mark 1, unknown 2, "
-            f"word rank + index_from, padding 0 in front up to maxlen). Limits: model file {MAX_MODEL_MB} MB, "
-            f"word index {MAX_WORD_INDEX_MB} MB.")
+            "word rank + index_from, padding 0 in front up to maxlen). Limits: model file {model_mb} MB, "
+            "word index {index_mb} MB.").format(model_mb=MAX_MODEL_MB, index_mb=MAX_WORD_INDEX_MB))
         with st.form("import_form"):
-            model_up = st.file_uploader("Model file (.keras or .h5)", type=["keras", "h5", "hdf5"],
-                                        help="What model.save('model.keras') or model.save('model.h5') wrote.")
-            index_up = st.file_uploader("Word index (.json)", type=["json"],
-                                        help="word -> rank (1 = most frequent), as "
-                                             "keras.datasets.imdb.get_word_index() gives.")
+            model_up = st.file_uploader(_("Model file (.keras or .h5)"), type=["keras", "h5", "hdf5"],
+                                        help=_("What model.save('model.keras') or model.save('model.h5') wrote."))
+            index_up = st.file_uploader(_("Word index (.json)"), type=["json"],
+                                        help=_("word -> rank (1 = most frequent), as "
+                                               "keras.datasets.imdb.get_word_index() gives."))
             c1, c2, c3, c4 = st.columns(4)
-            import_name = c1.text_input("Name", value="my-keras-model", max_chars=40,
-                                        help="The model appears in the model list as 'NAME (imported)'.")
-            num_words = c2.number_input("num_words", 10, 1_000_000, 5000, help="imdb.load_data(num_words=...)")
-            maxlen = c3.number_input("maxlen", 1, IMPORT_MAXLEN, 500,
-                                     help=f"pad_sequences(maxlen=...), at most {IMPORT_MAXLEN:,} here (every page "
-                                          "reads that many steps); the command line takes more.")
-            index_from = c4.number_input("index_from", 2, 100, 3, help="imdb.load_data(index_from=...), 3 by default")
-            submitted = st.form_submit_button("Import", type="primary",
-                                              help="Convert the two files into a checkpoint under models/local/.")
+            import_name = c1.text_input(_("Name"), value="my-keras-model", max_chars=40,
+                                        help=_("The model appears in the model list as 'NAME (imported)'."))
+            num_words = c2.number_input(_("num_words"), 10, 1_000_000, 5000,
+                                        help=_("imdb.load_data(num_words=...)"))
+            maxlen = c3.number_input(_("maxlen"), 1, IMPORT_MAXLEN, 500,
+                                     help=_("pad_sequences(maxlen=...), at most {most:,} here (every page reads that "
+                                            "many steps); the command line takes more.").format(most=IMPORT_MAXLEN))
+            index_from = c4.number_input(_("index_from"), 2, 100, 3,
+                                         help=_("imdb.load_data(index_from=...), 3 by default"))
+            submitted = st.form_submit_button(_("Import"), type="primary",
+                                              help=_("Convert the two files into a checkpoint under {folder}.").format(
+                                                  folder="models/local/"))
         if submitted:
             if model_up is None or index_up is None:
-                st.error("Choose both files: the model and its word index.")
+                st.error(_("Choose both files: the model and its word index."))
             else:
                 try:
-                    with st.spinner("Converting…"):
+                    with st.spinner(_("Converting…")):
                         folder = import_upload(import_name, model_up.name, model_up.getvalue(), index_up.getvalue(),
                                                int(num_words), int(maxlen), int(index_from))
                 except ImportRefused as e:
@@ -75,31 +93,35 @@ def import_panel() -> None:
                 else:
                     label = local_label(folder.name, imported=True)
                     st.session_state["model"] = label  # open it: the sidebar picks it up on the next run
-                    st.session_state["import_done"] = (f"Imported into `{folder}`: it is now in the sidebar's model "
-                                                       f"list as **{label}**, and selected.")
+                    st.session_state["import_done"] = _("Imported into `{folder}`: it is now in the sidebar's model "
+                                                        "list as **{label}**, and selected.").format(folder=folder,
+                                                                                                     label=label)
                     st.rerun()
 
 
-st.caption("Runs the project's own training pipeline (`python -m gru_core train`) on IMDB training reviews in a "
-           "separate process at a lower priority, so exploring stays responsive. The result is saved in "
-           f"`{local_models_dir()}` and appears at once in the model list, marked as trained here.")
+st.caption(_("Runs the project's own training pipeline (`{command}`) on IMDB training reviews in a separate process "
+             "at a lower priority, so exploring stays responsive. The result is saved in `{folder}` and appears at "
+             "once in the model list, marked as trained here.").format(command="python -m gru_core train",
+                                                                       folder=local_models_dir()))
 
 try:
     data_path = str(resolve_imdb_path())
 except DataNotFoundError as e:
-    st.warning(f"Training needs the IMDB dataset. {e}")
-    if st.button("Download the IMDB dataset (84 MB)", help=f"Fetches the official archive into {DATA_DIR}."):
-        bar = st.progress(0.0, text="Downloading…")
+    st.warning(_("Training needs the IMDB dataset. {why}").format(why=e))
+    if st.button(_("Download the IMDB dataset ({mb} MB)").format(mb=84),
+                 help=_("Fetches the official archive into {folder}.").format(folder=DATA_DIR)):
+        bar = st.progress(0.0, text=_("Downloading…"))
+        downloading = _("Downloading… {mb:.1f} MB")  # looked up once, not at every chunk
 
         def progress(done: int, total: int | None) -> None:
-            bar.progress(min(done / total, 1.0) if total else 0.0, text=f"Downloading… {done / 2**20:.1f} MB")
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=downloading.format(mb=done / 2**20))
 
         try:
             path = download_imdb(DATA_DIR, progress=progress)
         except DownloadError as err:
             st.error(str(err))
         else:
-            st.success(f"Saved {path} (MD5 verified).")
+            st.success(_("Saved {path} (MD5 verified).").format(path=path))
             st.rerun()
     import_panel()  # needs no dataset
     st.stop()
@@ -110,29 +132,32 @@ slots = max_runs()
 
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
-    arch = c1.selectbox("Architecture", NAMES, format_func=lambda n: ARCHS[n].display, help="The recurrent layer.")
-    name = c2.text_input("Name of the new model", value="my-model", max_chars=40, key="train_name",
-                         help="Saved as models/local/NAME; lower-case letters, digits, '-' and '_'.")
-    limit = c3.number_input("Training reviews", *LIMITS["limit"], value=2_000, step=500,
-                            help="Drawn at random from the 25,000; 10% of them are held out for validation.")
+    arch_names = {n: _(ARCHS[n].display) for n in NAMES}  # read once: AppTest formats outside the script thread
+    arch = c1.selectbox(_("Architecture"), NAMES, format_func=arch_names.get, help=_("The recurrent layer."))
+    name = c2.text_input(_("Name of the new model"), value="my-model", max_chars=40, key="train_name",
+                         help=_("Saved as models/local/NAME; lower-case letters, digits, '-' and '_'."))
+    limit = c3.number_input(_("Training reviews"), *LIMITS["limit"], value=2_000, step=500,
+                            help=_("Drawn at random from the 25,000; 10% of them are held out for validation."))
     c4, c5, c6 = st.columns(3)
-    epochs = c4.number_input("Epochs", *LIMITS["epochs"], value=2,
-                             help="Passes over the training reviews; the best one on validation is kept.")
-    batch_size = c5.number_input("Batch size", *LIMITS["batch_size"], value=64,
-                                 help="Reviews per step (grouped by length).")
-    lr = c6.number_input("Learning rate", *LIMITS["lr"], value=2e-3, format="%.5f", help="Peak rate of AdamW.")
+    epochs = c4.number_input(_("Epochs"), *LIMITS["epochs"], value=2,
+                             help=_("Passes over the training reviews; the best one on validation is kept."))
+    batch_size = c5.number_input(_("Batch size"), *LIMITS["batch_size"], value=64,
+                                 help=_("Reviews per step (grouped by length)."))
+    lr = c6.number_input(_("Learning rate"), *LIMITS["lr"], value=2e-3, format="%.5f", help=_("Peak rate of AdamW."))
     c7, c8, c9 = st.columns(3)
-    hidden = c7.number_input("Hidden units", *LIMITS["hidden"], value=100, help="Size of the recurrent state H.")
-    vocab = c8.number_input("Vocabulary size", *LIMITS["vocab_size"], value=5_000, step=500,
-                            help="Most frequent training words kept, padding and unknown included.")
-    maxlen = c9.number_input("Max words per review (the last ones)", *LIMITS["maxlen"], value=500,
-                             help="Longer reviews are cut at the front, as Keras pad_sequences does.")
-    evaluate = st.checkbox("Evaluate on the 25,000 test reviews when done (about 30 s)", value=True,
-                           help="Adds test and Rotten Tomatoes accuracy to the new model's metrics.json.")
-    overwrite = st.checkbox("Replace a model of the same name trained here", value=False,
-                            help="Otherwise an existing name is refused. Shipped models are never replaced.")
-    start = st.form_submit_button("Start training", type="primary",
-                                  help=f"This server trains at most {slots} run{'s' if slots > 1 else ''} at once.")
+    hidden = c7.number_input(_("Hidden units"), *LIMITS["hidden"], value=100,
+                             help=_("Size of the recurrent state H."))
+    vocab = c8.number_input(_("Vocabulary size"), *LIMITS["vocab_size"], value=5_000, step=500,
+                            help=_("Most frequent training words kept, padding and unknown included."))
+    maxlen = c9.number_input(_("Max words per review (the last ones)"), *LIMITS["maxlen"], value=500,
+                             help=_("Longer reviews are cut at the front, as Keras pad_sequences does."))
+    evaluate = st.checkbox(_("Evaluate on the 25,000 test reviews when done (about 30 s)"), value=True,
+                           help=_("Adds test and Rotten Tomatoes accuracy to the new model's metrics.json."))
+    overwrite = st.checkbox(_("Replace a model of the same name trained here"), value=False,
+                            help=_("Otherwise an existing name is refused. Shipped models are never replaced."))
+    start = st.form_submit_button(_("Start training"), type="primary",
+                                  help=ngettext("This server trains at most {n} run at once.",
+                                                "This server trains at most {n} runs at once.", slots).format(n=slots))
 
 if start:
     cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), hidden=int(hidden),
@@ -143,20 +168,26 @@ if start:
         for problem in refused.problems:
             st.error(problem)
     except OSError as err:
-        st.error(f"The training process could not be started: {err}")
+        st.error(_("The training process could not be started: {error}").format(error=err))
 
 
 def show(run: Run, mine: bool) -> None:
     """One run: progress, live charts, and (for the session that started it) Stop and Clear."""
     p = run.snapshot()
-    whose = "your run" if mine else "another visitor's run (you can watch it; only they can stop it)"
-    st.subheader(f"{run.name}: {whose}")
+    st.subheader(_("{name}: your run").format(name=run.name) if mine else
+                 _("{name}: another visitor's run (you can watch it; only they can stop it)").format(name=run.name))
     done = p.step / p.total_steps if p.total_steps else 0.0
-    eta = f", about {p.eta:.0f} s left" if p.eta and not run.finished else ""
-    st.progress(min(done, 1.0), text=f"{p.status} ({p.phase}) — epoch {p.epoch}, step {p.step:,} of "
-                                     f"{p.total_steps:,}, {p.elapsed:.0f} s elapsed{eta}")
-    if mine and not run.finished and st.button("Stop", key=f"stop-{run.id}",
-                                               help="Ends training cleanly and saves the best epoch so far."):
+    where = {"status": _(STATUSES.get(p.status, p.status)), "phase": _(PHASES.get(p.phase, p.phase)),
+             "epoch": p.epoch, "step": p.step, "total": p.total_steps, "elapsed": p.elapsed, "eta": p.eta}
+    if p.eta and not run.finished:
+        text = _("{status} ({phase}) — epoch {epoch}, step {step:,} of {total:,}, {elapsed:.0f} s elapsed, about "
+                 "{eta:.0f} s left").format(**where)
+    else:
+        text = _("{status} ({phase}) — epoch {epoch}, step {step:,} of {total:,}, {elapsed:.0f} s elapsed").format(
+            **where)
+    st.progress(min(done, 1.0), text=text)
+    if mine and not run.finished and st.button(_("Stop"), key=f"stop-{run.id}",
+                                               help=_("Ends training cleanly and saves the best epoch so far.")):
         runs.stop(run.id, owner)
     if p.points:
         pts = pd.DataFrame(p.points).melt(id_vars=["step", "epoch"], value_vars=["loss", "accuracy"],
@@ -167,17 +198,23 @@ def show(run: Run, mine: bool) -> None:
         for col, measure in zip(st.columns(2), ("loss", "accuracy"), strict=True):
             col.altair_chart(learning_curves(hist, measure), width="stretch")
     if p.status == "failed":
-        st.error(f"Training failed. {p.error} Its last lines of output:")
-        st.code(p.output, language=None)
+        why = exit_message(p.exit_code) if p.exit_code is not None else p.error
+        st.error(_("Training failed. {why} Its last lines of output:").format(why=why))
+        st.code(_(NO_OUTPUT) if p.output == NO_OUTPUT else p.output, language=None)
     elif run.finished and p.folder:
         m = p.metrics or {}
         test = m.get("imdb_test", {}).get("accuracy")
-        st.success(f"Saved {p.folder} (best epoch {m.get('best_epoch')}, validation accuracy "
-                   f"{m.get('val_acc', 0):.2%}" + (f", test accuracy {test:.2%}" if test is not None else "") +
-                   f"). It is now in the sidebar's model list as **{local_label(run.name)}**.")
+        saved = {"folder": p.folder, "epoch": m.get("best_epoch"), "val": m.get("val_acc", 0), "test": test,
+                 "label": local_label(run.name)}
+        if test is not None:
+            st.success(_("Saved {folder} (best epoch {epoch}, validation accuracy {val:.2%}, test accuracy "
+                         "{test:.2%}). It is now in the sidebar's model list as **{label}**.").format(**saved))
+        else:
+            st.success(_("Saved {folder} (best epoch {epoch}, validation accuracy {val:.2%}). It is now in the "
+                         "sidebar's model list as **{label}**.").format(**saved))
     elif run.finished:
-        st.info(p.message)
-    if mine and run.finished and st.button("Clear", key=f"clear-{run.id}", help="Hide this run's results."):
+        st.info(_(p.message) if p.message else p.message)  # the child's English sentence, a msgid of train.py
+    if mine and run.finished and st.button(_("Clear"), key=f"clear-{run.id}", help=_("Hide this run's results.")):
         runs.clear(run.id, owner)
         st.rerun()
 
@@ -186,7 +223,7 @@ def show(run: Run, mine: bool) -> None:
 def runs_panel() -> None:
     listed = runs.runs()
     if not listed:
-        st.info("Pick the settings and start a run. A few thousand reviews and two epochs take about a minute.")
+        st.info(_("Pick the settings and start a run. A few thousand reviews and two epochs take about a minute."))
     for run in listed:
         show(run, run.owner == owner)
     going = {r.id for r in listed if not r.finished}

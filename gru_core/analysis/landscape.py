@@ -17,6 +17,7 @@ from torch import nn
 
 from ..archs import ARCHS
 from ..data import Split
+from ..i18n import N_, _
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
 from ..text import pad_sequences
@@ -140,7 +141,7 @@ def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], star
     theta = start
     out = []
     for k in range(steps + 1):
-        l, slope, _ = weight_slope(module, name, index, theta, batch, fd=False)
+        l, slope, _fd = weight_slope(module, name, index, theta, batch, fd=False)
         out.append({"step": k, "theta": theta, "loss": l, "slope": slope})
         if not np.isfinite(l) or abs(theta) > 1e4:
             break
@@ -150,7 +151,7 @@ def descend_weight(module: SentimentRNN, name: str, index: tuple[int, ...], star
 
 def steepest_entry(module: SentimentRNN, name: str, batch: Batch, rows: slice | None = None) -> tuple[int, int]:
     """Index of the entry of a weight matrix (within ``rows``) with the largest |∂loss/∂w|."""
-    _, g = _loss_and_grad(module, parameter(module, name), batch)
+    _loss, g = _loss_and_grad(module, parameter(module, name), batch)
     g = g.abs()
     offset = 0
     if rows is not None:
@@ -193,15 +194,25 @@ def direction_slice(module: SentimentRNN, directions: list[dict[str, torch.Tenso
     return np.asarray(out)
 
 
-def weight_blocks(module: SentimentRNN) -> dict[str, tuple[str, slice]]:
-    """Label -> (parameter name, rows) for each gate's recurrent and input weight matrix."""
+WEIGHT_KINDS = (("rnn.weight_hh_l0", N_("{block}: recurrent weights W_h·")),
+                ("rnn.weight_ih_l0", N_("{block}: input weights W_i·")))
+
+
+def _weight_blocks(module: SentimentRNN) -> list[tuple[str, str, slice, str, str]]:
+    """(label, parameter name, rows, label template, block) for each gate's recurrent and input weight matrix."""
     h = module.rnn.hidden_size
-    out = {}
-    for kind, pname in (("recurrent", "rnn.weight_hh_l0"), ("input", "rnn.weight_ih_l0")):
-        sym = "h" if kind == "recurrent" else "i"
-        for b, label in enumerate(ARCHS[module.arch].block_labels):
-            out[f"{label}: {kind} weights W_{sym}·"] = (pname, slice(b * h, (b + 1) * h))
-    return out
+    return [(template.format(block=label), pname, slice(b * h, (b + 1) * h), template, label)
+            for pname, template in WEIGHT_KINDS for b, label in enumerate(ARCHS[module.arch].block_labels)]
+
+
+def weight_blocks(module: SentimentRNN) -> dict[str, tuple[str, slice]]:
+    """Label (stable, English) -> (parameter name, rows) for each gate's recurrent and input weight matrix."""
+    return {key: (pname, rows) for key, pname, rows, _template, _block in _weight_blocks(module)}
+
+
+def weight_block_titles(module: SentimentRNN) -> dict[str, str]:
+    """Label (as ``weight_blocks`` keys them) -> the same label in the interface's language."""
+    return {key: _(template).format(block=_(block)) for key, _pname, _rows, template, block in _weight_blocks(module)}
 
 
 def weight_section(module: SentimentRNN, batch: Batch, name: str, index: tuple[int, ...], start: float,

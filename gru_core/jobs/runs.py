@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..archs import NAMES
 from ..checkpoint import local_models_dir, models_dir
+from ..i18n import N_, _, ngettext
 from ..train import TrainConfig
 from .progress import ProgressReader
 
@@ -52,6 +53,10 @@ LIMITS = {  # setting: (lowest, highest)
     "maxlen": (10, 1_000),
 }
 BUDGET = 200_000  # training reviews × epochs: about 10 minutes on a 2-core CPU
+SETTING_NAMES = {"limit": N_("Training reviews"), "epochs": N_("Epochs"), "batch_size": N_("Batch size"),
+                 "lr": N_("Learning rate"), "hidden": N_("Hidden units"), "embed_dim": N_("Embedding size"),
+                 "vocab_size": N_("Vocabulary size"),
+                 "maxlen": N_("Max words per review (the last ones)")}  # LIMITS' settings, named as the Train page does
 
 
 def _env_int(name: str, default: int) -> int:
@@ -86,19 +91,22 @@ def check_request(cfg: TrainConfig, name: str, models_root: Path, overwrite: boo
     """
     problems = []
     if not isinstance(name, str) or not NAME.fullmatch(name):
-        problems.append("The model name must be 1–40 characters: lower-case letters, digits, '-' or '_', "
-                        "starting with a letter or digit.")
+        problems.append(_("The model name must be 1–40 characters: lower-case letters, digits, '-' or '_', "
+                          "starting with a letter or digit."))
     elif name in SHIPPED or (shipped_root is not None and (Path(shipped_root) / name).exists()):
-        problems.append(f"'{name}' is a shipped model; pick another name so it stays as shipped.")
+        problems.append(_("'{name}' is a shipped model; pick another name so it stays as shipped.").format(name=name))
     elif (Path(models_root) / name).exists() and not overwrite:
-        problems.append(f"A model named '{name}' already exists; pick another name or allow replacing it.")
+        problems.append(_("A model named '{name}' already exists; pick another name or allow replacing it.").format(
+            name=name))
     for key, (lo, hi) in LIMITS.items():
         value = getattr(cfg, key)
         if value is None or not lo <= value <= hi:
-            problems.append(f"{key.replace('_', ' ')} must be between {lo:g} and {hi:g} (got {value}).")
+            problems.append(_("{setting} must be between {lo:g} and {hi:g} (got {value}).").format(
+                setting=_(SETTING_NAMES[key]), lo=lo, hi=hi, value=value))
     if cfg.limit and cfg.epochs and cfg.limit * cfg.epochs > BUDGET:
-        problems.append(f"{cfg.limit:,} reviews × {cfg.epochs} epochs is more than this page runs "
-                        f"({BUDGET:,}); use the command line for long runs: python -m gru_core train ...")
+        problems.append(_("{reviews:,} reviews × {epochs} epochs is more than this page runs ({budget:,}); use the "
+                          "command line for long runs: {command}").format(
+            reviews=cfg.limit, epochs=cfg.epochs, budget=BUDGET, command="python -m gru_core train ..."))
     return problems
 
 
@@ -128,20 +136,33 @@ class Progress:
     eta: float | None = None
     points: list[dict] = field(default_factory=list)  # loss/accuracy every few steps
     history: list[dict] = field(default_factory=list)
-    error: str | None = None  # why it failed
+    error: str | None = None  # why it failed (in English: see exit_message)
+    exit_code: int | None = None  # the failed process's exit status (negative: the signal that killed it)
     output: str = ""  # the last lines the process printed, when it failed
-    message: str = ""  # e.g. why a stopped run saved nothing
+    message: str = ""  # e.g. why a stopped run saved nothing (an English msgid of train.py: show it with _())
     folder: str | None = None
     metrics: dict | None = None
 
 
-def _describe_exit(code: int) -> str:
+STATUSES = {"starting": N_("starting"), "running": N_("running"), "stopping": N_("stopping"), "done": N_("done"),
+            "stopped": N_("stopped"), "failed": N_("failed")}  # Progress.status, as the page shows it
+PHASES = {"starting": N_("starting"), "preparing data": N_("preparing data"), "training": N_("training"),
+          "evaluating": N_("evaluating"), "saving": N_("saving")}  # Progress.phase, as the page shows it
+NO_OUTPUT = N_("(no output)")
+
+
+def exit_message(code: int) -> str:
+    """Why a run's process ended without a result, in the current language: the page calls it again with
+    ``Progress.exit_code``, since the server thread that saw the exit speaks English."""
     if code < 0:
         try:
-            return f"was killed by signal {signal.Signals(-code).name}"
+            sig = signal.Signals(-code).name
         except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with status {code}" if code else "ended without reporting a result"
+            sig = str(-code)
+        return _("The training process was killed by signal {signal}.").format(signal=sig)
+    if code:
+        return _("The training process exited with status {code}.").format(code=code)
+    return _("The training process ended without reporting a result.")
 
 
 class Run:
@@ -199,7 +220,7 @@ class Run:
             p = self._progress
             if not self._reported_end or code != 0:
                 p.status = "failed"
-                p.error, p.output = f"The training process {_describe_exit(code)}.", self.output_tail()
+                p.error, p.exit_code, p.output = exit_message(code), code, self.output_tail()
             p.elapsed, p.eta = time.monotonic() - self._started, 0.0
         self._ended.set()
 
@@ -231,9 +252,9 @@ class Run:
                 f.seek(max(0, f.seek(0, os.SEEK_END) - 65_536))
                 text = f.read().decode("utf-8", "replace")
         except OSError:
-            return "(no output)"
+            return NO_OUTPUT
         kept = [s.rstrip() for s in re.split(r"[\r\n]", text) if s.strip()]
-        return "\n".join(kept[-lines:]) or "(no output)"
+        return "\n".join(kept[-lines:]) or NO_OUTPUT
 
     # --- what the registry and the page use --------------------------------------------------------
     @property
@@ -295,15 +316,18 @@ class Registry:
         root = Path(self.local_root or local_models_dir())
         limit = self.limit or max_runs()
         if read_only():  # the page does not offer training then; this guards every other way in
-            raise RunRefused([f"Training is switched off on this server ({ENV_READ_ONLY} is set)."])
+            raise RunRefused([_("Training is switched off on this server ({env} is set).").format(env=ENV_READ_ONLY)])
         with self._lock:
             problems = check_request(cfg, name, root, replace_existing, shipped_root=models_dir())
             active = [r for r in self._runs.values() if not r.finished]
             if any(r.name == name for r in active):
-                problems.append(f"A run is already training a model named '{name}'; pick another name.")
+                problems.append(_("A run is already training a model named '{name}'; pick another name.").format(
+                    name=name))
             if len(active) >= limit:
-                problems.append(f"{len(active)} run{'s' if len(active) > 1 else ''} already training on this "
-                                f"server, the most it runs at once ({limit}); wait for one to end.")
+                problems.append(ngettext(
+                    "{n} run already training on this server, the most it runs at once ({limit}); wait for one to end.",
+                    "{n} runs already training on this server, the most it runs at once ({limit}); wait for one to "
+                    "end.", len(active)).format(n=len(active), limit=limit))
             if problems:
                 raise RunRefused(problems)
             run = Run(owner, name, cfg, root / name, evaluate_test)
