@@ -219,7 +219,7 @@ if len(wrong):
 table = rows.assign(off_line=rows["offline_after_modifier"].round(3))[
     ["plain", "p_plain", "modified", "p_modified", "right_modified", "last_move_plain", "last_move_modified",
      "off_line"]]
-st.dataframe(table.rename(columns={"plain": _("plain"), "modified": _("modified"), "p_plain": _("P(pos) plain"),
+st.dataframe(table.rename(columns={"plain": _("plain phrase"), "modified": _("modified"), "p_plain": _("P(pos) plain"),
                                    "p_modified": _("P(pos) modified"), "right_modified": _("read right"),
                                    "last_move_plain": _("last word's move (plain)"),
                                    "last_move_modified": _("last word's move (modified)"),

@@ -30,9 +30,9 @@ def extracted() -> dict[str, list[str]]:
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(ROOT), method_map, options_map, directory_filter=lambda d: not d.startswith(".")
             and Path(d).name not in {"tests", "benchmarks", "docs", "models", "data", "test-artifacts"}):
-        for msgid in (message if isinstance(message, tuple) else (message,)):
-            if msgid:
-                out.setdefault(msgid, []).append(f"{filename}:{lineno}")
+        msgid = message[0] if isinstance(message, tuple) else message  # a plural entry is keyed by its singular
+        if msgid:
+            out.setdefault(msgid, []).append(f"{filename}:{lineno}")
     return out
 
 
@@ -59,7 +59,7 @@ def test_every_string_has_a_chinese_translation(catalog, source_ids):
     assert not missing, f"{len(missing)} strings have no Chinese translation:\n" + "\n".join(missing[:40])
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert not fuzzy, f"unchecked (fuzzy) translations: {fuzzy[:20]}"
-    stale = [m.id for m in catalog if m.id and m.id not in source_ids]
+    stale = [m.id for m in catalog if m.id and (m.id[0] if isinstance(m.id, tuple) else m.id) not in source_ids]
     assert not stale, f"the catalog carries strings the code no longer has: {stale[:20]}"
 
 
