@@ -202,3 +202,21 @@ def _gru():
     from .apphelpers import ROOT
 
     return load_model(ROOT / "models" / "gru")
+
+
+def test_with_the_dataset_a_random_review_and_the_followed_test_reviews_in_chinese(imdb_path, monkeypatch):
+    monkeypatch.setenv("GRU_EXPLORER_IMDB", str(imdb_path))
+    at = open_cell("zh")
+    assert "一条随机的 IMDB 测试评论" in at.selectbox(key="cell_example").options
+    at.selectbox(key="cell_example").select("A random IMDB test review").run()
+    no_exception(at)
+    truth = at.session_state["truth"]
+    assert at.session_state["review"] == truth[3]
+    assert any("的真实标签为" in c.value or "：真实标签为" in c.value for c in at.caption)
+    assert "200 条随机测试评论上的准确率" in {m.label for m in at.metric}
+    probes = [t for el in at.get("vega_lite_chart") for d in el.proto.datasets
+              for t in [pa.ipc.open_stream(d.data.data).read_all()] if "before" in t.column_names]
+    assert len(probes) == 1 and set(probes[0].column("label").to_pylist()) <= {"正面", "负面"}
+    spec = next(e.proto.spec for e in at.get("vega_lite_chart") if '"before"' in e.proto.spec)
+    assert '"负面", "正面"' in json.dumps(json.loads(spec), ensure_ascii=False)  # the colours follow the labels
+    assert not not_chinese(texts(at))
