@@ -18,6 +18,7 @@ from gru_core.descent import log_alphas
 from gru_core.examples import EXAMPLES
 from gru_core.i18n import N_, _
 from pages.common import (
+    choose_language,
     current_model,
     get_backprop,
     get_model,
@@ -236,6 +237,7 @@ def take_click(chart: str) -> object:
 def cell_view() -> None:
     """Sections 1 and 2: the word controls, the diagram, the picked box's formula, the forward pass. A fragment:
     moving through the words reruns only this part."""
+    choose_language()  # a fragment's rerun skips app.py, which sets the session's language for the others
     step0 = cf.cell_step(model, trace, 0)
     names = cf.boxes(step0)
     # Clicks on the charts since the last run (read before the controls are drawn, so they show the new choice).
