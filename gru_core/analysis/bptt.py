@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from ..archs import ARCHS
 from ..cell import State, form, step, weights
+from ..i18n import _
 from ..model import SentimentRNN
 from ..predictor import SentimentModel
 from ..text import PAD_ID
@@ -74,11 +75,13 @@ class Backprop:
 
     @property
     def highway(self) -> str | None:
-        """The highway's name in the equations ("keep path z ⊙ ∂L/∂h", "cell path f ⊙ ∂L/∂c"), None without one."""
+        """The highway's name in the equations ("keep path z ⊙ ∂L/∂h", "cell path f ⊙ ∂L/∂c", in the session's
+        language), None without one."""
         if self.arch not in HIGHWAY:
             return None
         state, gate = HIGHWAY[self.arch]
-        return f"{'keep' if state == 'h' else 'cell'} path {block_symbol(gate)} ⊙ ∂L/∂{state}"
+        name = _("keep path {gate} ⊙ ∂L/∂{state}") if state == "h" else _("cell path {gate} ⊙ ∂L/∂{state}")
+        return name.format(gate=block_symbol(gate), state=state)
 
     def norms(self) -> dict[str, np.ndarray]:
         """Per word: ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖), and the two paths' norms."""
@@ -120,7 +123,7 @@ class _Start:
     def __init__(self, module: SentimentRNN, n_words: int):
         self.twin = None
         if getattr(module, "prefix", None) is None or not module.prefix.ids(n_words):
-            self.state = tuple(torch.zeros(module.rnn.hidden_size, dtype=DTYPE) for _ in ARCHS[module.arch].state)
+            self.state = tuple(torch.zeros(module.rnn.hidden_size, dtype=DTYPE) for _s in ARCHS[module.arch].state)
             return
         self.twin = copy.deepcopy(module).to(DTYPE)  # private: the shared module is never changed
         self.params = {**{PARAMETERS[k]: v for k, v in weights(self.twin).items()},
@@ -189,7 +192,7 @@ def backprop(module: SentimentRNN, ids: np.ndarray, label: int) -> Backprop:
 
     # The weights: every step's vjp with its output cotangent, summed over the words in one batched step.
     prev = tuple(stacked(before, i) for i in range(len(states)))
-    _, back_w = vjp(lambda w_, x_: step(arch, w_, x_, prev, form=f)[0], w, x)
+    back_w = vjp(lambda w_, x_: step(arch, w_, x_, prev, form=f)[0], w, x)[1]
     g_w, g_x = back_w(tuple(stacked(outs, i) for i in range(len(states))))
     g_w = {PARAMETERS[k]: v for k, v in g_w.items()}
     uniq, inverse = np.unique(np.asarray(ids), return_inverse=True)
@@ -255,7 +258,8 @@ def weight_grad_norms(bp: Backprop, module: SentimentRNN) -> dict[str, float]:
 
 def embedding_table(bp: Backprop, model: SentimentModel, top: int = 10) -> pd.DataFrame:
     """The words whose embedding rows get the largest gradient: word, times read, ‖∂L/∂E[word]‖ (for a model that
-    reads Keras's padding and start mark first, their rows are among them)."""
+    reads Keras's padding and start mark first, their rows are among them). A table the page shows: its column
+    names and the names of the rows that are no word are in the session's language."""
     norms = bp.embedding_grads.norm(dim=1).numpy()
     counts = {int(i): int(c) for i, c in zip(*np.unique(np.concatenate([bp.ids, bp.prefix]), return_counts=True))}
     before = set(bp.prefix.tolist()) - set(bp.ids.tolist())
@@ -263,13 +267,13 @@ def embedding_table(bp: Backprop, model: SentimentModel, top: int = 10) -> pd.Da
 
     def name(i: int) -> str:
         if i in before:
-            return "(padding, before the first word)" if i == PAD_ID else "(start mark, before the first word)"
-        return "(every unknown word)" if i == model.vocab.unk_id else model.vocab.word(i)
+            return _("(padding, before the first word)") if i == PAD_ID else _("(start mark, before the first word)")
+        return _("(every unknown word)") if i == model.vocab.unk_id else model.vocab.word(i)
 
     return pd.DataFrame({
-        "word": [name(int(bp.embedding_ids[i])) for i in order],
-        "times read": [counts[int(bp.embedding_ids[i])] for i in order],
-        "gradient norm": norms[order].astype(np.float64),
+        _("word"): [name(int(bp.embedding_ids[i])) for i in order],
+        _("times read"): [counts[int(bp.embedding_ids[i])] for i in order],
+        _("gradient norm"): norms[order].astype(np.float64),
     })
 
 
@@ -324,7 +328,7 @@ def sgd_path(model: SentimentModel, ids: np.ndarray, label: int, alpha: float, s
     copy = SentimentModel(module, model.vocab, model.config)
     seqs = [np.asarray(ids), *follow]
     ps = [copy.predict_ids(seqs, PROBE_BATCH)]
-    for _ in range(steps):
+    for _step in range(steps):
         sgd_update(module, backprop(module, ids, label), alpha)
         ps.append(copy.predict_ids(seqs, PROBE_BATCH))
     p = np.stack(ps)

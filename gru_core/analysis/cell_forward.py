@@ -24,6 +24,7 @@ import torch
 
 from ..archs import ARCHS, GATE_LABELS, RESET_AFTER, RESET_BEFORE
 from ..cell import form, step, weights
+from ..i18n import N_, _
 from ..predictor import SentimentModel
 from ..trace import Trace
 from .explain import output_weights, short
@@ -265,10 +266,10 @@ def wires(e: Expr) -> Iterator[tuple[str, Expr]]:
 class Quantity:
     key: str  # the trace's name ("update"), "hidden", "cell", a tag's name or "readout"
     symbol: str  # for unit K: "z_{§}"
-    label: str  # what the page calls it: "update gate z"
+    label: str  # what the page calls it: "update gate z" (English, marked for translation: shown with _())
     expr: Expr
-    about: str  # one sentence: what it does
-    box: str = ""  # its short name in the diagram
+    about: str  # one sentence: what it does (likewise)
+    box: str = ""  # its short name in the diagram (likewise)
 
     @property
     def value(self) -> np.ndarray:
@@ -357,42 +358,42 @@ class Terms:
 
 
 def _gru(p: Terms, reset_before: bool = False) -> str:
-    z = p.define("update", rf"z_{{{K}}}", sigmoid(p.x_part("update") + p.h_part("update")), "z · update gate",
-                 "How much of its memory the unit keeps: 1 keeps hₜ₋₁, 0 replaces it with the candidate.")
-    r = p.define("reset", rf"r_{{{K}}}", sigmoid(p.x_part("reset") + p.h_part("reset")), "r · reset gate",
-                 "How much of each unit of the memory the candidate may use (r ⊙ hₜ₋₁, before W_hn)."
-                 if reset_before else "How much of the memory the candidate may use (it scales W_hn·hₜ₋₁ + b_hn).")
+    z = p.define("update", rf"z_{{{K}}}", sigmoid(p.x_part("update") + p.h_part("update")), N_("z · update gate"),
+                 N_("How much of its memory the unit keeps: 1 keeps hₜ₋₁, 0 replaces it with the candidate."))
+    r = p.define("reset", rf"r_{{{K}}}", sigmoid(p.x_part("reset") + p.h_part("reset")), N_("r · reset gate"),
+                 N_("How much of each unit of the memory the candidate may use (r ⊙ hₜ₋₁, before W_hn).")
+                 if reset_before else N_("How much of the memory the candidate may use (it scales W_hn·hₜ₋₁ + b_hn)."))
     memory = p.reset_memory_part("candidate", r) if reset_before else r * p.h_part("candidate")
     n = p.define("candidate", rf"n_{{{K}}}", tanh(p.x_part("candidate") + memory),
-                 "n · candidate", "The new content proposed from this word and the reset memory, in (−1, 1).")
-    keep = p.tag("keep", "z⊙hₜ₋₁ · kept", z * p.previous("h"), "The part of the old memory that is kept.")
-    write = p.tag("write", "(1−z)⊙n · written", (1 - z) * n, "The part of the candidate that is written.")
-    p.define("hidden", rf"h_t[{K}]", write + keep, "hₜ · new state",
-             "The new memory: the written candidate plus the kept memory.", "hidden state hₜ")
+                 N_("n · candidate"), N_("The new content proposed from this word and the reset memory, in (−1, 1)."))
+    keep = p.tag("keep", N_("z⊙hₜ₋₁ · kept"), z * p.previous("h"), N_("The part of the old memory that is kept."))
+    write = p.tag("write", N_("(1−z)⊙n · written"), (1 - z) * n, N_("The part of the candidate that is written."))
+    p.define("hidden", rf"h_t[{K}]", write + keep, N_("hₜ · new state"),
+             N_("The new memory: the written candidate plus the kept memory."), N_("hidden state hₜ"))
     return "hidden"
 
 
 def _lstm(p: Terms) -> str:
-    i = p.define("input", rf"i_{{{K}}}", sigmoid(p.x_part("input") + p.h_part("input")), "i · input gate",
-                 "How much of the cell candidate g is written into the cell.")
-    f = p.define("forget", rf"f_{{{K}}}", sigmoid(p.x_part("forget") + p.h_part("forget")), "f · forget gate",
-                 "How much of the old cell state cₜ₋₁ is kept: 1 keeps it all.")
+    i = p.define("input", rf"i_{{{K}}}", sigmoid(p.x_part("input") + p.h_part("input")), N_("i · input gate"),
+                 N_("How much of the cell candidate g is written into the cell."))
+    f = p.define("forget", rf"f_{{{K}}}", sigmoid(p.x_part("forget") + p.h_part("forget")), N_("f · forget gate"),
+                 N_("How much of the old cell state cₜ₋₁ is kept: 1 keeps it all."))
     g = p.define("cell_candidate", rf"g_{{{K}}}", tanh(p.x_part("cell_candidate") + p.h_part("cell_candidate")),
-                 "g · cell candidate", "The new content proposed for the cell, in (−1, 1).")
-    o = p.define("output", rf"o_{{{K}}}", sigmoid(p.x_part("output") + p.h_part("output")), "o · output gate",
-                 "How much of tanh(cₜ) is shown as the hidden state.")
-    keep = p.tag("keep", "f⊙cₜ₋₁ · kept", f * p.previous("c"), "The part of the old cell state that is kept.")
-    write = p.tag("write", "i⊙g · written", i * g, "The part of the cell candidate that is written.")
-    c = p.define("cell", rf"c_t[{K}]", keep + write, "cₜ · cell state", "The new cell state: kept plus written.",
-                 "cell state cₜ")
-    p.define("hidden", rf"h_t[{K}]", o * tanh(c), "hₜ · hidden state",
-             "The hidden state: the output gate times tanh of the cell.", "hidden state hₜ")
+                 N_("g · cell candidate"), N_("The new content proposed for the cell, in (−1, 1)."))
+    o = p.define("output", rf"o_{{{K}}}", sigmoid(p.x_part("output") + p.h_part("output")), N_("o · output gate"),
+                 N_("How much of tanh(cₜ) is shown as the hidden state."))
+    keep = p.tag("keep", N_("f⊙cₜ₋₁ · kept"), f * p.previous("c"), N_("The part of the old cell state that is kept."))
+    write = p.tag("write", N_("i⊙g · written"), i * g, N_("The part of the cell candidate that is written."))
+    c = p.define("cell", rf"c_t[{K}]", keep + write, N_("cₜ · cell state"),
+                 N_("The new cell state: kept plus written."), N_("cell state cₜ"))
+    p.define("hidden", rf"h_t[{K}]", o * tanh(c), N_("hₜ · hidden state"),
+             N_("The hidden state: the output gate times tanh of the cell."), N_("hidden state hₜ"))
     return "hidden"
 
 
 def _rnn(p: Terms) -> str:
-    p.define("hidden", rf"h_t[{K}]", tanh(p.x_part("hidden") + p.h_part("hidden")), "hₜ · new state",
-             "No gates: every word rewrites the whole state from the word and the memory.", "hidden state hₜ")
+    p.define("hidden", rf"h_t[{K}]", tanh(p.x_part("hidden") + p.h_part("hidden")), N_("hₜ · new state"),
+             N_("No gates: every word rewrites the whole state from the word and the memory."), N_("hidden state hₜ"))
     return "hidden"
 
 
@@ -464,10 +465,10 @@ def cell_step(model: SentimentModel, trace: Trace, t: int) -> CellStep:
     bias = float(module.dense.bias[0])
     h_t = p.quantities[out_key].value
     p.quantities["readout"] = Quantity(
-        "readout", r"P(\text{positive})", "P(positive)",
+        "readout", r"P(\text{positive})", N_("P(positive)"),
         sigmoid(Leaf("weighted_sum", r"w \cdot h_t", np.asarray(wout @ h_t), out_key)
                 + Leaf("output_bias", "b", np.asarray(bias))),
-        "The output layer read after this word: σ(w·hₜ + b).", "P(positive)")
+        N_("The output layer read after this word: σ(w·hₜ + b)."), N_("P(positive)"))
     # The same word through the model's own step (float32), and the trace's values.
     state = tuple(torch.tensor(prev32[s]).to(x32) for s in ARCHS[arch].state)
     new_state, gates = step(arch, w32, x32, state, form=form(module))
@@ -482,23 +483,26 @@ def cell_step(model: SentimentModel, trace: Trace, t: int) -> CellStep:
 
 
 def summary(step_: CellStep, k: int) -> str:
-    """A plain sentence on what unit k did at this word."""
+    """A plain sentence on what unit k did at this word (in the session's language)."""
     q = step_.quantities
     if step_.arch == "gru":
         z = q["update"].expr.at(k)
-        return (f"Unit {k} kept {z:.0%} of its memory (z = {z:.3f}) and took {1 - z:.0%} of the candidate "
-                f"(n = {q['candidate'].expr.at(k):+.3f}): h went from {step_.inputs['h_prev'][k]:+.3f} to "
-                f"{q['hidden'].expr.at(k):+.3f}.")
+        return _("Unit {k} kept {kept:.0%} of its memory (z = {z:.3f}) and took {took:.0%} of the candidate (n = "
+                 "{n:+.3f}): h went from {before:+.3f} to {after:+.3f}.").format(
+            k=k, kept=z, z=z, took=1 - z, n=q["candidate"].expr.at(k), before=step_.inputs["h_prev"][k],
+            after=q["hidden"].expr.at(k))
     if step_.arch == "lstm":
         f, i, o = (q[n].expr.at(k) for n in ("forget", "input", "output"))
-        return (f"Unit {k} kept {f:.0%} of its cell state (f = {f:.3f}), wrote {i:.0%} of the candidate "
-                f"(i = {i:.3f}, g = {q['cell_candidate'].expr.at(k):+.3f}), and shows {o:.0%} of tanh(c) "
-                f"(o = {o:.3f}): c went from {step_.inputs['c_prev'][k]:+.3f} to {q['cell'].expr.at(k):+.3f}, "
-                f"h to {q['hidden'].expr.at(k):+.3f}.")
+        return _("Unit {k} kept {f:.0%} of its cell state (f = {f:.3f}), wrote {i:.0%} of the candidate (i = {i:.3f}, "
+                 "g = {g:+.3f}), and shows {o:.0%} of tanh(c) (o = {o:.3f}): c went from {c_before:+.3f} to "
+                 "{c_after:+.3f}, h to {h:+.3f}.").format(
+            k=k, f=f, i=i, o=o, g=q["cell_candidate"].expr.at(k), c_before=step_.inputs["c_prev"][k],
+            c_after=q["cell"].expr.at(k), h=q["hidden"].expr.at(k))
     x_in = sum(e.at(k) for e in parts(q["hidden"].expr) if e.key.startswith("input"))
     h_in = sum(e.at(k) for e in parts(q["hidden"].expr) if e.key.startswith("hidden"))
-    return (f"Unit {k} has no gate: the word brings {x_in:+.3f} and the memory {h_in:+.3f}, and the new state is "
-            f"tanh({x_in + h_in:+.3f}) = {q['hidden'].expr.at(k):+.3f}.")
+    return _("Unit {k} has no gate: the word brings {word:+.3f} and the memory {memory:+.3f}, and the new state is "
+             "tanh({total:+.3f}) = {h:+.3f}.").format(k=k, word=x_in, memory=h_in, total=x_in + h_in,
+                                                      h=q["hidden"].expr.at(k))
 
 
 def gate_drivers(step_: CellStep, block: str, k: int, top: int = 5) -> list[dict]:
@@ -509,15 +513,15 @@ def gate_drivers(step_: CellStep, block: str, k: int, top: int = 5) -> list[dict
     terms = p.memory_terms(block, k)
     order = np.argsort(-np.abs(terms), kind="stable")[:top]
     s = p.symbol(block)
-    rows = [{"term": f"W_h{s}[{k}, {j}] · hₜ₋₁[{j}]", "kind": "memory unit", "unit": int(j),
+    rows = [{"term": f"W_h{s}[{k}, {j}] · hₜ₋₁[{j}]", "kind": _("memory unit"), "unit": int(j),
              "value": float(terms[j])} for j in order]
     rest = float(terms.sum() - terms[order].sum())
-    rows.append({"term": f"the other {len(terms) - len(order)} units of the memory", "kind": "rest of the memory",
-                 "unit": -1, "value": rest})
-    rows.append({"term": f"b_h{s}[{k}]", "kind": "bias", "unit": -1, "value": float(p._rows("b_hh", block)[k])})
+    rows.append({"term": _("the other {n} units of the memory").format(n=len(terms) - len(order)),
+                 "kind": _("rest of the memory"), "unit": -1, "value": rest})
+    rows.append({"term": f"b_h{s}[{k}]", "kind": _("bias"), "unit": -1, "value": float(p._rows("b_hh", block)[k])})
     x_total = float(p._rows("w_ih", block)[k] @ p.x + p._rows("b_ih", block)[k])
-    rows.append({"term": f"the word: W_i{s}[{k}] · xₜ + b_i{s}[{k}]", "kind": "input", "unit": -1,
-                 "value": x_total})
+    rows.append({"term": _("the word: W_i{s}[{k}] · xₜ + b_i{s}[{k}]").format(s=s, k=k), "kind": _("input"),
+                 "unit": -1, "value": x_total})
     return rows
 
 
@@ -527,7 +531,7 @@ def readout_drivers(step_: CellStep, model: SentimentModel, top: int = 5) -> lis
     contrib = output_weights(model) * h_t
     order = np.argsort(-np.abs(contrib), kind="stable")[:top]
     rows = [{"term": f"w[{j}] · hₜ[{j}]", "unit": int(j), "value": float(contrib[j])} for j in order]
-    rows.append({"term": f"the other {len(contrib) - len(order)} units", "unit": -1,
+    rows.append({"term": _("the other {n} units").format(n=len(contrib) - len(order)), "unit": -1,
                  "value": float(contrib.sum() - contrib[order].sum())})
     rows.append({"term": "b", "unit": -1, "value": float(model.module.dense.bias[0])})
     return rows
@@ -535,17 +539,23 @@ def readout_drivers(step_: CellStep, model: SentimentModel, top: int = 5) -> lis
 
 # --- the diagram: every box with all its units, every wire with what it carries --------------------------
 
-INPUTS = {"x": "xₜ · the word", "h_prev": "hₜ₋₁ · memory", "c_prev": "cₜ₋₁ · old cell"}
+INPUTS = {"x": N_("xₜ · the word"), "h_prev": N_("hₜ₋₁ · memory"), "c_prev": N_("cₜ₋₁ · old cell")}
 INPUT_ABOUT = {
-    "x": "The word's embedding: its row of the embedding matrix (every unknown word shares one row).",
-    "h_prev": "The hidden state after the previous word (h₀ = 0 before the first word).",
-    "c_prev": "The cell state after the previous word (c₀ = 0 before the first word).",
+    "x": N_("The word's embedding: its row of the embedding matrix (every unknown word shares one row)."),
+    "h_prev": N_("The hidden state after the previous word (h₀ = 0 before the first word)."),
+    "c_prev": N_("The cell state after the previous word (c₀ = 0 before the first word)."),
 }
 
 
-def boxes(step_: CellStep) -> dict[str, str]:
-    """Every box of the diagram (key -> short name), inputs first, then the step's quantities in order."""
+def _box_names(step_: CellStep) -> dict[str, str]:
+    """Every box's short name in English (its symbol comes before " · "): key -> name."""
     return {**{k: INPUTS[k] for k in step_.inputs}, **{k: q.box for k, q in step_.quantities.items()}}
+
+
+def boxes(step_: CellStep) -> dict[str, str]:
+    """Every box of the diagram (key -> short name, in the session's language), inputs first, then the step's
+    quantities in order."""
+    return {k: _(name) for k, name in _box_names(step_).items()}
 
 
 def box_values(step_: CellStep, key: str) -> np.ndarray:
@@ -589,18 +599,24 @@ def diagram(step_: CellStep, k: int, order: np.ndarray) -> dict[str, pd.DataFram
     """
     sigmoid_gates = ARCHS[step_.arch].sigmoid
     nodes, cells, lines = [], [], []
+    names = _box_names(step_)
     for key, label in boxes(step_).items():
         v = np.asarray(box_values(step_, key), dtype=np.float64)
         scale = _scale(step_, key, v)
         if key == "x":
-            value, text = float("nan"), f"“{short(step_.word, 18)}” (id {step_.token_id})"
+            value, text = float("nan"), _("“{word}” (id {id})").format(word=short(step_.word, 18), id=step_.token_id)
         elif key == "readout":
             value = step_.p_positive
             text = f"{value:.3f}"
         else:
             value = float(v[k])
-            text = f"[{k}] {value:+.3f}" if scale != "gate" else f"[{k}] {value:.3f}" + (
-                " · open" if value >= SATURATED_HIGH else " · shut" if value <= SATURATED_LOW else "")
+            if scale != "gate":
+                text = f"[{k}] {value:+.3f}"
+            elif SATURATED_LOW < value < SATURATED_HIGH:
+                text = f"[{k}] {value:.3f}"
+            else:
+                text = (_("[{k}] {value:.3f} · open") if value >= SATURATED_HIGH else
+                        _("[{k}] {value:.3f} · shut")).format(k=k, value=value)
         nodes.append({"box": key, "label": label, "scale": scale, "value": value, "text": text})
         units = np.arange(len(v)) if key == "x" else np.asarray(order)
         shade = v[units] / max(float(np.abs(v).max()), 1e-12) if scale == "relative" else v[units]
@@ -612,7 +628,7 @@ def diagram(step_: CellStep, k: int, order: np.ndarray) -> dict[str, pd.DataFram
                 gate = (src in sigmoid_gates and isinstance(e, (Ref, OneMinus)))
                 val = e.at(k)
                 lines.append({"src": src, "dst": key, "value": val, "text": f"{val:+.2f}",
-                              "what": _wire_name(e, boxes(step_)[src]),
+                              "what": _wire_name(e, names[src]),
                               "strength": val if gate else float("nan")})
     return {"nodes": pd.DataFrame(nodes), "cells": pd.concat(cells, ignore_index=True),
             "wires": pd.DataFrame(lines).drop_duplicates(["src", "dst"], ignore_index=True)}
@@ -630,4 +646,5 @@ def box_latex(step_: CellStep, key: str, k: int) -> str:
 
 
 def box_about(step_: CellStep, key: str) -> str:
-    return INPUT_ABOUT[key] if key in step_.inputs else step_.quantities[key].about
+    """What a box is, in one sentence (in the session's language)."""
+    return _(INPUT_ABOUT[key] if key in step_.inputs else step_.quantities[key].about)

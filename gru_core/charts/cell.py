@@ -16,6 +16,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..i18n import _
+
 # box -> (column, row) on the diagram's grid, per architecture
 LAYOUTS: dict[str, dict[str, tuple[float, float]]] = {
     "gru": {"h_prev": (0, 0), "x": (0, 3), "reset": (1, 1), "update": (1, 2), "candidate": (2, 1), "keep": (3, 0),
@@ -63,7 +65,7 @@ def positions(nodes: pd.DataFrame, wires: pd.DataFrame, arch: str) -> dict[str, 
         if box in pos:
             continue
         srcs = [pos[s] for s in wires.loc[wires["dst"] == box, "src"] if s in pos] if len(wires) else []
-        col = max((c for c, _ in srcs), default=-1) + 1
+        col = max((c for c, _r in srcs), default=-1) + 1
         row = max((r for c, r in pos.values() if c == col), default=-1) + 1
         pos[box] = (col, row)
     return pos
@@ -114,8 +116,8 @@ def cell_diagram(nodes: pd.DataFrame, cells: pd.DataFrame, wires: pd.DataFrame, 
     Colours and widths are columns of the data (scale None), not conditions: Altair validates every condition
     against the whole schema, which would cost more than drawing the chart."""
     pos = positions(nodes, wires, arch)
-    n_cols = max(c for c, _ in pos.values()) + 1
-    n_rows = math.ceil(max(r for _, r in pos.values()) + 1)
+    n_cols = max(c for c, _r in pos.values()) + 1
+    n_rows = math.ceil(max(r for _c, r in pos.values()) + 1)
     gap_x, gap_y = (1 - BOX_W) / 2, (1 - BOX_H) / 2
     b = nodes.assign(x0=[pos[k][0] + gap_x for k in nodes["box"]], y0=[pos[k][1] + gap_y for k in nodes["box"]])
     is_picked = (b["box"] == picked_box).to_numpy()
@@ -143,7 +145,8 @@ def cell_diagram(nodes: pd.DataFrame, cells: pd.DataFrame, wires: pd.DataFrame, 
     xs = alt.Scale(domain=[0, n_cols], nice=False, zero=False)
     ys = alt.Scale(domain=[0, n_rows], nice=False, zero=False, reverse=True)
     x, y = alt.X("x0:Q", scale=xs, axis=None), alt.Y("y0:Q", scale=ys, axis=None)
-    tip = [alt.Tooltip("label:N", title="box"), alt.Tooltip("unit:Q"), alt.Tooltip("value:Q", format=".4f")]
+    tip = [alt.Tooltip("label:N", title=_("box")), alt.Tooltip("unit:Q", title=_("unit")),
+           alt.Tooltip("value:Q", format=".4f", title=_("value"))]
     boxes = alt.Chart(rects).mark_rect().encode(
         x=x, x2=alt.X2("x1"), y=y, y2=alt.Y2("y1"), fill=alt.Fill("fill:N", scale=None),
         stroke=alt.Stroke("stroke:N", scale=None), strokeWidth=alt.StrokeWidth("sw:Q", scale=None), tooltip=tip)
@@ -163,7 +166,8 @@ def cell_diagram(nodes: pd.DataFrame, cells: pd.DataFrame, wires: pd.DataFrame, 
     if len(wires):
         points, ends = _wire_paths(wires, pos)
         wx, wy = alt.X("x:Q", scale=xs, axis=None), alt.Y("y:Q", scale=ys, axis=None)
-        wtip = [alt.Tooltip("what:N", title="carries"), alt.Tooltip("value:Q", format=".4f", title="to this unit")]
+        wtip = [alt.Tooltip("what:N", title=_("carries")),
+                alt.Tooltip("value:Q", format=".4f", title=_("to this unit"))]
         lines = alt.Chart(points).mark_line(interpolate="linear", color="#555").encode(
             x=wx, y=wy, detail=alt.Detail("wire:N"), order=alt.Order("order:Q"), strokeWidth=alt.StrokeWidth("width:Q", scale=None),
             strokeDash=alt.StrokeDash("shut:N", scale=alt.Scale(domain=[False, True], range=[[1, 0], [3, 3]]),
@@ -191,8 +195,9 @@ def words_chart(df: pd.DataFrame, current: int, interactive: bool = True) -> alt
     clicking a word picks it (selection ``word`` on ``step``)."""
     sort = list(dict.fromkeys(df["label"]))
     x = alt.X("label:N", sort=sort, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=90))
-    y = alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)")
-    tip = [alt.Tooltip("word:N"), alt.Tooltip("step:Q", title="word"), alt.Tooltip("p_positive:Q", format=".4f")]
+    y = alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title=_("P(positive)"))
+    tip = [alt.Tooltip("word:N", title=_("word")), alt.Tooltip("step:Q", title=_("word number")),
+           alt.Tooltip("p_positive:Q", format=".4f", title=_("P(positive)"))]
     line = alt.Chart(df).mark_line(color="#8a8a8a").encode(x=x, y=y)
     now = (df["step"] == current).to_numpy()
     points = alt.Chart(df.assign(size=np.where(now, 170, 60), colour=np.where(now, "#d62728", "#1f77b4"))).mark_circle(
@@ -213,13 +218,15 @@ def picked_word(event: object) -> int | None:
         return None
 
 
-def drivers_chart(df: pd.DataFrame, title: str = "contribution to the gate's argument") -> alt.Chart:
-    """What drives a gate (or the readout): one bar per term (columns term, kind, value), signed."""
+def drivers_chart(df: pd.DataFrame, title: str | None = None) -> alt.Chart:
+    """What drives a gate (or the readout): one bar per term (columns term, kind, value), signed; the x axis is
+    ``title`` (by default the gate's argument)."""
     return alt.Chart(df).mark_bar().encode(
         y=alt.Y("term:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("value:Q", title=title),
+        x=alt.X("value:Q", title=title or _("contribution to the gate's argument")),
         color=alt.Color("kind:N", title=None, scale=alt.Scale(scheme="tableau10"), legend=None),
-        tooltip=[alt.Tooltip("term:N"), alt.Tooltip("kind:N"), alt.Tooltip("value:Q", format="+.4f")]).properties(height=24 * len(df) + 50)
+        tooltip=[alt.Tooltip("term:N", title=_("term")), alt.Tooltip("kind:N", title=_("kind")),
+                 alt.Tooltip("value:Q", format="+.4f", title=_("value"))]).properties(height=24 * len(df) + 50)
 
 
 def _log_y(title: str) -> alt.Y:
@@ -230,30 +237,35 @@ def gradient_norms_chart(df: pd.DataFrame) -> alt.Chart:
     """‖∂L/∂h_t‖ per word for each model (columns model, step, word, grad_norm), log scale."""
     d = df[df["grad_norm"] > 0].rename(columns={"grad_norm": "norm"})
     return alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
-        x=alt.X("step:Q", title="word t", axis=alt.Axis(tickMinStep=1, format="d")), y=_log_y("‖∂L/∂hₜ‖ (log scale)"),
+        x=alt.X("step:Q", title=_("word t"), axis=alt.Axis(tickMinStep=1, format="d")),
+        y=_log_y(_("‖∂L/∂hₜ‖ (log scale)")),
         color=alt.Color("model:N", title=None, scale=alt.Scale(scheme="tableau10")),
-        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=300)
+        tooltip=[alt.Tooltip("model:N", title=_("model")), alt.Tooltip("step:Q", title=_("word t")),
+                 alt.Tooltip("word:N", title=_("word")), alt.Tooltip("norm:Q", format=".3e", title=_("‖∂L/∂hₜ‖"))],
+    ).properties(height=300)
 
 
 def highway_chart(df: pd.DataFrame, title: str) -> alt.Chart:
     """The two paths of the gradient into the state before each word (columns step, word, path, norm), log scale."""
     d = df[df["norm"] > 0]
     return alt.Chart(d, title=title).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
-        x=alt.X("step:Q", title="word t", axis=alt.Axis(tickMinStep=1, format="d")), y=_log_y("norm (log scale)"),
+        x=alt.X("step:Q", title=_("word t"), axis=alt.Axis(tickMinStep=1, format="d")), y=_log_y(_("norm (log scale)")),
         color=alt.Color("path:N", title=None, scale=alt.Scale(scheme="set1"), legend=alt.Legend(labelLimit=160)),
-        tooltip=[alt.Tooltip("path:N"), alt.Tooltip("step:Q"), alt.Tooltip("word:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=230)
+        tooltip=[alt.Tooltip("path:N", title=_("path")), alt.Tooltip("step:Q", title=_("word t")),
+                 alt.Tooltip("word:N", title=_("word")), alt.Tooltip("norm:Q", format=".3e", title=_("norm"))],
+    ).properties(height=230)
 
 
 def gradient_heatmap(df: pd.DataFrame, height_per_unit: int = 4) -> alt.Chart:
     """∂L/∂h_t per unit and word (from ``bptt.gradient_frame``), coloured by ``shade`` in [−1, 1]."""
     n_units = int(df["rank"].max()) + 1 if len(df) else 1
-    return alt.Chart(df, title="∂L/∂hₜ per unit").mark_rect().encode(
+    return alt.Chart(df, title=_("∂L/∂hₜ per unit")).mark_rect().encode(
         x=alt.X("label:N", sort=list(dict.fromkeys(df["label"])), title=None,
                 axis=alt.Axis(labelAngle=-60, labelLimit=90)),
-        y=alt.Y("rank:O", title="unit (in chosen order)", axis=alt.Axis(labels=False, ticks=False)),
-        color=alt.Color("shade:Q", scale=alt.Scale(scheme="purpleorange", domain=[-1, 1]), title="scaled"),
-        tooltip=[alt.Tooltip("word:N"), alt.Tooltip("step:Q"), alt.Tooltip("unit:Q"),
-                 alt.Tooltip("value:Q", format=".3e", title="∂L/∂h")],
+        y=alt.Y("rank:O", title=_("unit (in chosen order)"), axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("shade:Q", scale=alt.Scale(scheme="purpleorange", domain=[-1, 1]), title=_("scaled")),
+        tooltip=[alt.Tooltip("word:N", title=_("word")), alt.Tooltip("step:Q", title=_("word t")),
+                 alt.Tooltip("unit:Q", title=_("unit")), alt.Tooltip("value:Q", format=".3e", title=_("∂L/∂h"))],
     ).properties(height=max(120, n_units * height_per_unit))
 
 
@@ -263,18 +275,20 @@ def weight_grads_chart(df: pd.DataFrame) -> alt.Chart:
     base = 10.0 ** np.floor(np.log10(d["norm"].min())) if len(d) else 1.0  # a log-scale bar starts somewhere
     return alt.Chart(d.assign(base=base)).mark_bar().encode(
         y=alt.Y("block:N", sort=None, title=None),
-        x=alt.X("norm:Q", scale=alt.Scale(type="log"), title="‖∂L/∂W‖ (Frobenius, log scale)"), x2=alt.X2("base"),
+        x=alt.X("norm:Q", scale=alt.Scale(type="log"), title=_("‖∂L/∂W‖ (Frobenius, log scale)")), x2=alt.X2("base"),
         color=alt.Color("part:N", title=None, scale=alt.Scale(scheme="tableau10"),
                         legend=alt.Legend(orient="bottom", columns=2, labelLimit=240)),
-        tooltip=[alt.Tooltip("block:N"), alt.Tooltip("norm:Q", format=".3e")]).properties(height=24 * len(d) + 150)
+        tooltip=[alt.Tooltip("block:N", title=_("block")), alt.Tooltip("part:N", title=_("part")),
+                 alt.Tooltip("norm:Q", format=".3e", title=_("‖∂L/∂W‖"))]).properties(height=24 * len(d) + 150)
 
 
 def sgd_chart(df: pd.DataFrame) -> alt.LayerChart:
     """P(positive) after each SGD step (columns step, review, p_positive, this): the example reviews coloured,
     the review the steps are taken on (``this``) thick and black."""
-    x = alt.X("step:Q", title="SGD steps on this review", axis=alt.Axis(tickMinStep=1, format="d"))
-    y = alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive)")
-    tip = [alt.Tooltip("review:N"), alt.Tooltip("step:Q"), alt.Tooltip("p_positive:Q", format=".4f")]
+    x = alt.X("step:Q", title=_("SGD steps on this review"), axis=alt.Axis(tickMinStep=1, format="d"))
+    y = alt.Y("p_positive:Q", scale=alt.Scale(domain=[0, 1]), title=_("P(positive)"))
+    tip = [alt.Tooltip("review:N", title=_("review")), alt.Tooltip("step:Q", title=_("SGD steps")),
+           alt.Tooltip("p_positive:Q", format=".4f", title=_("P(positive)"))]
     others = alt.Chart(df[~df["this"]]).mark_line(point=True, strokeWidth=1.5).encode(
         x=x, y=y, tooltip=tip, color=alt.Color("review:N", title=None, scale=alt.Scale(scheme="tableau10"),
                                                legend=alt.Legend(orient="bottom", columns=2, labelLimit=240)))
@@ -284,13 +298,15 @@ def sgd_chart(df: pd.DataFrame) -> alt.LayerChart:
 
 
 def probes_chart(df: pd.DataFrame) -> alt.LayerChart:
-    """P(positive) of the test reviews before and after (columns before, after, label), with the diagonal."""
+    """P(positive) of the test reviews before and after (columns before, after, label: "positive" or "negative"
+    in the session's language), with the diagonal."""
     diag = alt.Chart(pd.DataFrame({"a": [0, 1], "b": [0, 1]})).mark_line(color="gray", strokeDash=[4, 4]).encode(
         x=alt.X("a:Q"), y=alt.Y("b:Q"))
     dots = alt.Chart(df).mark_circle(size=30, opacity=0.7).encode(
-        x=alt.X("before:Q", scale=alt.Scale(domain=[0, 1]), title="P(positive) before"),
-        y=alt.Y("after:Q", scale=alt.Scale(domain=[0, 1]), title="after"),
-        color=alt.Color("label:N", title="true label", scale=alt.Scale(domain=["negative", "positive"],
-                                                                       range=["#ca0020", "#0571b0"])),
-        tooltip=[alt.Tooltip("label:N"), alt.Tooltip("before:Q", format=".4f"), alt.Tooltip("after:Q", format=".4f")])
+        x=alt.X("before:Q", scale=alt.Scale(domain=[0, 1]), title=_("P(positive) before")),
+        y=alt.Y("after:Q", scale=alt.Scale(domain=[0, 1]), title=_("after")),
+        color=alt.Color("label:N", title=_("true label"), scale=alt.Scale(domain=[_("negative"), _("positive")],
+                                                                          range=["#ca0020", "#0571b0"])),
+        tooltip=[alt.Tooltip("label:N", title=_("true label")), alt.Tooltip("before:Q", format=".4f", title=_("before")),
+                 alt.Tooltip("after:Q", format=".4f", title=_("after"))])
     return alt.layer(diag, dots).properties(height=320)
