@@ -57,11 +57,6 @@ def _translations(code: str) -> gettext.NullTranslations:
     folder = LOCALE_DIR / CATALOGS[code] / "LC_MESSAGES"
     with open(folder / f"{DOMAIN}.po", "rb") as f:
         catalog = read_po(f, locale=CATALOGS[code])
-    for part in sorted((folder / "parts").glob("*.po")):  # WIP: catalogs being written in parallel, merged later
-        with open(part, "rb") as f:
-            for message in read_po(f, locale=CATALOGS[code]):
-                if message.id:
-                    catalog[message.id] = message
     buf = io.BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)  # a fuzzy (unchecked) entry is never shown
     buf.seek(0)

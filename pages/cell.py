@@ -18,8 +18,8 @@ from gru_core.descent import log_alphas
 from gru_core.examples import EXAMPLES
 from gru_core.i18n import N_, _
 from pages.common import (
-    choose_language,
     current_model,
+    fragment,
     get_backprop,
     get_model,
     get_trace,
@@ -233,11 +233,10 @@ def take_click(chart: str) -> object:
     return None
 
 
-@st.fragment
+@fragment()
 def cell_view() -> None:
     """Sections 1 and 2: the word controls, the diagram, the picked box's formula, the forward pass. A fragment:
     moving through the words reruns only this part."""
-    choose_language()  # a fragment's rerun skips app.py, which sets the session's language for the others
     step0 = cf.cell_step(model, trace, 0)
     names = cf.boxes(step0)
     # Clicks on the charts since the last run (read before the controls are drawn, so they show the new choice).
@@ -367,7 +366,7 @@ rows = []
 for name, r in runs.items():
     n = r.norms()
     share = r.keep_share()
-    rows.append({_("model"): name, _("architecture"): _(ARCHS[r.arch].display), _("words"): len(r.ids),
+    rows.append({_("model"): name, _("architecture"): _(ARCHS[r.arch].display), _("words read"): len(r.ids),
                  "‖∂L/∂h₁‖": f"{n['grad_h'][0]:.3e}", "‖∂L/∂h_T‖": f"{n['grad_h'][-1]:.3e}",
                  _("first / last"): f"{r.first_last_ratio:.3e}",
                  _("highway share (median)"): _("none") if r.highway is None else f"{np.median(share):.1%}"})

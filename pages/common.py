@@ -11,6 +11,7 @@ and return plain frames and dicts, cached with ``st.cache_data``.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -109,6 +110,18 @@ def choose_language() -> str:
         st.session_state["lang"] = from_locale(st.context.locale)
     st.query_params["lang"] = st.session_state["lang"]
     return set_language(st.session_state["lang"])
+
+
+def fragment(run_every: float | None = None) -> Callable[[Callable], Callable]:
+    """``st.fragment`` that speaks the session's language: a fragment's own rerun skips app.py, where
+    ``choose_language`` sets it, and runs in a fresh thread, where the language would be English."""
+    def wrap(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def in_language(*args, **kwargs):
+            set_language(st.session_state.get("lang", language()))
+            return func(*args, **kwargs)
+        return st.fragment(in_language, run_every=run_every)
+    return wrap
 
 
 def language_picker() -> None:

@@ -17,7 +17,7 @@ from gru_core.charts.text import md_escape
 from gru_core.i18n import _
 from gru_core.predictor import SentimentModel
 from gru_core.trace import Trace
-from pages.common import imdb_test, open_test_review, state_index_job
+from pages.common import fragment, imdb_test, open_test_review, state_index_job
 
 MIB = 2**20
 
@@ -30,7 +30,7 @@ def state_search_panel(model: SentimentModel, trace: Trace) -> None:
             _panel(model, trace)
 
 
-@st.fragment(run_every=1.0)
+@fragment(run_every=1.0)
 def _building(model: SentimentModel) -> None:
     """The build's progress, redrawn every second; the whole page reruns once the index is there."""
     job = state_index_job(model)

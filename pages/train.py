@@ -30,7 +30,7 @@ from gru_core.jobs.runs import (
     train_args,
 )
 from gru_core.train import TrainConfig
-from pages.common import local_label, require_app
+from pages.common import fragment, local_label, require_app
 
 require_app()
 st.title(_("Train a model"))
@@ -219,7 +219,7 @@ def show(run: Run, mine: bool) -> None:
         st.rerun()
 
 
-@st.fragment(run_every=1.0 if runs.active() else None)
+@fragment(run_every=1.0 if runs.active() else None)
 def runs_panel() -> None:
     listed = runs.runs()
     if not listed:

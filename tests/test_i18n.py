@@ -40,11 +40,6 @@ def extracted() -> dict[str, list[str]]:
 def catalog():
     with open(PO, "rb") as f:
         cat = read_po(f, locale="zh_CN")
-    for part in sorted((PO.parent / "parts").glob("*.po")):  # WIP: parallel catalogs, merged into PO later
-        with open(part, "rb") as f:
-            for m in read_po(f, locale="zh_CN"):
-                if m.id:
-                    cat[m.id] = m
     return cat
 
 
@@ -212,3 +207,12 @@ def test_chinese_comes_from_the_catalog(catalog):
     finally:
         i18n.set_language("en")
     assert _(some.id) == some.id
+
+
+def test_every_fragment_speaks_the_sessions_language():
+    """A fragment's own rerun skips app.py (where the language is set) in a fresh thread: the pages use
+    ``pages.common.fragment``, which sets it, never ``st.fragment`` itself."""
+    bare = [f"{p.name}:{n.lineno}" for p in sorted((ROOT / "pages").glob("*.py")) if p.name != "common.py"
+            for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+            if isinstance(n, ast.Attribute) and n.attr == "fragment" and getattr(n.value, "id", "") == "st"]
+    assert not bare, bare

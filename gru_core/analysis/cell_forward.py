@@ -520,7 +520,7 @@ def gate_drivers(step_: CellStep, block: str, k: int, top: int = 5) -> list[dict
                  "kind": _("rest of the memory"), "unit": -1, "value": rest})
     rows.append({"term": f"b_h{s}[{k}]", "kind": _("bias"), "unit": -1, "value": float(p._rows("b_hh", block)[k])})
     x_total = float(p._rows("w_ih", block)[k] @ p.x + p._rows("b_ih", block)[k])
-    rows.append({"term": _("the word: W_i{s}[{k}] · xₜ + b_i{s}[{k}]").format(s=s, k=k), "kind": _("input"),
+    rows.append({"term": _("the word: W_i{s}[{k}] · xₜ + b_i{s}[{k}]").format(s=s, k=k), "kind": _("word input"),
                  "unit": -1, "value": x_total})
     return rows
 
