@@ -135,7 +135,7 @@ def test_every_control_works_in_chinese():
     at.number_input(key="_unit_input").set_value(7).run()
     assert any("单元 **7** 在第 **9** 个词" in m.value for m in at.markdown)
     order = at.radio(key="cell_order")
-    assert order.options == ["序号", "输出层权重", "平均隐藏状态"]
+    assert order.options == ["编号", "输出层权重", "平均隐藏状态"]
     for value in ("weight", "mean", "index"):
         at.radio(key="cell_order").set_value(value).run()
         no_exception(at)
@@ -207,7 +207,7 @@ def _gru():
 def test_with_the_dataset_a_random_review_and_the_followed_test_reviews_in_chinese(imdb_path, monkeypatch):
     monkeypatch.setenv("GRU_EXPLORER_IMDB", str(imdb_path))
     at = open_cell("zh")
-    assert "一条随机的 IMDB 测试评论" in at.selectbox(key="cell_example").options
+    assert "随机一条 IMDB 测试评论" in at.selectbox(key="cell_example").options
     at.selectbox(key="cell_example").select("A random IMDB test review").run()
     no_exception(at)
     truth = at.session_state["truth"]
