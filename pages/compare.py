@@ -161,7 +161,7 @@ if text.strip():
 if traces:
     cols = st.columns(len(traces))
     for col, (name, tr) in zip(cols, traces.items()):
-        col.metric(f"{name} ({ARCHS[by_name[name].arch].display})", f"{tr.proba:.3f}",
+        col.metric(f"{name} ({_(ARCHS[by_name[name].arch].display)})", f"{tr.proba:.3f}",
                    _("positive") if tr.proba > 0.5 else _("negative"), delta_color="off")
     frames = pd.concat([words_frame(tr).assign(model=name) for name, tr in traces.items()])
     st.altair_chart(trajectory(frames, series="model"), width="stretch")

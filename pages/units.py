@@ -41,7 +41,7 @@ st.caption(_("What each hidden unit does across all {n:,} IMDB test reviews: how
 
 # --- All units ------------------------------------------------------------------------------------------------
 st.subheader(_("All {n} units of {model} ({arch})").format(n=len(index["units"]), model=model.name,
-                                                            arch=ARCHS[model.arch].display))
+                                                            arch=_(ARCHS[model.arch].display)))
 table = unit_table(index)
 event = st.dataframe(table, hide_index=True, width="stretch", height=320, on_select="rerun",
                      selection_mode="single-row", key="atlas_table",

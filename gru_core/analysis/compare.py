@@ -275,7 +275,7 @@ def comparison_table(models: list[SentimentModel], live: dict[str, dict] | None 
         else:
             mem, why = stored_memory(stats.get(m.name)), _("not measured (run the stats command)")
         rows = [  # (row, value, where it comes from): each row named once
-            ("architecture", ARCHS[m.arch].display, weights),
+            ("architecture", _(ARCHS[m.arch].display), weights),
             ("gates", _("{n} ({names})").format(n=f["gates"], names=_gates(f["gate_names"])) if f["gates"]
              else _("0 (no gates)"), weights),
             ("weight matrices (blocks)", str(f["weight_matrices"]), weights),
