@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from gru_core.text import PAD_ID, tokenize
 from gru_core.train import TrainConfig
 
 from .tiny import WORDS, clone_state, same_state, tiny_model
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -778,7 +781,11 @@ def _out_of_range():
 def test_check_request_refuses_out_of_range_settings(tmp_path, key, value):
     problems = jobs.check_request(dataclasses.replace(_fine(), **{key: value}), "ok", tmp_path)
     assert len(problems) == 1, problems
-    assert problems[0].startswith(key.replace("_", " ")) and "between" in problems[0]
+    # named as the Train page's form names the setting
+    label = jobs.SETTING_NAMES[key]
+    if key != "embed_dim":  # the one setting the form leaves at its default (the command line takes it)
+        assert f'_("{label}")' in (ROOT / "pages" / "train.py").read_text(encoding="utf-8"), label
+    assert problems[0].startswith(label) and "between" in problems[0]
 
 
 def test_check_request_refuses_runs_over_the_budget(tmp_path):
