@@ -57,7 +57,7 @@ async def _session(browser, url: str, i: int, expected: dict[str, dict[str, str]
     await area.press("Control+Enter")
     await _wait_text(page, marker, expected["gru"][text])
     first = time.perf_counter() - t0
-    await page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').click()
+    await page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()  # the model picker
     await page.get_by_role("option", name="lstm", exact=True).click()
     t1 = time.perf_counter()
     await _wait_text(page, marker, expected["lstm"][text], "lstm (LSTM)")

@@ -132,7 +132,8 @@ def language_picker() -> None:
 
     st.session_state["_language_picker"] = st.session_state["lang"]
     st.sidebar.selectbox(_("Language · 语言"), list(LANGUAGES), format_func=LANGUAGES.get, key="_language_picker",
-                         on_change=switch)
+                         on_change=switch, help=_("The interface's language, kept in the link (`?lang=zh` or "
+                                                  "`?lang=en`); the reviews stay English, as the models read them."))
 
 
 def model_picker() -> None:
