@@ -114,7 +114,7 @@ def test_unit_atlas_in_chinese():
 def test_unit_atlas_opens_a_context_in_chinese(imdb_path, monkeypatch):
     monkeypatch.setenv("GRU_EXPLORER_IMDB", str(imdb_path))
     at = open_zh("pages/units.py")
-    buttons = [b for b in at.main.button if b.label == "在门控浏览器中打开"]
+    buttons = [b for b in at.main.button if b.label == "在门控探索器中打开"]
     assert len(buttons) >= 2
     buttons[0].click()
     run(at)
@@ -195,7 +195,7 @@ def test_slices_phrase_and_misread_reviews_in_chinese(imdb_path, monkeypatch):
     at.selectbox(key="sl_slice").select("phrase")
     run(at)
     assert any(c.value.startswith("真实标签") for c in at.caption)
-    [first, *_rest] = [b for b in at.main.button if b.label == "在门控浏览器中打开"]
+    [first, *_rest] = [b for b in at.main.button if b.label == "在门控探索器中打开"]
     first.click()
     run(at)
     assert at.session_state["lang"] == "zh" and at.query_params["lang"] == "zh"
