@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,15 +81,28 @@ def run_app(query: dict | None = None, **state) -> AppTest:
     return at
 
 
-def open_page(page: str, model: str = "gru", **state) -> AppTest:
-    """Run the app, go to ``page`` with ``model`` picked and extra session state set."""
-    at = run_app(model=model)
+def open_page(page: str, model: str = "gru", query: dict | None = None, **state) -> AppTest:
+    """Run the app (with the link's ``query``), go to ``page`` with ``model`` picked and extra session state set."""
+    at = run_app(query=query, model=model)
     at.switch_page(page)
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
     no_exception(at)
     return at
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def chinese(text: str | None) -> bool:
+    """Whether ``text`` holds Chinese characters."""
+    return bool(CJK.search(text or ""))
+
+
+def open_zh(page: str, model: str = "gru", **state) -> AppTest:
+    """``open_page`` through a link that asks for Chinese (``?lang=zh``)."""
+    return open_page(page, model, query={"lang": "zh"}, **state)
 
 
 # --- Train page: temporary models folders, made-up data, and no run left going ---------------------------

@@ -3,23 +3,16 @@ Chinese (``?lang=zh``): no exception, Chinese in the title, headers, labels, cap
 once, and English again, word for word, after switching back."""
 from __future__ import annotations
 
-import re
-
 import pyarrow as pa
 import pytest
 
 from gru_core.examples import EXAMPLES
 
 from . import apphelpers
-from .apphelpers import charts, no_exception, run_app, shipped_models_only
+from .apphelpers import charts, chinese, no_exception, run_app, shipped_models_only
 
 made_up_imdb = apphelpers.made_up_imdb
-CJK = re.compile(r"[\u4e00-\u9fff]")
 REVIEW = "The acting was good and the plot was fun, but the ending was awful."
-
-
-def chinese(text: str) -> bool:
-    return bool(CJK.search(text or ""))
 
 
 @pytest.fixture(scope="module", autouse=True)

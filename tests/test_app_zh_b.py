@@ -12,24 +12,9 @@ import pytest
 from gru_core.analysis.slices import SLICES_FILE
 
 from . import apphelpers
-from .apphelpers import chart_titles, charts, no_exception, run_app, shipped_models_only
+from .apphelpers import chart_titles, charts, chinese, no_exception, open_zh, run_app, shipped_models_only
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 made_up_imdb = apphelpers.made_up_imdb
-
-
-def chinese(text: str) -> bool:
-    return bool(CJK.search(text or ""))
-
-
-def open_zh(page: str, model: str = "gru", **state):
-    at = run_app(query={"lang": "zh"}, model=model)
-    at.switch_page(page)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    no_exception(at)
-    return at
 
 
 def run(at):

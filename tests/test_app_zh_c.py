@@ -14,15 +14,10 @@ from gru_core.archs import ARCHS, GATE_LABELS
 from gru_core.examples import EXAMPLES
 from gru_core.i18n import set_language
 
-from .apphelpers import SHIPPED, charts, no_exception, run_app, shipped_models_only
+from .apphelpers import SHIPPED, charts, chinese, no_exception, run_app, shipped_models_only
 
 PAGE = "pages/cell.py"
 DEFAULT = EXAMPLES["Slow start, brilliant ending"]
-CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def chinese(text: str) -> bool:
-    return bool(CJK.search(text or ""))
 
 
 @pytest.fixture(scope="module", autouse=True)

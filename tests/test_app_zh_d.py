@@ -12,26 +12,11 @@ from gru_core.jobs.runs import exit_message
 from gru_core.keras_import import KerasImportError, _check_layers, _layers, render
 
 from . import apphelpers
-from .apphelpers import charts, no_exception
+from .apphelpers import charts, chinese, no_exception, open_zh
 from .test_app_keras_import import keras_file  # noqa: F401 -- the fixture: a small Keras GRU and its word index
 
 models_root = apphelpers.models_root
 made_up_imdb = apphelpers.made_up_imdb
-CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def chinese(text: str) -> bool:
-    return bool(CJK.search(text or ""))
-
-
-def open_zh(page: str, **state):
-    at = apphelpers.run_app(query={"lang": "zh"}, model="gru")
-    at.switch_page(page)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    no_exception(at)
-    return at
 
 
 def messages(at) -> list[str]:

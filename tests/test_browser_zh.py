@@ -11,15 +11,16 @@ import pytest
 from gru_core import i18n
 from gru_core.i18n import _
 
+from .apphelpers import CJK
 from .test_browser import Page, browser, server  # noqa: F401  (fixtures)
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 # st.navigation's url path -> the page's English title (app.py); the link shows its Chinese
 PAGES = {"": "Gate Explorer", "cell": "Inside the cell", "units": "Unit atlas", "compare": "GRU vs LSTM",
          "slices": "Where models fail", "dynamics": "Dynamics", "descent": "Gradient descent", "train": "Train"}
 
 
-def chinese(text: str) -> str:
+def in_chinese(text: str) -> str:
+    """``text`` as the Chinese catalog has it."""
     i18n.set_language("zh")
     try:
         return _(text)
@@ -44,7 +45,7 @@ def fonts_of(page, selector: str) -> dict[str, int]:
 def test_every_page_in_chinese(server, browser, path):  # noqa: F811
     p = Page(browser, f"{server[0]}/?lang=zh&model=gru")
     if path:  # through the navigation, in Chinese
-        link = chinese(PAGES[path])
+        link = in_chinese(PAGES[path])
         assert CJK.search(link) or link == "GRU vs LSTM", link
         p.page.get_by_role("link", name=link, exact=True).click()
         p.page.wait_for_function("p => location.pathname.endsWith('/' + p)", arg=path, timeout=60_000)
