@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,6 +104,26 @@ def chinese(text: str | None) -> bool:
 def open_zh(page: str, model: str = "gru", **state) -> AppTest:
     """``open_page`` through a link that asks for Chinese (``?lang=zh``)."""
     return open_page(page, model, query={"lang": "zh"}, **state)
+
+
+def shown_messages(at: AppTest) -> list[str]:
+    """Every success, info, warning and error box on the page, in that order."""
+    return [x.value for x in [*at.success, *at.info, *at.warning, *at.error]]
+
+
+def progress_text(at: AppTest) -> str:
+    return " ".join(p.proto.text for p in at.get("progress"))
+
+
+def rerun_until(at: AppTest, condition, what: str, seconds: float = 180) -> None:
+    """Rerun the page (as its 1 s refresh does) until ``condition(at)`` holds."""
+    end = time.monotonic() + seconds
+    while not condition(at):
+        if time.monotonic() > end:
+            pytest.fail(f"{what} did not happen: {shown_messages(at)} {progress_text(at)}")
+        time.sleep(0.2)
+        at.run()
+        no_exception(at)
 
 
 # --- Train page: temporary models folders, made-up data, and no run left going ---------------------------

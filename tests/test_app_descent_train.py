@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -11,11 +10,11 @@ import pytest
 from gru_core import list_checkpoints
 
 from . import apphelpers
-from .apphelpers import ROOT, charts, no_exception, open_page
+from .apphelpers import ROOT, charts, no_exception, open_page, progress_text, rerun_until, shown_messages
 
 
 def messages(at) -> str:
-    return " ".join(x.value for x in [*at.success, *at.info, *at.warning, *at.error])
+    return " ".join(shown_messages(at))
 
 
 def metric(at, label_start: str) -> str:
@@ -129,21 +128,6 @@ def fill(at, name: str, reviews: int, epochs: int):
     at.number_input[1].set_value(epochs)
     next(n for n in at.number_input if n.label == "Hidden units").set_value(8)
     at.checkbox[0].uncheck()  # skip the test evaluation in tests
-
-
-def progress_text(at) -> str:
-    return " ".join(p.proto.text for p in at.get("progress"))
-
-
-def rerun_until(at, condition, what: str, seconds: float = 180):
-    """Rerun the page (as its 1 s refresh does) until ``condition(at)`` holds."""
-    end = time.monotonic() + seconds
-    while not condition(at):
-        if time.monotonic() > end:
-            pytest.fail(f"{what} did not happen: {messages(at)} {progress_text(at)}")
-        time.sleep(0.2)
-        at.run()
-        no_exception(at)
 
 
 def training(at) -> bool:

@@ -3,7 +3,6 @@ progress and refusals in Chinese, and the English pages unchanged after switchin
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -12,15 +11,12 @@ from gru_core.jobs.runs import exit_message
 from gru_core.keras_import import KerasImportError, _check_layers, _layers, render
 
 from . import apphelpers
-from .apphelpers import charts, chinese, no_exception, open_zh
+from .apphelpers import charts, chinese, no_exception, open_zh, progress_text, rerun_until
+from .apphelpers import shown_messages as messages
 from .test_app_keras_import import keras_file  # noqa: F401 -- the fixture: a small Keras GRU and its word index
 
 models_root = apphelpers.models_root
 made_up_imdb = apphelpers.made_up_imdb
-
-
-def messages(at) -> list[str]:
-    return [x.value for x in [*at.success, *at.info, *at.warning, *at.error]]
 
 
 def labels(at) -> list[str]:
@@ -172,20 +168,6 @@ def fill_zh(at, name: str, reviews: int, epochs: int, arch: str = "gru"):
         by_label[label].set_value(value)
     next(c for c in at.checkbox if c.label.startswith("训练完成后在")).uncheck()  # no test evaluation in tests
     next(c for c in at.checkbox if c.label.startswith("替换")).check()
-
-
-def progress_text(at) -> str:
-    return " ".join(p.proto.text for p in at.get("progress"))
-
-
-def rerun_until(at, condition, what: str, seconds: float = 180):
-    end = time.monotonic() + seconds
-    while not condition(at):
-        if time.monotonic() > end:
-            pytest.fail(f"{what} did not happen: {messages(at)} {progress_text(at)}")
-        time.sleep(0.2)
-        at.run()
-        no_exception(at)
 
 
 def button(at, label: str):
