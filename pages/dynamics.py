@@ -127,8 +127,8 @@ st.markdown(
     + (_(" The mode along the line is far slower than the rest: it is where the verdict is kept.")
        if memory else _(" Here the mode along the line is not much slower than the rest, or not along the line: "
                         "this model keeps its verdict less like a clean line attractor.")))
-c1, c2 = st.columns([2, 3])
-c1.altair_chart(C.eigen_plane(eigs), width="content")
+c1, c2 = st.columns(2)
+c1.altair_chart(C.eigen_plane(eigs), width="stretch")
 lin = pd.DataFrame({"scale": dyn["linearisation"]["scales"], "rel_error": dyn["linearisation"]["rel_error"]})
 c2.altair_chart(C.linearisation_chart(lin), width="stretch")
 c2.caption(_("Random perturbations δ at the middle fixed point: the linear prediction J·δ is off by {small:.1e} of "
@@ -136,7 +136,8 @@ c2.caption(_("Random perturbations δ at the middle fixed point: the linear pred
                  small=lin["rel_error"].iloc[0], small_scale=lin["scale"].iloc[0], large=lin["rel_error"].iloc[-1],
                  large_scale=lin["scale"].iloc[-1]))
 fixed = tables["fixed"].replace([np.inf], np.nan)
-st.altair_chart(C.along_line(fixed.dropna(subset=["tau"])), width="stretch")
+for col, chart in zip(st.columns(2), C.along_line(fixed.dropna(subset=["tau"]))):
+    col.altair_chart(chart, width="stretch")
 
 # --- 4. Word kicks ------------------------------------------------------------------------------------
 st.subheader(_("4 · Word kicks"))

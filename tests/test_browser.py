@@ -17,6 +17,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from benchmarks.harness import CHROMIUM, CHROMIUM_FLAGS, ROOT, SETTLED_JS, streamlit_server
 
 ARTIFACTS = ROOT / "test-artifacts"
+# The outermost element of the main area that reaches past its right edge: test id, width, first text.
+WIDEST_JS = """() => { const m = document.querySelector('[data-testid="stMain"]'), right = m.getBoundingClientRect().right;
+  const e = [...m.querySelectorAll('[data-testid]')].find(e => e.getBoundingClientRect().right > right + 2);
+  return e && [e.getAttribute('data-testid'), Math.round(e.getBoundingClientRect().width), e.innerText.slice(0, 80)]; }"""
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +78,7 @@ class Page:
         self.page.wait_for_function(SETTLED_JS, timeout=timeout)
 
     def nav(self, title: str, marker: str) -> None:
-        self.page.get_by_role("link", name=title).click()
+        self.page.get_by_role("link", name=title, exact=True).click()
         self.page.wait_for_selector(f"text={marker}", timeout=120_000)
         self.settle()
 
@@ -251,16 +255,22 @@ def test_train_page_without_data_offers_the_download(tmp_path, browser):
         p.clean()
 
 
-@pytest.mark.parametrize("title,marker,name", [
-    ("Gate Explorer", "How the verdict forms", "explorer"),
-    ("GRU vs LSTM", "The seed's claims, checked", "compare"),
-    ("Gradient descent", "Learning rate α", "descent"),
-    ("Train", "Start training", "train"),
+@pytest.mark.parametrize("title,marker,name,charts", [
+    ("Gate Explorer", "How the verdict forms", "explorer", 4),
+    ("Inside the cell", "1 · The cell at one word", "cell", 8),
+    ("Unit atlas", "All 100 units of gru", "units", 2),
+    ("GRU vs LSTM", "The seed's claims, checked", "compare", 5),
+    ("Where models fail", "Accuracy per slice", "slices", 2),
+    ("Dynamics", "1 · The state space", "dynamics", 10),
+    ("Gradient descent", "Learning rate α", "descent", 1),
+    ("Train", "Start training", "train", 0),
 ])
-def test_layout_holds_at_800_px(server, train_server, browser, title, marker, name):
+def test_layout_holds_at_800_px(server, train_server, browser, title, marker, name, charts):
     p = Page(browser, (train_server if title == "Train" else server)[0], width=800)
     if title != "Gate Explorer":  # the first page is already open
         p.nav(title, marker)
+    if charts:
+        p.charts(charts)  # measured once the charts are drawn (before that, any page fits)
     js = ("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth "
           "- document.querySelector('[data-testid=\"stMain\"]').clientWidth")
     try:  # a chart drawn before its container's width is known is wide for a moment: wait for the layout to settle
@@ -269,5 +279,6 @@ def test_layout_holds_at_800_px(server, train_server, browser, title, marker, na
         pass  # measured and reported below
     overflow = p.page.evaluate(js)
     p.shot(f"{name}-800")
-    assert overflow <= 2, f"{name} scrolls sideways at 800 px by {overflow} px"
+    wide = p.page.evaluate(WIDEST_JS) if overflow > 2 else None
+    assert overflow <= 2, f"{name} scrolls sideways at 800 px by {overflow} px; the widest element: {wide}"
     p.clean()

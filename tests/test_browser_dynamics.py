@@ -17,6 +17,9 @@ def test_dynamics_page_renders_its_charts(server, browser):
     p.page.wait_for_selector("text=1 · The state space", timeout=120_000)
     p.settle()
     p.charts(10)
+    # The unit circle of the eigenvalue plane is round, whatever the width of its column.
+    ring = p.page.locator('.vega-embed:has-text("Eigenvalues of ∂F/∂h") g.mark-line path').first.bounding_box()
+    assert ring["width"] == pytest.approx(ring["height"], rel=0.03), ring
     p.type_review("The acting was not good, but the ending was brilliant and moving.")
     p.charts(11)  # the review's own kicks appear
     body = p.body()

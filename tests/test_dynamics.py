@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -211,3 +212,21 @@ def test_cli_recomputes_a_file_for_other_weights_with_the_dataset(imdb_path, tmp
     sha = load_model(folder).config["weights_sha256"]
     assert read_dynamics(folder, sha) is not None and out["weights_sha256"] == sha
     assert out["fixed_point_q_max"] <= out["fixed_point_tolerance"]
+
+
+def test_eigenvalue_and_along_the_line_charts_draw_their_data():
+    from gru_core.charts import dynamics as C
+
+    from .vegaspec import data_of
+
+    eigs = pd.DataFrame({"re": [0.9, 0.2], "im": [0.1, -0.1]}).assign(abs=lambda d: np.hypot(d["re"], d["im"]), tau=5.0)
+    spec = C.eigen_plane(eigs).to_dict()
+    circle, points = (data_of(spec, view) for view in spec["layer"])
+    np.testing.assert_allclose(np.hypot(circle["re"], circle["im"]), 1, atol=1e-12)  # the unit circle
+    assert circle["re"].max() == pytest.approx(1) and circle["im"].min() == pytest.approx(-1)
+    pd.testing.assert_frame_equal(points, eigs, check_dtype=False)
+    fixed = pd.DataFrame({"line_coord": [0.0, 0.5, 1.0], "abs_eig": [0.99, 1.0, 0.98], "tau": [99.5, 1e4, 49.5]})
+    charts = C.along_line(fixed)
+    assert [c.to_dict()["encoding"]["y"]["field"] for c in charts] == ["abs_eig", "tau"]  # one chart per column
+    for c in charts:
+        pd.testing.assert_frame_equal(data_of(c.to_dict(), c.to_dict()), fixed)

@@ -527,21 +527,20 @@ def test_trajectory_series(gru_model):
 def test_word_summary_chart(arch, trace):
     df = explain.word_summaries(trace)
     spec = gate_charts.word_summary_chart(df).to_dict()
-    assert mark_type(spec) == "bar"
-    enc = spec["encoding"]
-    assert enc["x"]["field"] == "label" and enc["x"]["sort"] == df["label"].tolist()
-    assert enc["y"]["field"] == "value" and enc["row"]["field"] == "measure"
-    assert {"word", "value"} <= set(tooltip_fields(enc))
-    assert spec["resolve"]["scale"]["y"] == "independent"
-    long = data_of(spec, spec)
+    rows = spec["vconcat"]  # stacked views (a row facet would not fit a narrow column)
     T, gates = len(trace.tokens), ARCHS[arch].traced
-    assert len(long) == T * (len(gates) + 1)
     expect = {f"mean {GATE_LABELS[g]}": df[f"mean_{g}"] for g in gates}
     expect["‖h_t − h_{t−1}‖"] = df["h_change"]
-    assert set(long["measure"]) == set(expect)
-    for name, col in expect.items():
-        part = long[long["measure"] == name]
-        assert part["word"].tolist() == trace.tokens
+    assert [r["title"]["text"] for r in rows] == list(expect)  # one row per gate, then the state's change
+    for i, (row, (name, col)) in enumerate(zip(rows, expect.items())):
+        assert mark_type(row) == "bar"
+        enc = row["encoding"]
+        assert enc["x"]["field"] == "label" and enc["x"]["sort"] == df["label"].tolist()
+        assert enc["x"]["axis"].get("labels", True) == (i == len(rows) - 1)  # the words only under the last row
+        assert enc["y"]["field"] == "value" and {"word", "value"} <= set(tooltip_fields(enc))
+        assert enc["color"]["scale"]["domain"] == list(expect)  # each measure keeps its colour in every row
+        part = data_of(spec, row)
+        assert set(part["measure"]) == {name} and part["word"].tolist() == trace.tokens and len(part) == T
         np.testing.assert_allclose(part["value"], col, rtol=1e-12, err_msg=name)
 
 

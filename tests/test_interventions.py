@@ -27,6 +27,7 @@ from gru_core.analysis.units import INDEX_VERSION
 from gru_core.charts.interventions import change_by_word_chart, delta_heatmap
 
 from .tiny import clone_state, same_state, tiny_model
+from .vegaspec import data_of
 
 TEXT = "up down up up down zzz up"  # zzz: an unknown word
 
@@ -297,7 +298,10 @@ def test_frames_and_charts_show_the_differences():
     words = change_by_word_frame(r)
     hidden = words[words["quantity"] == "hidden state h"]["value"].to_numpy()
     _close(hidden, np.abs(r.plain.hidden[:, 0]) / 2, 1e-6)  # mean over the two units, one of them unchanged
-    assert change_by_word_chart(words).to_dict()["encoding"]["row"]["field"] == "quantity"
+    spec = change_by_word_chart(words).to_dict()
+    assert [r["title"]["text"] for r in spec["vconcat"]] == [f"mean |Δ| {q}" for q in dict.fromkeys(words["quantity"])]
+    shown = data_of(spec, spec["vconcat"][-1])  # the hidden state's row draws the hidden state's |Δ| per word
+    _close(shown["value"].to_numpy(), hidden, 0)
     summary = change_summary(r)
     assert list(summary["quantity"]) == ["update gate z", "reset gate r", "candidate n", "hidden state h"]
     assert summary.iloc[-1]["most changed other units"] == "none"  # unit 1 does not read unit 0

@@ -5,8 +5,9 @@ import pandas as pd
 
 
 def data_of(spec: dict, view: dict) -> pd.DataFrame:
-    """The rows a view (the spec itself, or one of its layers) draws: named dataset or inline values."""
-    data = view["data"]
+    """The rows a view (the spec itself, or one of its layers or stacked views) draws: named dataset or inline
+    values; a view without data of its own draws the spec's."""
+    data = view.get("data", spec.get("data"))
     records = spec["datasets"][data["name"]] if "name" in data else data["values"]
     return pd.DataFrame(records)
 

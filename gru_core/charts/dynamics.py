@@ -63,24 +63,30 @@ def arrow(start: pd.DataFrame) -> alt.Chart:
         x=alt.X("pc1:Q"), y=alt.Y("pc2:Q"), x2=alt.X2("pc1_end:Q"), y2=alt.Y2("pc2_end:Q"))
 
 
-def eigen_plane(eigs: pd.DataFrame) -> alt.LayerChart:
-    """Eigenvalues (``re``, ``im``) with the unit circle."""
+def eigen_plane(eigs: pd.DataFrame, reach: float = 1.1) -> alt.LayerChart:
+    """Eigenvalues (``re``, ``im``) with the unit circle, at any width: the shorter side spans ±``reach``, the
+    longer one more, so one unit is as long across as up and the circle stays round."""
     t = np.linspace(0, 2 * np.pi, 181)
     circle = pd.DataFrame({"re": np.cos(t), "im": np.sin(t), "i": np.arange(len(t))})
-    base = alt.Chart(circle).mark_line(color="#999", strokeDash=[4, 3]).encode(
-        x=alt.X("re:Q", title=_("Re λ"), scale=alt.Scale(domain=[-1.1, 1.1])),
-        y=alt.Y("im:Q", title=_("Im λ"), scale=alt.Scale(domain=[-1.1, 1.1])), order=alt.Order("i:Q"))
+
+    def axis_scale(longer: str, shorter: str) -> alt.Scale:
+        half = f"{reach} * max(1, {longer} / max(1, {shorter}))"  # Vega's width and height signals, in pixels
+        return alt.Scale(domainMin=alt.ExprRef(f"-{half}"), domainMax=alt.ExprRef(half), nice=False, zero=False)
+
+    base = alt.Chart(circle).mark_line(color="#999", strokeDash=[4, 3], clip=True).encode(
+        x=alt.X("re:Q", title=_("Re λ"), scale=axis_scale("width", "height")),
+        y=alt.Y("im:Q", title=_("Im λ"), scale=axis_scale("height", "width")), order=alt.Order("i:Q"))
     pts = alt.Chart(eigs).mark_circle(size=30, color="#5e3c99").encode(
         x=alt.X("re:Q"), y=alt.Y("im:Q"), tooltip=[alt.Tooltip("re:Q", format=".4f", title=_("Re λ")),
                                                    alt.Tooltip("im:Q", format=".4f", title=_("Im λ")),
                                                    alt.Tooltip("abs:Q", title=_("|λ|"), format=".4f"),
                                                    alt.Tooltip("tau:Q", title=_("τ (words)"), format=".1f")])
-    return alt.layer(base, pts, title=_("Eigenvalues of ∂F/∂h at the middle fixed point")).properties(
-        width=340, height=340)
+    title = alt.Title(_("Eigenvalues of ∂F/∂h"), subtitle=_("at the middle fixed point"))  # two lines fit a column
+    return alt.layer(base, pts, title=title).properties(height=300)
 
 
-def along_line(df: pd.DataFrame) -> alt.HConcatChart:
-    """Top |λ| and τ at each fixed point (``line_coord``, ``abs_eig``, ``tau``)."""
+def along_line(df: pd.DataFrame) -> tuple[alt.Chart, alt.Chart]:
+    """Top |λ| and τ at each fixed point (``line_coord``, ``abs_eig``, ``tau``): two charts, for two columns."""
     x = alt.X("line_coord:Q", title=_("position along the line (fixed points)"))
     a = alt.Chart(df, title=_("Largest |λ| along the line")).mark_circle(size=25).encode(
         x, alt.Y("abs_eig:Q", title=_("|λ|"), scale=alt.Scale(zero=False)),
@@ -89,7 +95,7 @@ def along_line(df: pd.DataFrame) -> alt.HConcatChart:
     b = alt.Chart(df, title=_("Time constant τ = 1/|ln|λ|| (words)")).mark_circle(size=25, color="#e66101").encode(
         x, alt.Y("tau:Q", title=_("τ (words, log)"), scale=alt.Scale(type="log")),
         tooltip=[alt.Tooltip("tau:Q", format=".1f", title=_("τ (words)"))])
-    return alt.hconcat(a.properties(width=300, height=220), b.properties(width=300, height=220))
+    return a.properties(height=220), b.properties(height=220)
 
 
 def linearisation_chart(df: pd.DataFrame) -> alt.Chart:

@@ -84,21 +84,39 @@ def trajectory(df: pd.DataFrame, series: str | None = None) -> alt.Chart:
     return (mid + line).properties(height=260)
 
 
-def word_summary_chart(df: pd.DataFrame) -> alt.Chart:
+def bar_rows(long: pd.DataFrame, field: str, field_title: str, value_title: str, row_height: int) -> alt.VConcatChart:
+    """One row of bars per value of ``field`` (in first-seen order; the row's title), words along a shared x axis.
+
+    Stacked views rather than a row facet: Streamlit stretches a vconcat to its container but leaves a facet
+    at its natural width, wider than a column on a narrow screen. Rows are titled on top (no label column
+    beside them) and their y axes have one width, so the bars of a word line up down the stack.
+    """
+    names = list(dict.fromkeys(long[field]))
+    colour = alt.Scale(scheme="tableau10", domain=names)
+    rows = []
+    for i, name in enumerate(names):
+        last = i == len(names) - 1
+        x = word_axis(long)
+        if not last:  # the words are written once, under the bottom row
+            x = x.axis(labels=False, ticks=False, domain=True)
+        rows.append(alt.Chart(long[long[field] == name], title=alt.Title(name, anchor="start", fontSize=12))
+                    .mark_bar().encode(
+            x=x, y=alt.Y("value:Q", title=None, axis=alt.Axis(minExtent=40, maxExtent=40, tickCount=3)),
+            color=alt.Color(f"{field}:N", legend=None, scale=colour),
+            tooltip=word_tips() + [alt.Tooltip(f"{field}:N", title=field_title),
+                                   alt.Tooltip("value:Q", format=".4f", title=value_title)],
+        ).properties(height=row_height))
+    return alt.vconcat(*rows, spacing=12)
+
+
+def word_summary_chart(df: pd.DataFrame) -> alt.VConcatChart:
     """Per-word gate means and ‖h_t − h_{t−1}‖ (from ``explain.word_summaries``), one row each."""
     cols = [c for c in df.columns if c.startswith("mean_") or c == "h_change"]
     long = df.melt(id_vars=["step", "label", "word"], value_vars=cols, var_name="measure", value_name="value")
     names = {c: (_("mean {quantity}").format(quantity=_(GATE_LABELS.get(c[5:], c[5:]))) if c.startswith("mean_")
                  else "‖h_t − h_{t−1}‖") for c in cols}
     long["measure"] = long["measure"].map(names)
-    return alt.Chart(long).mark_bar().encode(
-        x=word_axis(df),
-        y=alt.Y("value:Q", title=None),
-        color=alt.Color("measure:N", legend=None, scale=alt.Scale(scheme="tableau10")),
-        row=alt.Row("measure:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-        tooltip=word_tips() + [alt.Tooltip("measure:N", title=_("measure")),
-                               alt.Tooltip("value:Q", format=".4f", title=_("value"))],
-    ).properties(height=90).resolve_scale(y="independent")
+    return bar_rows(long, "measure", _("measure"), _("value"), row_height=90)
 
 
 def unit_lines(df: pd.DataFrame) -> alt.Chart:

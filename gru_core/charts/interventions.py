@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..archs import GATE_LABELS
 from ..i18n import _
-from .gates import word_axis, word_tips
+from .gates import bar_rows, word_axis, word_tips
 
 
 def delta_heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5) -> alt.Chart:
@@ -25,20 +25,7 @@ def delta_heatmap(df: pd.DataFrame, quantity: str, height_per_unit: int = 5) -> 
     ).properties(height=max(120, n_units * height_per_unit))
 
 
-def _label_expr(template: str) -> str:
-    """A Vega expression that writes ``template`` (one ``{quantity}`` placeholder) around a header's value."""
-    before, after = template.split("{quantity}")
-    return " + ".join([*([repr(before)] if before else []), "datum.value", *([repr(after)] if after else [])])
-
-
-def change_by_word_chart(df: pd.DataFrame) -> alt.Chart:
+def change_by_word_chart(df: pd.DataFrame) -> alt.VConcatChart:
     """Mean |Δ| over the units at each word, one row of bars per quantity (from ``change_by_word_frame``)."""
-    return alt.Chart(df).mark_bar().encode(
-        x=word_axis(df),
-        y=alt.Y("value:Q", title=None),
-        color=alt.Color("quantity:N", legend=None, scale=alt.Scale(scheme="tableau10")),
-        row=alt.Row("quantity:N", title=None, sort=list(dict.fromkeys(df["quantity"])),
-                    header=alt.Header(labelAngle=0, labelAlign="left", labelExpr=_label_expr(_("mean |Δ| {quantity}")))),
-        tooltip=word_tips() + [alt.Tooltip("quantity:N", title=_("quantity")),
-                               alt.Tooltip("value:Q", format=".4f", title=_("mean |Δ|"))],
-    ).properties(height=80).resolve_scale(y="independent")
+    rows = df.assign(quantity=[_("mean |Δ| {quantity}").format(quantity=q) for q in df["quantity"]])
+    return bar_rows(rows, "quantity", _("quantity"), _("mean |Δ|"), row_height=80)
