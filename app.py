@@ -3,7 +3,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from gru_core.i18n import _
-from pages.common import choose_language, language_picker, model_picker
+from pages.common import choose_language, language_picker, model_picker, return_to_page
 
 # Our pages/ folder holds st.navigation pages, not Streamlit's older auto-discovered
 # pages: without this, a link straight to /compare would run that page without app.py.
@@ -22,6 +22,7 @@ page = st.navigation([
     st.Page(page="pages/descent.py", title=_("Gradient descent"), icon=":material/trending_down:"),
     st.Page(page="pages/train.py", title=_("Train"), icon=":material/model_training:"),
 ])
+return_to_page()  # a first request straight to a page URL came here through require_app: back to that page
 model_picker()  # shared controls, drawn once in the sidebar
 language_picker()
 page.run()

@@ -50,7 +50,7 @@ def timed(part: str, began: float) -> None:
     st.session_state.setdefault(TIMING, {})[part] = time.perf_counter() - began
 
 
-require_app()
+require_app(__file__)
 st.title(_("Inside the cell"))
 st.caption(_("One word through one cell of the model, every number written out; then the loss of the review "
              "flowing back through time, and one step of gradient descent on real weights."))

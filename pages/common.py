@@ -45,6 +45,9 @@ from gru_core.i18n import LANGUAGES, _, from_locale, language, set_language
 from gru_core.jobs.background import BackgroundJob, JobShelf
 from gru_core.keras_import import is_imported
 
+APP_ROOT = Path(__file__).resolve().parent.parent  # where app.py is: page paths are relative to it
+RETURN_TO = "_return_to"  # the session key of the page a first request asked for (require_app)
+
 
 def _stamp(path: Path) -> tuple:
     """Identity of a checkpoint's files: a retrained or restored model is reloaded, and so is one whose
@@ -77,11 +80,20 @@ def get_model(path: str | Path) -> SentimentModel:
 
 
 
-def require_app() -> None:
-    """Send a page that was started without app.py (a server's very first request,
-    straight to a page URL) through app.py, which draws the navigation and shared controls."""
+def require_app(page: str) -> None:
+    """Send a page that was started without app.py (a server's very first request, straight to a page URL, which
+    Streamlit serves before app.py has declared the navigation) through app.py, which draws the navigation and
+    shared controls and then opens this page again with the link's query (``return_to_page``). ``page``: the
+    page's ``__file__``."""
     if "model_paths" not in st.session_state:
+        st.session_state[RETURN_TO] = (Path(page).resolve().relative_to(APP_ROOT).as_posix(), st.query_params.to_dict())
         st.switch_page("app.py")
+
+
+def return_to_page() -> None:
+    """In app.py, once the navigation is declared: open the page, with its query, that a first request asked for."""
+    if (target := st.session_state.pop(RETURN_TO, None)) is not None:
+        st.switch_page(target[0], query_params=target[1])
 
 
 def local_label(name: str, imported: bool = False) -> str:

@@ -36,7 +36,7 @@ from pages.common import (
     require_app,
 )
 
-require_app()
+require_app(__file__)
 st.title(_("GRU vs LSTM vs RNN"))
 st.caption(_("Every number here is computed from the models' files or measured: the table's **source** column "
              "says which (the weights, metrics.json written by the training run on its machine, stats.json written "

@@ -47,7 +47,7 @@ def shown(options: dict) -> dict[str, str]:
     return {k: _(v if isinstance(v, str) else k) for k, v in options.items()}
 
 
-require_app()
+require_app(__file__)
 st.title(_("Gradient descent"))
 st.caption(_("Plot a cost J(θ); at the current θ take the slope; if it is positive decrease θ, if negative increase "
              "it: θ := θ − α · dJ/dθ, with learning rate α. Repeat until convergence."))

@@ -16,7 +16,7 @@ from pages.common import current_model, dynamics_tables, get_trace, require_app,
 MAX_CHARS = 200_000
 STATES_SHOWN = {"steps": N_("after every word (sample)"), "finals": N_("at the end of each review")}
 
-require_app()
+require_app(__file__)
 st.title(_("Dynamics"))
 st.caption(_("How the network keeps its verdict: a line of fixed points, word kicks along it, and a readout that "
              "reads the position on the line (Maheswaranathan, Williams, Golub, Ganguli & Sussillo, NeurIPS 2019; "

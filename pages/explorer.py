@@ -46,7 +46,7 @@ OWN, RANDOM = N_("(your own review)"), N_("A random IMDB test review")  # option
 ORDERS = {"index": N_("index"), "weight": N_("output-layer weight"), "mean": N_("mean activation")}
 VERDICTS = {True: N_("positive"), False: N_("negative")}  # P(positive) > 0.5 -> the verdict
 
-require_app()
+require_app(__file__)
 st.title(_("Gate Explorer"))
 st.caption(_("Type a movie review and watch, word by word, what the recurrent network trained on IMDB does with it."))
 model = current_model()

@@ -39,7 +39,7 @@ PHRASE_CHARS = 200
 SNIPPET_CHARS = 320
 OWN = "phrase"  # the user's own slice, by name
 
-require_app()
+require_app(__file__)
 st.title(_("Where models fail"))
 st.caption(_("Accuracy of every model on slices of the 25,000 IMDB test reviews, each with a Wilson 95% interval; "
              "for each pair of models the difference on the same reviews with McNemar's exact p; and how well each "

@@ -32,7 +32,7 @@ from gru_core.jobs.runs import (
 from gru_core.train import TrainConfig
 from pages.common import fragment, local_label, require_app
 
-require_app()
+require_app(__file__)
 st.title(_("Train a model"))
 
 if read_only():

@@ -28,7 +28,7 @@ from pages.common import (
     unit_input,
 )
 
-require_app()
+require_app(__file__)
 st.title(_("Unit atlas"))
 model = current_model()
 index, why = unit_index(model)

@@ -255,6 +255,23 @@ def test_train_page_without_data_offers_the_download(tmp_path, browser):
         p.clean()
 
 
+def test_a_fresh_servers_first_request_to_a_page_link_opens_that_page(tmp_path, browser):
+    """Before app.py has run once, Streamlit serves a page URL by itself: the page goes through app.py and comes
+    back with the link's query (a teacher's link to the Chinese cell page with the LSTM)."""
+    with streamlit_server(ARTIFACTS / "streamlit-first.log") as (url, _):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(url + "/cell?lang=zh&model=lstm&review=Not+good+at+all.")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('word') !== null", timeout=120_000)
+        page.wait_for_function(SETTLED_JS, timeout=120_000)
+        assert page.url.split("?")[0].endswith("/cell")
+        query = dict(p.split("=", 1) for p in page.url.split("?", 1)[1].split("&"))
+        assert (query["lang"], query["model"], query["review"]) == ("zh", "lstm", "Not+good+at+all.")
+        assert query["word"] == "4"  # the cell stands at the last of the review's four words: that review was read
+        page.get_by_role("heading", name="循环单元内部").wait_for(timeout=60_000)
+        context.close()
+
+
 @pytest.mark.parametrize("title,marker,name,charts", [
     ("Gate Explorer", "How the verdict forms", "explorer", 4),
     ("Inside the cell", "1 · The cell at one word", "cell", 8),
