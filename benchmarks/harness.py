@@ -26,6 +26,8 @@ def free_port() -> int:
 def streamlit_server(log_path: Path, env: dict | None = None, timeout: float = 90, root: Path = ROOT):
     """``streamlit run app.py`` (of the checkout at ``root``) on a free local port; yields (url, process)."""
     port = free_port()
+    if worker := os.environ.get("PYTEST_XDIST_WORKER"):  # tests in two processes: a log for each
+        log_path = log_path.with_name(f"{log_path.stem}-{worker}{log_path.suffix}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
