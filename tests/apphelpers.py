@@ -128,6 +128,11 @@ def rerun_until(at: AppTest, condition, what: str, seconds: float = 180) -> None
 
 # --- Train page: temporary models folders, made-up data, and no run left going ---------------------------
 
+# A run that a test stops: the most epochs the page allows, so that it is still going when Stop is clicked
+# (3 epochs of 2,000 made-up reviews can end in 4 s, before the click lands on a busy machine).
+EPOCHS_TO_STOP = 20
+
+
 def finish_job() -> str | None:
     """Kill every training run of the server's registry (as a server exit does) and forget them;
     the name of the run that was going, if any."""

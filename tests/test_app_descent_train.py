@@ -10,7 +10,16 @@ import pytest
 from gru_core import list_checkpoints
 
 from . import apphelpers
-from .apphelpers import ROOT, charts, no_exception, open_page, progress_text, rerun_until, shown_messages
+from .apphelpers import (
+    EPOCHS_TO_STOP,
+    ROOT,
+    charts,
+    no_exception,
+    open_page,
+    progress_text,
+    rerun_until,
+    shown_messages,
+)
 
 
 def messages(at) -> str:
@@ -159,7 +168,7 @@ def test_tiny_training_run_appears_in_the_model_list(models_root, made_up_imdb):
 
 def test_stop_keeps_the_best_epoch_so_far(models_root, made_up_imdb):
     at = open_page("pages/train.py")
-    fill(at, "halted", 2000, 3)
+    fill(at, "halted", 2000, EPOCHS_TO_STOP)
     at.button[0].click().run()
     rerun_until(at, training, "training steps")
     stop = stop_buttons(at)
@@ -176,7 +185,7 @@ def test_stop_keeps_the_best_epoch_so_far(models_root, made_up_imdb):
 def test_another_session_watches_without_a_stop_button_and_cannot_start(models_root, made_up_imdb, monkeypatch):
     monkeypatch.setenv("GRU_EXPLORER_MAX_RUNS", "1")
     alice, bob = open_page("pages/train.py"), open_page("pages/train.py")
-    fill(alice, "alices", 2000, 3)
+    fill(alice, "alices", 2000, EPOCHS_TO_STOP)
     alice.button[0].click().run()
     rerun_until(alice, training, "training steps")
     bob.run()

@@ -11,7 +11,7 @@ from gru_core.jobs.runs import exit_message
 from gru_core.keras_import import KerasImportError, _check_layers, _layers, render
 
 from . import apphelpers
-from .apphelpers import charts, chinese, no_exception, open_zh, progress_text, rerun_until
+from .apphelpers import EPOCHS_TO_STOP, charts, chinese, no_exception, open_zh, progress_text, rerun_until
 from .apphelpers import shown_messages as messages
 from .test_app_keras_import import keras_file  # noqa: F401 -- the fixture: a small Keras GRU and its word index
 
@@ -178,7 +178,7 @@ def test_train_page_in_chinese_runs_stops_and_clears(models_root, made_up_imdb):
     at = open_zh("pages/train.py")
     assert at.title[0].value == "训练模型"
     all_chinese([c.value for c in at.caption] + labels(at) + messages(at) + [e.label for e in at.expander])
-    fill_zh(at, "zh-lstm", 2000, 3, arch="lstm")
+    fill_zh(at, "zh-lstm", 2000, EPOCHS_TO_STOP, arch="lstm")
     button(at, "开始训练").click().run()
     no_exception(at)
     rerun_until(at, lambda at: [b for b in at.button if b.label == "停止"], "a Stop button")

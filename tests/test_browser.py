@@ -16,6 +16,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from benchmarks.harness import CHROMIUM, CHROMIUM_FLAGS, ROOT, SETTLED_JS, streamlit_server
 
+from .apphelpers import EPOCHS_TO_STOP
+
 ARTIFACTS = ROOT / "test-artifacts"
 # The outermost element of the main area that reaches past its right edge: test id, width, first text.
 WIDEST_JS = """() => { const m = document.querySelector('[data-testid="stMain"]'), right = m.getBoundingClientRect().right;
@@ -212,7 +214,7 @@ def test_train_page_start_watch_and_stop(train_server, browser):
     owner.nav("Train", "Start training")
     owner.page.get_by_role("textbox", name="Name of the new model").fill("browser-run")
     owner.page.get_by_role("spinbutton", name="Training reviews").fill("2000")
-    owner.page.get_by_role("spinbutton", name="Epochs").fill("3")
+    owner.page.get_by_role("spinbutton", name="Epochs").fill(str(EPOCHS_TO_STOP))  # still going when Stop is clicked
     owner.page.get_by_role("spinbutton", name="Hidden units").fill("8")
     owner.page.get_by_text("Evaluate on the 25,000 test reviews when done (about 30 s)").click()
     owner.page.get_by_role("button", name="Start training").click()
