@@ -93,12 +93,11 @@ def bar_rows(long: pd.DataFrame, field: str, field_title: str, value_title: str,
     """
     names = list(dict.fromkeys(long[field]))
     colour = alt.Scale(scheme="tableau10", domain=names)
+    words = word_axis(long)  # one order of the words for every row
+    bare = words.axis(labels=False, ticks=False, domain=True)  # the words are written once, under the bottom row
     rows = []
     for i, name in enumerate(names):
-        last = i == len(names) - 1
-        x = word_axis(long)
-        if not last:  # the words are written once, under the bottom row
-            x = x.axis(labels=False, ticks=False, domain=True)
+        x = words if i == len(names) - 1 else bare
         rows.append(alt.Chart(long[long[field] == name], title=alt.Title(name, anchor="start", fontSize=12))
                     .mark_bar().encode(
             x=x, y=alt.Y("value:Q", title=None, axis=alt.Axis(minExtent=40, maxExtent=40, tickCount=3)),
